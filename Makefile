@@ -1,0 +1,37 @@
+# GroupGuard: `make run` sets up and runs the bot; `make test` sets up and runs the checks and tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench scan check-config clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)  ## set up, then run the bot (config.toml, else config.example.toml)
+	$(BIN)/python bot.py $(ARGS)
+
+check-config: $(STAMP)
+	$(BIN)/python bot.py check-config $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest  ## set up, then lint, type-check and run every test
+
+bench: $(STAMP)  ## print performance and quality figures (not a test)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,120 @@
+"""GroupGuard entry point and command line.
+
+    python bot.py [run] [--config PATH]          run the bot (QQ via OneBot v11, WeChat optional)
+    python bot.py check-config [--config PATH]   validate the config and exit
+    python bot.py scan [FILE] [--output FILE] [--db URL] [--config PATH]
+                                                  offline: JSONL events in, JSONL decisions out
+
+Without --config the bot reads ./config.toml, else config.example.toml (the
+defaults). A bad config prints every bad key and exits with status 2 before
+anything connects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rules.config import Config, ConfigError, load_config
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot.py", description="GroupGuard (群卫士)")
+    sub = parser.add_subparsers(dest="command")
+    for name, help_text in (
+        ("run", "run the bot (default)"),
+        ("check-config", "validate the config file and exit"),
+        ("scan", "scan JSONL chat events offline and print decisions as JSONL"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--config", type=Path, help="config file (default: config.toml)")
+        if name == "scan":
+            cmd.add_argument("input", nargs="?", default="-", help="JSONL file, or - for stdin")
+            cmd.add_argument("--output", "-o", default="-", help="output file, or - for stdout")
+            cmd.add_argument("--db", help="database URL to keep state in (default: in memory)")
+    parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def _load(path: Path | None) -> tuple[Config, Path]:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def check_config(path: Path | None) -> int:
+    config, used = _load(path)
+    groups = f", {len(config.groups)} group override(s)" if config.groups else ""
+    print(f"config OK: {used}{groups}")
+    return 0
+
+
+def scan(args: argparse.Namespace) -> int:
+    from rules.scan import run_scan
+
+    config, _ = _load(args.config)
+    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        errors = asyncio.run(run_scan(config, source, sink, args.db))
+    finally:
+        for stream in (source, sink):
+            if stream not in (sys.stdin, sys.stdout):
+                stream.close()
+    if errors:
+        print(f"scan: {errors} malformed line(s) reported in the output", file=sys.stderr)
+    return 0
+
+
+def _route_stdlib_logging() -> None:
+    """Send the core's stdlib logging through nonebot's logger, so one log stream shows all."""
+    from nonebot.log import logger
+
+    class _ToLoguru(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logger.opt(exception=record.exc_info).log(record.levelname, record.getMessage())
+
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
+
+
+def run(path: Path | None) -> int:
+    config, used = _load(path)  # validate fully before anything connects
+    import nonebot
+    from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
+
+    _route_stdlib_logging()
+    nonebot.init(
+        driver="~fastapi+~websockets+~httpx",
+        host=config.server.host,
+        port=config.server.port,
+        onebot_access_token=config.onebot.access_token or None,
+        groupguard_config=str(used),
+        log_level="INFO",
+    )
+    nonebot.get_driver().register_adapter(OneBotAdapter)
+    nonebot.load_plugins(str(Path(__file__).resolve().parent / "plugins"))
+    nonebot.run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.config)
+    if args.command == "scan":
+        return scan(args)
+    return run(args.config)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The core's host inside nonebot: builds the Runtime at startup and runs background work.
+
+Platform plugins ``require("guard")`` and call :func:`get_runtime` to reach the
+engine, and register their Gateway in ``runtime.gateways`` so the officer
+outbox can deliver through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from nonebot import get_driver, get_plugin_config, logger
+from nonebot.plugin import PluginMetadata
+from pydantic import BaseModel
+
+from rules.config import Config, load_config
+from rules.runtime import Runtime, rule_count
+from rules.storage.sql_store import safe_url
+
+__plugin_meta__ = PluginMetadata(
+    name="guard",
+    description="GroupGuard core: config, store, engine and officer outbox",
+    usage="loaded by bot.py",
+)
+
+OUTBOX_INTERVAL_S = 10.0
+
+
+class PluginConfig(BaseModel):
+    groupguard_config: str | None = None
+
+
+driver = get_driver()
+_state: dict[str, object] = {}
+
+
+def get_runtime() -> Runtime:
+    """The running core; raises if the bot has not started yet."""
+    runtime = _state.get("runtime")
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("GroupGuard runtime is not started")
+    return runtime
+
+
+def banner(config: Config, source: Path, runtime: Runtime) -> str:
+    """What an operator needs to see at start: where to connect, what runs."""
+    host = config.server.host
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    token = (
+        "set; give NapCat/Lagrange the same value as its access token"
+        if config.onebot.access_token
+        else "none (loopback only); set [onebot] access_token before exposing the port"
+    )
+    wechat = f"on, puppet service at {config.wechat.endpoint}" if config.wechat.enabled else "off"
+    dry_run = "ON: decisions are recorded, nothing is done" if config.moderation.dry_run else "off"
+    lines = [
+        "GroupGuard (群卫士) starting",
+        f"  config:    {source}",
+        f"  OneBot v11 reverse WebSocket: ws://{shown_host}:{config.server.port}/onebot/v11/ws",
+        f"  token:     {token}",
+        f"  database:  {safe_url(runtime.store.engine.url.render_as_string(hide_password=False))}",
+        f"  rules:     {rule_count(runtime.engine.detectors)} loaded "
+        f"({len(runtime.engine.detectors)} detectors)",
+        f"  WeChat:    {wechat}",
+        f"  dry run:   {dry_run}",
+    ]
+    return "\n".join(lines)
+
+
+async def _outbox_loop(runtime: Runtime) -> None:
+    sender = runtime.outbox()
+    while True:
+        try:
+            await sender.flush()
+        except Exception:  # a store hiccup must not end the loop
+            logger.exception("officer outbox flush failed; will retry")
+        await asyncio.sleep(OUTBOX_INTERVAL_S)
+
+
+@driver.on_startup
+async def _start() -> None:
+    path = get_plugin_config(PluginConfig).groupguard_config
+    config, source = load_config(Path(path) if path else None)
+    runtime = await Runtime.start(config)
+    _state["runtime"] = runtime
+    _state["outbox_task"] = asyncio.create_task(_outbox_loop(runtime), name="groupguard-outbox")
+    logger.opt(colors=False).info("\n" + banner(config, source, runtime))
+
+
+@driver.on_shutdown
+async def _stop() -> None:
+    task = _state.pop("outbox_task", None)
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    runtime = _state.pop("runtime", None)
+    if isinstance(runtime, Runtime):
+        await runtime.close()

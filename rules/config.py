@@ -1,0 +1,464 @@
+"""Configuration: one TOML file validated by pydantic.
+
+The file has global sections (``server``, ``onebot``, ``database``, ``wechat``)
+and policy sections (``moderation``, ``ladder``, ``fallbacks``, ``escalation``
+and one per detector). Any policy section can be overridden for one group under
+``[groups."qq:123456"]``; overrides are deep-merged over the global policy and
+validated at load time, so a bad override stops the bot like any other error.
+
+Errors are collected into :class:`ConfigError`, whose lines name the key
+(``groups."qq:1".flood.repeat: ...``); ``bot.py`` prints them and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rules.durations import format_duration, parse_duration
+from rules.model import ActionKind, Platform, Severity, split_id
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = PROJECT_ROOT / "config.example.toml"
+DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` are one line per bad key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"invalid config {self.source}:\n{lines}"
+
+
+def _to_duration(value: object) -> object:
+    if isinstance(value, str):
+        return parse_duration(value)
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+def _to_severity(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return Severity[value.upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown severity {value!r} (use low, medium, high or critical)"
+            ) from None
+    return value
+
+
+SeverityName = Annotated[
+    Severity,
+    BeforeValidator(_to_severity),
+    PlainSerializer(lambda s: s.name.lower(), return_type=str),
+]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+
+# ---------------------------------------------------------------- global sections
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", description="Address the bot listens on for OneBot.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the bot listens on.")
+
+    @property
+    def loopback_only(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class OneBotSettings(Section):
+    access_token: str = Field(
+        "", description="Token NapCat/Lagrange must send; required unless host is loopback."
+    )
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        "sqlite+aiosqlite:///data/groupguard.db",
+        description="SQLAlchemy async URL; relative SQLite paths are under the project root.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r} "
+                "(use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)"
+            )
+        return value
+
+
+class WechatSettings(Section):
+    enabled: bool = Field(False, description="Connect to a Wechaty puppet service.")
+    endpoint: str = Field("", description="Puppet service gateway host:port.")
+    token: str = Field("", description="Puppet service token.")
+
+    @model_validator(mode="after")
+    def _endpoint_when_enabled(self) -> WechatSettings:
+        if self.enabled and not self.endpoint:
+            raise ValueError("endpoint: required when wechat is enabled (host:port)")
+        return self
+
+
+# ---------------------------------------------------------------- policy sections
+
+
+class ModerationSettings(Section):
+    dry_run: bool = Field(False, description="Decide and record, but do not act.")
+    language: Literal["zh", "en"] = Field("zh", description="Language the bot speaks.")
+    exempt_roles: list[Literal["owner", "admin", "member"]] = Field(
+        default=["owner", "admin"],
+        description="Roles never acted against.",
+    )
+    exempt_ids: list[str] = Field(
+        default_factory=list, description="Platform-qualified member ids never acted against."
+    )
+
+    @field_validator("exempt_ids")
+    @classmethod
+    def _qualified(cls, ids: list[str]) -> list[str]:
+        return [_check_qualified(i) for i in ids]
+
+
+class LadderStep(Section):
+    kind: Literal[ActionKind.WARN, ActionKind.MUTE, ActionKind.KICK]
+    duration: timedelta | None = None
+
+
+def _parse_step(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    word, _, rest = value.strip().partition(" ")
+    if word not in {"warn", "mute", "kick"}:
+        raise ValueError(f"unknown step {value!r} (use 'warn', 'mute 10m' or 'kick')")
+    if word == "mute":
+        if not rest.strip():
+            raise ValueError(f"step {value!r} needs a duration, e.g. 'mute 10m'")
+        return {"kind": ActionKind.MUTE, "duration": parse_duration(rest)}
+    if rest.strip():
+        raise ValueError(f"step {value!r} takes no argument")
+    return {"kind": ActionKind(word)}
+
+
+def _format_step(step: LadderStep) -> str:
+    if step.duration is not None:
+        return f"{step.kind.value} {format_duration(step.duration)}"
+    return step.kind.value
+
+
+Step = Annotated[
+    LadderStep, BeforeValidator(_parse_step), PlainSerializer(_format_step, return_type=str)
+]
+
+
+class LadderSettings(Section):
+    steps: list[Step] = Field(
+        default_factory=lambda: ["warn", "mute 10m", "mute 1d", "kick"],  # type: ignore[arg-type]
+        min_length=1,
+        description="What the Nth active strike does.",
+    )
+    expire_after: Duration = Field(
+        default_factory=lambda: timedelta(days=30),
+        description="Strikes older than this are forgotten.",
+    )
+    delete_message: bool = Field(True, description="Delete the offending message at every step.")
+    block_rejoin: bool = Field(False, description="A kick also blocks re-joining (QQ).")
+    escalate_from_step: int = Field(4, ge=1, description="Report to officers from this step.")
+    escalate_severity: SeverityName = Field(
+        Severity.HIGH, description="Report at once when a finding is this severe."
+    )
+    weights: dict[Literal["low", "medium", "high"], int] = Field(
+        default={"low": 1, "medium": 1, "high": 2},
+        description="Strikes one violation adds, by severity; critical jumps to the last step.",
+    )
+    default_severity: SeverityName = Field(
+        Severity.MEDIUM, description="Severity of a category missing from [ladder.severity]."
+    )
+    severity: dict[str, SeverityName] = Field(
+        default_factory=lambda: {
+            "politics": Severity.CRITICAL,
+            "ethnic": Severity.CRITICAL,
+            "violence": Severity.HIGH,
+            "cult": Severity.HIGH,
+            "porn": Severity.HIGH,
+            "gambling": Severity.HIGH,
+            "drugs": Severity.HIGH,
+            "rumor": Severity.MEDIUM,
+            "insult": Severity.MEDIUM,
+            "ads": Severity.MEDIUM,
+            "solicit": Severity.LOW,
+            "link": Severity.LOW,
+            "pii": Severity.MEDIUM,
+            "flood": Severity.LOW,
+        },
+        description="Severity by category.",
+    )
+
+    def severity_of(self, category: str | None) -> Severity:
+        if category is None:
+            return self.default_severity
+        return self.severity.get(category, self.default_severity)
+
+
+FallbackKind = Literal["delete", "warn", "remind", "mute", "kick", "escalate", "set_card"]
+
+
+class FallbackSettings(Section):
+    """What to do instead when a platform (or the bot's role) cannot do an action."""
+
+    delete: list[FallbackKind] = Field(default_factory=list)
+    mute: list[FallbackKind] = Field(default=["warn", "escalate"])
+    kick: list[FallbackKind] = Field(default=["escalate"])
+    set_card: list[FallbackKind] = Field(default=["remind"])
+
+    def for_kind(self, kind: ActionKind) -> list[ActionKind]:
+        names: list[str] = getattr(self, kind.value, [])
+        return [ActionKind(n) for n in names]
+
+    @model_validator(mode="after")
+    def _no_self_fallback(self) -> FallbackSettings:
+        for name in ("delete", "mute", "kick", "set_card"):
+            if name in getattr(self, name):
+                raise ValueError(f"{name}: an action cannot fall back to itself")
+        return self
+
+
+class EscalationSettings(Section):
+    officers: list[str] = Field(
+        default_factory=list, description="Platform-qualified ids of officers to report to."
+    )
+
+    @field_validator("officers")
+    @classmethod
+    def _qualified(cls, ids: list[str]) -> list[str]:
+        return [_check_qualified(i) for i in ids]
+
+
+class DetectorSettings(Section):
+    """Base of every detector's section: each can be switched off per group."""
+
+    enabled: bool = Field(True, description="Run this detector.")
+
+
+class KeywordSettings(DetectorSettings):
+    files: list[str] = Field(
+        default_factory=lambda: ["data/keywords/*.txt"],
+        description="Word-list files or globs; category = file name without extension.",
+    )
+    allow: list[str] = Field(default_factory=list, description="Allow-listed terms.")
+
+
+class LinkSettings(DetectorSettings):
+    allow_domains: list[str] = Field(
+        default_factory=list, description="Domains whose links are allowed (subdomains too)."
+    )
+
+
+class PiiSettings(DetectorSettings):
+    pass
+
+
+class FloodSettings(DetectorSettings):
+    repeat: int = Field(3, ge=2, description="Same text this many times in a row is flooding.")
+
+
+class NicknameSettings(DetectorSettings):
+    enabled: bool = Field(False, description="Check group cards against the format.")
+    format: str | list[str] = Field("{name}+{dept}", description="Accepted card format(s).")
+    departments: list[str] = Field(default_factory=list, description="Known departments.")
+
+
+class Policy(Section):
+    """Everything that can differ between groups."""
+
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    ladder: LadderSettings = Field(default_factory=LadderSettings)
+    fallbacks: FallbackSettings = Field(default_factory=FallbackSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    keywords: KeywordSettings = Field(default_factory=KeywordSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
+    flood: FloodSettings = Field(default_factory=FloodSettings)
+    nickname: NicknameSettings = Field(default_factory=NicknameSettings)
+
+
+# Keys that only make sense globally even though their section is per-group.
+_GLOBAL_ONLY = {("keywords", "files")}
+
+
+class Config(Policy):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    onebot: OneBotSettings = Field(default_factory=OneBotSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    wechat: WechatSettings = Field(default_factory=WechatSettings)
+    groups: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-group policy overrides."
+    )
+    _policies: dict[str, Policy] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _token_required_off_loopback(self) -> Config:
+        if not self.onebot.access_token and not self.server.loopback_only:
+            raise ValueError(
+                "onebot.access_token: must be set when server.host "
+                f"({self.server.host}) is not a loopback address"
+            )
+        return self
+
+    def policy(self) -> Policy:
+        """The global policy (this config without its global-only sections)."""
+        return Policy.model_validate(self.model_dump(include=set(Policy.model_fields)))
+
+    def policy_for(self, group_id: str) -> Policy:
+        """The policy for one group: global policy with that group's overrides merged."""
+        if group_id not in self._policies:
+            self._policies[group_id] = _merge_policy(self.policy(), self.groups.get(group_id, {}))
+        return self._policies[group_id]
+
+
+def _check_qualified(value: str) -> str:
+    split_id(value)  # raises ValueError naming the id
+    return value
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_policy(base: Policy, override: Mapping[str, Any]) -> Policy:
+    return Policy.model_validate(_merge(base.model_dump(), override))
+
+
+_KEYED_MESSAGE = re.compile(r"^([a-z_][a-z_.]*): (.*)$", re.S)
+
+
+def _describe(error: Mapping[str, Any], prefix: str, model: type[BaseModel]) -> str:
+    loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+    key = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
+    if error["type"] == "extra_forbidden":
+        hint = _suggest(error["loc"], model)
+        return f"{key}: unknown key{hint}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    keyed = _KEYED_MESSAGE.match(message)
+    if keyed:  # a model validator naming the key inside its section: "endpoint: ..."
+        return f"{prefix}{loc + '.' if loc else ''}{keyed[1]}: {keyed[2]}"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{key}: {message}{shown}"
+
+
+def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
+    """' (did you mean 'repeat'?)' for a misspelled key, from the model's fields."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        current = field.annotation
+    names = list(getattr(current, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _group_problems(config: Config) -> list[str]:
+    problems: list[str] = []
+    base = config.policy()
+    for group_id, override in config.groups.items():
+        prefix = f'groups."{group_id}".'
+        try:
+            platform, _ = split_id(group_id)
+            Platform(platform)
+        except ValueError as exc:
+            problems.append(f'groups."{group_id}": {exc}')
+            continue
+        for section, key in _GLOBAL_ONLY:
+            if key in override.get(section, {}):
+                problems.append(f"{prefix}{section}.{key}: can only be set globally")
+        unknown = set(override) - set(Policy.model_fields)
+        for name in sorted(unknown):
+            where = "a global-only section" if name in Config.model_fields else "unknown key"
+            problems.append(f"{prefix}{name}: {where} (groups override policy sections only)")
+        if problems:
+            continue
+        try:
+            _merge_policy(base, override)
+        except ValidationError as exc:
+            problems.extend(_describe(e, prefix, Policy) for e in exc.errors())
+    return problems
+
+
+def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    """Validate a parsed TOML document; raise ConfigError naming every bad key."""
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e, "", Config) for e in exc.errors()]) from None
+    problems = _group_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_config(path: Path | None = None) -> tuple[Config, Path]:
+    """Load ``path``, else ``config.toml``, else the example config's defaults."""
+    if path is None:
+        path = DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else EXAMPLE_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse_config(data, str(path)), path

@@ -1,0 +1,1 @@
+"""Detectors: small synchronous units that turn a ChatEvent into findings."""

@@ -1,0 +1,249 @@
+"""The one pipeline: event -> findings -> decision -> actions -> records.
+
+Platform edges and the offline ``scan`` both call :meth:`Engine.handle`. The
+engine never branches on the platform: what a platform cannot do is handled by
+the executor's fallbacks, and dry run is a gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from rules import executor, ladder
+from rules.config import Config, DetectorSettings, Policy
+from rules.detectors.base import Detector
+from rules.messages import category_name, render, truncate
+from rules.model import (
+    Action,
+    ActionKind,
+    ChatEvent,
+    Decision,
+    Finding,
+    Outcome,
+    OutcomeStatus,
+    Role,
+    Strike,
+    masked_text,
+    utcnow,
+)
+from rules.ports import Gateway, Store
+
+log = logging.getLogger(__name__)
+
+ENFORCEMENT = frozenset(
+    {ActionKind.DELETE, ActionKind.MUTE, ActionKind.UNMUTE, ActionKind.KICK, ActionKind.SET_CARD}
+)
+NOTICES = frozenset({ActionKind.WARN, ActionKind.REMIND})
+_SUCCEEDED = frozenset({OutcomeStatus.DONE, OutcomeStatus.DRY_RUN})
+
+
+class Engine:
+    """Runs detectors on events and carries out what the ladder decides."""
+
+    def __init__(
+        self,
+        config: Config,
+        detectors: Sequence[Detector[DetectorSettings]],
+        store: Store,
+        clock: Callable[[], datetime] = utcnow,
+        dry_run: bool = False,
+    ) -> None:
+        self.config = config
+        self.force_dry_run = dry_run
+        self.detectors = list(detectors)
+        self.store = store
+        self.clock = clock
+        self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
+
+    def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
+        """Every finding of every enabled detector that handles this kind of event."""
+        findings: list[Finding] = []
+        for detector in self.detectors:
+            if event.kind not in detector.kinds:
+                continue
+            settings: DetectorSettings = getattr(policy, detector.section)
+            if settings.enabled:
+                findings.extend(detector.check(event, settings))
+        return findings
+
+    def is_exempt(self, event: ChatEvent, policy: Policy) -> bool:
+        member = event.member
+        return (
+            member.role.value in policy.moderation.exempt_roles
+            or member.id in policy.moderation.exempt_ids
+            or member.id in policy.escalation.officers
+            or member.id == event.bot_id
+        )
+
+    async def handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
+        """Detect, decide, act and record for one event."""
+        policy = self.config.policy_for(event.group_id)
+        await self._note_member(event)
+        findings = tuple(self.detect(event, policy))
+        if not findings:
+            return Decision()
+        if self.is_exempt(event, policy):
+            return Decision(findings=findings, notes=("exempt member: no action",))
+        now = self.clock()
+        if event.message_id is not None and not await self.store.claim_message(
+            event.group_id, event.message_id, now
+        ):
+            return Decision(findings=findings, notes=("message already handled",))
+
+        strike_findings = tuple(f for f in findings if self._feeds_ladder(f))
+        if strike_findings:
+            since = now - policy.ladder.expire_after
+            prior = await self.store.strike_weight(event.group_id, event.member.id, since)
+            rung = ladder.climb(strike_findings, prior, policy.ladder)
+            planned = ladder.plan(event, rung, policy.ladder)
+            step, weight, total = rung.step, rung.weight, rung.total
+        else:  # only reminders (e.g. a group card to fix)
+            planned = (Action(ActionKind.REMIND, event.group_id, event.member.id),)
+            step, weight, total = 0, 0, 0
+
+        case_id = await self.store.open_case(event, findings, step, now)
+        if weight:
+            await self.store.add_strike(
+                Strike(event.group_id, event.member.id, weight, now, case_id)
+            )
+        dry_run = self.force_dry_run or policy.moderation.dry_run
+        if dry_run:
+            gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)
+        effective, outcomes = executor.resolve(
+            planned, gateway.capabilities(event.group_id), policy.fallbacks
+        )
+        effective = [replace(a, case_id=case_id) for a in effective]
+
+        enforced = await executor.perform([a for a in effective if a.kind in ENFORCEMENT], gateway)
+        outcomes.extend(enforced)
+        notices = [
+            self._notice(a, findings, enforced, total, policy)
+            for a in effective
+            if a.kind in NOTICES
+        ]
+        outcomes.extend(await executor.perform(notices, gateway))
+        for action in effective:
+            if action.kind is ActionKind.ESCALATE:
+                outcomes.append(
+                    await self._escalate(action, event, findings, outcomes, policy, now, dry_run)
+                )
+
+        final = tuple(outcomes)
+        await self.store.record_outcomes(case_id, final, now)
+        return Decision(
+            findings=findings,
+            actions=tuple(effective),
+            outcomes=final,
+            case_id=case_id,
+            strikes_added=weight,
+            step=step,
+        )
+
+    def _feeds_ladder(self, finding: Finding) -> bool:
+        for detector in self.detectors:
+            if detector.name == finding.detector:
+                return detector.feeds_ladder
+        return True
+
+    async def _note_member(self, event: ChatEvent) -> None:
+        """Write the member to the store only when new or changed (not per message)."""
+        key = (event.group_id, event.member.id)
+        seen = (event.member.card, event.member.role)
+        if self._seen_members.get(key) != seen:
+            await self.store.note_member(event)
+            self._seen_members[key] = seen
+
+    def _notice(
+        self,
+        action: Action,
+        findings: tuple[Finding, ...],
+        enforced: list[Outcome],
+        count: int,
+        policy: Policy,
+    ) -> Action:
+        """Fill in the @-notice from what actually happened, not what was planned."""
+        lang = policy.moderation.language
+        if action.kind is ActionKind.REMIND:
+            detail = "; ".join(f.detail or f.match for f in findings) or category_name(
+                "nickname", lang
+            )
+            return replace(action, text=render("remind", lang, detail=detail))
+        reason = "、".join(dict.fromkeys(category_name(f.category, lang) for f in findings))
+        done = {o.action.kind: o.action for o in enforced if o.status in _SUCCEEDED}
+        if ActionKind.KICK in done:
+            text = render("warn_kicked", lang, reason=reason)
+        elif ActionKind.MUTE in done:
+            duration = done[ActionKind.MUTE].duration
+            shown = _human_duration(duration.total_seconds() if duration else 0, lang)
+            text = render("warn_muted", lang, reason=reason, duration=shown, count=count)
+        else:
+            text = render("warn", lang, reason=reason, count=count)
+        return replace(action, text=text)
+
+    async def _escalate(
+        self,
+        action: Action,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        outcomes: list[Outcome],
+        policy: Policy,
+        now: datetime,
+        dry_run: bool,
+    ) -> Outcome:
+        officers = policy.escalation.officers
+        if dry_run:
+            return Outcome(
+                action,
+                OutcomeStatus.DRY_RUN,
+                f"dry run: not reported to {len(officers)} officer(s)",
+            )
+        if not officers:
+            return Outcome(action, OutcomeStatus.SKIPPED, "no officer configured for this group")
+        text = report_text(action.case_id, event, findings, outcomes, policy, now)
+        for officer in officers:
+            await self.store.enqueue_report(officer, text, action.case_id, now)
+        return Outcome(action, OutcomeStatus.DONE, f"queued for {len(officers)} officer(s)")
+
+
+def report_text(
+    case_id: int | None,
+    event: ChatEvent,
+    findings: tuple[Finding, ...],
+    outcomes: list[Outcome],
+    policy: Policy,
+    now: datetime,
+) -> str:
+    """The officer's report: who, where, what was found, what was done."""
+    lang = policy.moderation.language
+    found = "; ".join(
+        f"{f.detector}/{category_name(f.category, lang)}「{truncate(f.match, 40)}」"
+        for f in findings
+    )
+    done = "; ".join(f"{o.action.kind.value}: {o.status.value}" for o in outcomes) or "-"
+    member = f"{event.member.card or event.member.nickname or '-'} ({event.member.id})"
+    return render(
+        "report",
+        lang,
+        case_id=case_id,
+        group=event.group_id,
+        member=member,
+        findings=found,
+        evidence=truncate(masked_text(event.text, findings)),
+        outcomes=done,
+        time=now.isoformat(timespec="seconds"),
+    )
+
+
+def _human_duration(seconds: float, lang: str) -> str:
+    units = (
+        ((86400, "天"), (3600, "小时"), (60, "分钟"), (1, "秒"))
+        if lang == "zh"
+        else ((86400, " day(s)"), (3600, " hour(s)"), (60, " minute(s)"), (1, " second(s)"))
+    )
+    for size, name in units:
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{name}"
+    return f"{int(seconds)}{units[-1][1]}"

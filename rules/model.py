@@ -1,0 +1,190 @@
+"""The core's vocabulary: what happened, what was found, what to do.
+
+Everything here is a frozen dataclass or an enum, free of any platform type, so
+the detectors, the ladder and the executor can be tested with plain values.
+Ids leave the platform edges qualified by platform (``qq:123456``,
+``wechat:wxid_x``); see :func:`qualify`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum, StrEnum
+
+
+class Platform(StrEnum):
+    QQ = "qq"
+    WECHAT = "wechat"
+
+
+def qualify(platform: Platform | str, raw_id: str | int) -> str:
+    """Return a platform-qualified id (``qq:123``); already-qualified ids pass through."""
+    text = str(raw_id)
+    prefix = f"{Platform(platform).value}:"
+    return text if text.startswith(prefix) else prefix + text
+
+
+def split_id(qualified: str) -> tuple[Platform, str]:
+    """Split ``qq:123`` into ``(Platform.QQ, "123")``; raise ValueError when unqualified."""
+    platform, sep, raw = qualified.partition(":")
+    if not sep or not raw:
+        raise ValueError(f"id {qualified!r} is not platform-qualified (expected e.g. 'qq:123')")
+    return Platform(platform), raw
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    ADMIN = "admin"
+    OWNER = "owner"
+
+
+class EventKind(StrEnum):
+    MESSAGE = "message"
+    JOIN = "join"
+    LEAVE = "leave"
+    CARD_CHANGE = "card_change"
+    JOIN_REQUEST = "join_request"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A group member as the core sees it. ``card`` is the group card / room alias."""
+
+    id: str
+    card: str = ""
+    nickname: str = ""
+    role: Role = Role.MEMBER
+
+
+@dataclass(frozen=True, slots=True)
+class SharedCard:
+    """A share card, mini-program or JSON card: its link goes to the link detector."""
+
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """One inbound event, translated by a platform edge (or read by ``scan``)."""
+
+    kind: EventKind
+    platform: Platform
+    group_id: str
+    member: Member
+    time: datetime
+    text: str = ""
+    message_id: str | None = None
+    cards: tuple[SharedCard, ...] = ()
+    mentions: tuple[str, ...] = ()
+    reply_to: str | None = None
+    bot_id: str | None = None
+    comment: str = ""  # join-request comment
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None:
+            raise ValueError("ChatEvent.time must be timezone-aware")
+
+
+class Severity(IntEnum):
+    """How serious a finding's category is; the ladder turns it into strikes."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a detector saw. ``start``/``end`` index the event's original text.
+
+    ``match`` is safe to store and show: detectors that find personal data put
+    a masked form here, never the raw value.
+    """
+
+    detector: str
+    category: str | None
+    match: str
+    start: int
+    end: int
+    detail: str = ""
+
+
+def masked_text(text: str, findings: tuple[Finding, ...] | list[Finding]) -> str:
+    """``text`` with every personal-data span replaced by its finding's masked form."""
+    for finding in sorted(findings, key=lambda f: f.start, reverse=True):
+        if finding.detector == "pii":
+            text = text[: finding.start] + finding.match + text[finding.end :]
+    return text
+
+
+class ActionKind(StrEnum):
+    DELETE = "delete"
+    WARN = "warn"
+    REMIND = "remind"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    KICK = "kick"
+    ESCALATE = "escalate"
+    SET_CARD = "set_card"
+    APPROVE_JOIN = "approve_join"
+    REJECT_JOIN = "reject_join"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing to do on a platform (or, for ESCALATE, to report to officers)."""
+
+    kind: ActionKind
+    group_id: str
+    target_id: str
+    message_id: str | None = None
+    duration: timedelta | None = None
+    text: str = ""
+    block_rejoin: bool = False
+    case_id: int | None = None
+
+
+class OutcomeStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+    SKIPPED = "skipped"  # not possible here and no fallback configured
+    SUBSTITUTED = "substituted"  # not possible here; fallback actions ran instead
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action
+    status: OutcomeStatus
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Strike:
+    """One recorded violation count against a member, used by the ladder."""
+
+    group_id: str
+    member_id: str
+    weight: int
+    at: datetime
+    case_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the engine decided for one event, and what happened when it acted."""
+
+    findings: tuple[Finding, ...] = ()
+    actions: tuple[Action, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    case_id: int | None = None
+    strikes_added: int = 0
+    step: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,121 @@
+"""The two things the core needs from outside: a Gateway (a platform) and a Store.
+
+Platform plugins implement :class:`Gateway`; ``rules.storage`` implements
+:class:`Store`. The core only ever talks to these protocols.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from rules.model import (
+    Action,
+    ActionKind,
+    ChatEvent,
+    Finding,
+    Outcome,
+    Platform,
+    Strike,
+)
+
+# What a platform can do at best (the bot owning the group). A Gateway reports
+# its real, per-group capabilities; offline tools (scan) use these.
+NOMINAL_CAPABILITIES: dict[Platform, frozenset[ActionKind]] = {
+    Platform.QQ: frozenset(
+        {
+            ActionKind.DELETE,
+            ActionKind.WARN,
+            ActionKind.REMIND,
+            ActionKind.MUTE,
+            ActionKind.UNMUTE,
+            ActionKind.KICK,
+            ActionKind.SET_CARD,
+            ActionKind.APPROVE_JOIN,
+            ActionKind.REJECT_JOIN,
+        }
+    ),
+    # WeChat: no per-member mute, no recall of others' messages, no alias setting.
+    Platform.WECHAT: frozenset({ActionKind.WARN, ActionKind.REMIND, ActionKind.KICK}),
+}
+
+
+class Gateway(Protocol):
+    """Acts on one platform. ESCALATE never reaches a gateway: it goes to the outbox."""
+
+    platform: Platform
+
+    def capabilities(self, group_id: str) -> frozenset[ActionKind]:
+        """What the bot can do in this group right now (platform and its own role)."""
+        ...
+
+    async def perform(self, action: Action) -> Outcome:
+        """Carry out one action; report failure as an Outcome, not an exception."""
+        ...
+
+    async def send_private(self, user_id: str, text: str) -> None:
+        """Send a private message (officer reports); raise on failure so it is retried."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    officer_id: str
+    text: str
+    attempts: int
+    case_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One admin command (allowed or refused), for the audit log."""
+
+    actor_id: str
+    group_id: str | None
+    command: str
+    outcome: str
+    at: datetime
+
+
+class Store(Protocol):
+    """Durable state: strikes, cases, action outcomes, the officer outbox, the audit log."""
+
+    async def claim_message(self, group_id: str, message_id: str, at: datetime) -> bool:
+        """True the first time a message is seen; False if it was already handled."""
+        ...
+
+    async def note_member(self, event: ChatEvent) -> None:
+        """Remember the group and the member (card, role, last seen)."""
+        ...
+
+    async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
+        """Sum of the member's strike weights recorded at or after ``since``."""
+        ...
+
+    async def add_strike(self, strike: Strike) -> None: ...
+
+    async def open_case(
+        self, event: ChatEvent, findings: tuple[Finding, ...], step: int, at: datetime
+    ) -> int:
+        """Record a decision's evidence; return the case id."""
+        ...
+
+    async def record_outcomes(
+        self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime
+    ) -> None: ...
+
+    async def enqueue_report(
+        self, officer_id: str, text: str, case_id: int | None, at: datetime
+    ) -> int: ...
+
+    async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]: ...
+
+    async def mark_report_sent(self, item_id: int, at: datetime) -> None: ...
+
+    async def mark_report_failed(self, item_id: int, error: str, retry_at: datetime) -> None: ...
+
+    async def record_audit(self, entry: AuditEntry) -> None: ...
+
+    async def close(self) -> None: ...

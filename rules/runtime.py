@@ -1,0 +1,68 @@
+"""Assemble the core from a config: store, detectors, engine, outbox.
+
+Used by the bot (``bot.py``), by ``scan`` and by tests, so every entry point
+runs the same pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rules.config import PROJECT_ROOT, Config, DetectorSettings
+from rules.detectors.base import Detector
+from rules.detectors.flood import FloodDetector
+from rules.detectors.keyword import KeywordDetector
+from rules.engine import Engine
+from rules.model import Platform, utcnow
+from rules.outbox import OutboxSender
+from rules.ports import Gateway
+from rules.storage.sql_store import SqlStore, resolve_url
+
+MEMORY_URL = "sqlite+aiosqlite://"
+
+
+def build_detectors(config: Config) -> list[Detector[DetectorSettings]]:
+    """Every detector, configured from the global config (groups tune them per call)."""
+    detectors: list[Detector[DetectorSettings]] = [
+        KeywordDetector.from_settings(config.keywords),  # type: ignore[list-item]
+        FloodDetector(),  # type: ignore[list-item]
+    ]
+    return detectors
+
+
+def rule_count(detectors: list[Detector[DetectorSettings]]) -> int:
+    """Keyword terms loaded plus one per other detector, for the start-up banner."""
+    total = 0
+    for detector in detectors:
+        total += detector.index.size if isinstance(detector, KeywordDetector) else 1
+    return total
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: SqlStore
+    engine: Engine
+    gateways: dict[Platform, Gateway] = field(default_factory=dict)
+
+    @classmethod
+    async def start(
+        cls,
+        config: Config,
+        db_url: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        dry_run: bool = False,
+    ) -> Runtime:
+        """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run."""
+        url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
+        store = await SqlStore.open(url)
+        engine = Engine(config, build_detectors(config), store, clock=clock, dry_run=dry_run)
+        return cls(config=config, store=store, engine=engine)
+
+    def outbox(self) -> OutboxSender:
+        return OutboxSender(self.store, self.gateways, clock=self.engine.clock)
+
+    async def close(self) -> None:
+        await self.store.close()

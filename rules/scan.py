@@ -1,0 +1,156 @@
+"""Offline scan: JSONL chat events in, JSONL decisions out, through the real engine.
+
+Public interface (README): each input line is
+``{"id", "platform", "group", "user", "card", "text", "time"?, "role"?}``; each
+output line is ``{"id", "findings": [{"detector", "category", "match", "start",
+"end"}], "actions": [...]}``. Lines are handled in order with state carried
+across lines (flood windows, strikes). A malformed line yields
+``{"id", "line", "error", "findings": [], "actions": []}`` and scanning goes on.
+Nothing is carried out: every platform is a dry-run gateway with its nominal
+capabilities, so fallbacks (no mute on WeChat) show as they would happen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rules.config import Config
+from rules.executor import DryRunGateway
+from rules.model import (
+    ActionKind,
+    ChatEvent,
+    Decision,
+    EventKind,
+    Member,
+    OutcomeStatus,
+    Platform,
+    Role,
+    qualify,
+)
+from rules.ports import NOMINAL_CAPABILITIES
+from rules.runtime import MEMORY_URL, Runtime
+
+REPORTED_ACTIONS = (
+    ActionKind.DELETE,
+    ActionKind.WARN,
+    ActionKind.REMIND,
+    ActionKind.MUTE,
+    ActionKind.KICK,
+    ActionKind.ESCALATE,
+)
+
+
+class ScanLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    platform: Platform
+    group: str = Field(min_length=1)
+    user: str = Field(min_length=1)
+    card: str = ""
+    text: str
+    time: float | None = None
+    role: Role = Role.MEMBER
+
+    def to_event(self, line_no: int) -> ChatEvent:
+        when = (
+            datetime.fromtimestamp(self.time, UTC) if self.time is not None else datetime.now(UTC)
+        )
+        return ChatEvent(
+            kind=EventKind.MESSAGE,
+            platform=self.platform,
+            group_id=qualify(self.platform, self.group),
+            member=Member(qualify(self.platform, self.user), card=self.card, role=self.role),
+            time=when,
+            text=self.text,
+            message_id=f"scan-{line_no}-{self.id}",
+        )
+
+
+def _error_line(line_no: int, raw_id: object, message: str) -> dict[str, Any]:
+    return {
+        "id": raw_id if isinstance(raw_id, str) else None,
+        "line": line_no,
+        "error": message,
+        "findings": [],
+        "actions": [],
+    }
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "line"
+        parts.append(f"{key}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decision_line(event_id: str, decision: Decision) -> dict[str, Any]:
+    """The public output shape for one decision."""
+    done: list[str] = []
+    for outcome in decision.outcomes:
+        kind = outcome.action.kind
+        if (
+            outcome.status in (OutcomeStatus.DONE, OutcomeStatus.DRY_RUN)
+            and kind in REPORTED_ACTIONS
+            and kind.value not in done
+        ):
+            done.append(kind.value)
+    return {
+        "id": event_id,
+        "findings": [
+            {
+                "detector": f.detector,
+                "category": f.category,
+                "match": f.match,
+                "start": f.start,
+                "end": f.end,
+            }
+            for f in decision.findings
+        ],
+        "actions": done,
+    }
+
+
+async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Decide every line; return the output records in input order."""
+    gateways = {p: DryRunGateway(p, caps) for p, caps in NOMINAL_CAPABILITIES.items()}
+    out: list[dict[str, Any]] = []
+    for line_no, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            out.append(_error_line(line_no, None, f"not valid JSON: {exc.msg}"))
+            continue
+        if not isinstance(data, dict):
+            out.append(_error_line(line_no, None, "a line must be a JSON object"))
+            continue
+        try:
+            line = ScanLine.model_validate(data)
+        except ValidationError as exc:
+            out.append(_error_line(line_no, data.get("id"), _describe(exc)))
+            continue
+        event = line.to_event(line_no)
+        decision = await runtime.engine.handle(event, gateways[event.platform])
+        out.append(decision_line(line.id, decision))
+    return iter(out)
+
+
+async def run_scan(config: Config, source: TextIO, sink: TextIO, db_url: str | None) -> int:
+    """Scan ``source`` into ``sink``; return the number of malformed lines."""
+    runtime = await Runtime.start(config, db_url=db_url or MEMORY_URL, dry_run=True)
+    errors = 0
+    try:
+        for record in await scan_lines(runtime, source):
+            errors += "error" in record
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        await runtime.close()
+    return errors

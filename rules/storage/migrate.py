@@ -1,0 +1,29 @@
+"""Apply the Alembic migrations to a database, from inside the async store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _alembic_config(connection: Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(_alembic_config(connection), "head")
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)

@@ -1,0 +1,148 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create and evolve it.
+
+Timestamps are stored as UTC and always come back timezone-aware. Case evidence
+never holds raw personal data: PII spans are masked before they are written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(128), primary_key=True),  # platform-qualified
+    Column("platform", String(16), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_activity", UtcDateTime, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("group_id", String(128), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("card", String(255), nullable=False, default=""),
+    Column("nickname", String(255), nullable=False, default=""),
+    Column("role", String(16), nullable=False, default="member"),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+)
+
+handled_messages = Table(
+    "handled_messages",
+    metadata,
+    Column("group_id", String(128), primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", String(128), nullable=False),
+    Column("member_id", String(128), nullable=False),
+    Column("member_card", String(255), nullable=False, default=""),
+    Column("message_id", String(128)),
+    Column("evidence", Text, nullable=False, default=""),  # PII masked
+    Column("findings", JSON, nullable=False),
+    Column("step", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="open"),  # open | pardoned
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_cases_group_created", "group_id", "created_at"),
+    Index("ix_cases_member", "group_id", "member_id"),
+)
+
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", String(128), nullable=False),
+    Column("member_id", String(128), nullable=False),
+    Column("weight", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("voided", Boolean, nullable=False, default=False),
+    Index("ix_strikes_member_at", "group_id", "member_id", "at"),
+)
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("target_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("duration_s", Integer),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_actions_case", "case_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("officer_id", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("sent_at", UtcDateTime),
+    Index("ix_outbox_due", "sent_at", "next_attempt_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor_id", String(128), nullable=False),
+    Column("group_id", String(128)),
+    Column("command", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
