@@ -1,0 +1,91 @@
+"""Test doubles for the core's ports, plus small builders for events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from rules.model import (
+    Action,
+    ActionKind,
+    ChatEvent,
+    EventKind,
+    Member,
+    Outcome,
+    OutcomeStatus,
+    Platform,
+    Role,
+)
+from rules.ports import NOMINAL_CAPABILITIES
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+_message_ids = count(1)
+
+
+def message(
+    text: str,
+    *,
+    user: str = "qq:2001",
+    group: str = "qq:1001",
+    role: Role = Role.MEMBER,
+    card: str = "张三+办公室",
+    at: datetime = T0,
+    message_id: str | None = None,
+    platform: Platform | None = None,
+) -> ChatEvent:
+    """A group message event with sensible defaults (a fresh message id each call)."""
+    return ChatEvent(
+        kind=EventKind.MESSAGE,
+        platform=platform or Platform(group.split(":", 1)[0]),
+        group_id=group,
+        member=Member(user, card=card, role=role),
+        time=at,
+        text=text,
+        message_id=message_id or f"m{next(_message_ids)}",
+    )
+
+
+@dataclass
+class FakeGateway:
+    """Records every action; capabilities and failures are set by the test."""
+
+    platform: Platform = Platform.QQ
+    caps: frozenset[ActionKind] | None = None
+    fail: set[ActionKind] = field(default_factory=set)
+    raise_on: set[ActionKind] = field(default_factory=set)
+    private_fails: bool = False
+    performed: list[Action] = field(default_factory=list)
+    private: list[tuple[str, str]] = field(default_factory=list)
+
+    def capabilities(self, group_id: str) -> frozenset[ActionKind]:
+        return self.caps if self.caps is not None else NOMINAL_CAPABILITIES[self.platform]
+
+    async def perform(self, action: Action) -> Outcome:
+        if action.kind in self.raise_on:
+            raise ConnectionError("platform unreachable")
+        self.performed.append(action)
+        if action.kind in self.fail:
+            return Outcome(action, OutcomeStatus.FAILED, "platform said no")
+        return Outcome(action, OutcomeStatus.DONE)
+
+    async def send_private(self, user_id: str, text: str) -> None:
+        if self.private_fails:
+            raise ConnectionError("officer unreachable")
+        self.private.append((user_id, text))
+
+    def kinds(self) -> list[ActionKind]:
+        return [a.kind for a in self.performed]
+
+
+class Clock:
+    """A controllable clock for the engine and the outbox."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
