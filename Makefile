@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench scan check-config clean
+.PHONY: run test lint typecheck pytest bench bench-filter bench-qq check-config clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest  ## set up, then lint, type-check and run every test
 
-bench: $(STAMP)  ## print performance and quality figures (not a test)
-	$(BIN)/python -m bench
+bench: bench-filter bench-qq  ## print performance and quality figures (not a test)
+
+bench-filter: $(STAMP)  ## content filter: throughput, baselines, quality on the corpus
+	$(BIN)/python -m bench.filter
+
+bench-qq: $(STAMP)  ## QQ end to end over a real WebSocket: events/s and latency
+	$(BIN)/python -m bench.qq_e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

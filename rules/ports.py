@@ -15,8 +15,10 @@ from rules.model import (
     ActionKind,
     ChatEvent,
     Finding,
+    Member,
     Outcome,
     Platform,
+    Role,
     Strike,
 )
 
@@ -56,6 +58,29 @@ class Gateway(Protocol):
 
     async def send_private(self, user_id: str, text: str) -> None:
         """Send a private message (officer reports); raise on failure so it is retried."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInfo:
+    group_id: str
+    name: str
+    member_count: int
+    bot_role: Role
+
+
+class Directory(Protocol):
+    """Read access to a platform's groups and members (audits, checks, commands).
+
+    Platform gateways implement this beside :class:`Gateway`.
+    """
+
+    async def list_members(self, group_id: str) -> list[Member]: ...
+
+    async def group_info(self, group_id: str) -> GroupInfo: ...
+
+    async def list_groups(self) -> list[str]:
+        """Platform-qualified ids of the groups the bot is in."""
         ...
 
 

@@ -21,6 +21,8 @@ from sqlalchemy.pool import StaticPool
 from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
+from rules.storage.compliance import ComplianceStoreMixin
+from rules.storage.words import WordsStoreMixin
 from rules.storage.tables import (
     actions,
     audit_log,
@@ -62,7 +64,7 @@ def _seconds(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds())
 
 
-class SqlStore:
+class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
     """Durable state in a SQL database. Create with :meth:`open`."""
 
     def __init__(self, engine: AsyncEngine) -> None:

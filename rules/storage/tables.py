@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -145,4 +146,28 @@ audit_log = Table(
     Column("command", Text, nullable=False),
     Column("outcome", Text, nullable=False),
     Column("at", UtcDateTime, nullable=False),
+)
+
+group_words = Table(
+    "group_words",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", String(128), nullable=False),  # "*" for words that apply everywhere
+    Column("list", String(16), nullable=False),  # block | allow
+    Column("category", String(64), nullable=False, default=""),
+    Column("word", String(255), nullable=False),
+    Column("added_by", String(128), nullable=False, default=""),
+    Column("at", UtcDateTime, nullable=False),
+    UniqueConstraint("group_id", "list", "category", "word", name="uq_group_words"),
+)
+
+member_compliance = Table(
+    "member_compliance",
+    metadata,
+    Column("group_id", String(128), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("problem", Text, nullable=False, default=""),  # why the card is not compliant
+    Column("first_flagged_at", UtcDateTime, nullable=False),
+    Column("last_reminded_at", UtcDateTime),
+    Column("acted_at", UtcDateTime),  # when the grace period ended in an action
 )
