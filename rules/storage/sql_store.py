@@ -22,7 +22,6 @@ from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
 from rules.storage.compliance import ComplianceStoreMixin
-from rules.storage.words import WordsStoreMixin
 from rules.storage.tables import (
     actions,
     audit_log,
@@ -33,6 +32,7 @@ from rules.storage.tables import (
     outbox,
     strikes,
 )
+from rules.storage.words import WordsStoreMixin
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
