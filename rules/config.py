@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -83,6 +84,14 @@ SeverityName = Annotated[
     BeforeValidator(_to_severity),
     PlainSerializer(lambda s: s.name.lower(), return_type=str),
 ]
+
+
+def _check_qualified(value: str) -> str:
+    split_id(value)  # raises ValueError naming the id
+    return value
+
+
+QualifiedId = Annotated[str, AfterValidator(_check_qualified)]
 
 
 class Section(BaseModel):
@@ -154,14 +163,9 @@ class ModerationSettings(Section):
         default=["owner", "admin"],
         description="Roles never acted against.",
     )
-    exempt_ids: list[str] = Field(
+    exempt_ids: list[QualifiedId] = Field(
         default_factory=list, description="Platform-qualified member ids never acted against."
     )
-
-    @field_validator("exempt_ids")
-    @classmethod
-    def _qualified(cls, ids: list[str]) -> list[str]:
-        return [_check_qualified(i) for i in ids]
 
 
 class LadderStep(Section):
@@ -268,14 +272,9 @@ class FallbackSettings(Section):
 
 
 class EscalationSettings(Section):
-    officers: list[str] = Field(
+    officers: list[QualifiedId] = Field(
         default_factory=list, description="Platform-qualified ids of officers to report to."
     )
-
-    @field_validator("officers")
-    @classmethod
-    def _qualified(cls, ids: list[str]) -> list[str]:
-        return [_check_qualified(i) for i in ids]
 
 
 class DetectorSettings(Section):
@@ -360,11 +359,6 @@ class Config(Policy):
         return self._policies[group_id]
 
 
-def _check_qualified(value: str) -> str:
-    split_id(value)  # raises ValueError naming the id
-    return value
-
-
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -393,7 +387,11 @@ def _describe(error: Mapping[str, Any], prefix: str, model: type[BaseModel]) -> 
     if keyed:  # a model validator naming the key inside its section: "endpoint: ..."
         return f"{prefix}{loc + '.' if loc else ''}{keyed[1]}: {keyed[2]}"
     got = error.get("input")
-    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    shown = (
+        ""
+        if isinstance(got, dict | list) or got is None or repr(got) in message
+        else f" (got {got!r})"
+    )
     return f"{key}: {message}{shown}"
 
 

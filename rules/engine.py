@@ -119,12 +119,13 @@ class Engine:
 
         enforced = await executor.perform([a for a in effective if a.kind in ENFORCEMENT], gateway)
         outcomes.extend(enforced)
-        notices = [
-            self._notice(a, findings, enforced, total, policy)
+        effective = [
+            self._notice(a, findings, enforced, total, policy) if a.kind in NOTICES else a
             for a in effective
-            if a.kind in NOTICES
         ]
-        outcomes.extend(await executor.perform(notices, gateway))
+        outcomes.extend(
+            await executor.perform([a for a in effective if a.kind in NOTICES], gateway)
+        )
         for action in effective:
             if action.kind is ActionKind.ESCALATE:
                 outcomes.append(

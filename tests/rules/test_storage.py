@@ -1,0 +1,107 @@
+"""The SQL store: migrations on a fresh database, WAL, aware times, the outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from rules.model import Finding, Strike
+from rules.outbox import OutboxSender, retry_delay
+from rules.ports import AuditEntry
+from rules.storage.sql_store import SqlStore, resolve_url, safe_url
+from rules.storage.tables import metadata
+from tests.fakes import T0, Clock, FakeGateway, message
+
+
+async def test_migrations_create_every_table_on_a_fresh_file(tmp_path: Path) -> None:
+    url = resolve_url("sqlite+aiosqlite:///nested/dir/gg.db", tmp_path)
+    assert (tmp_path / "nested" / "dir").is_dir()
+    store = await SqlStore.open(url)
+    async with store.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    await store.close()
+    assert set(metadata.tables) <= names
+    assert mode == "wal"
+    assert version is not None
+    again = await SqlStore.open(url)  # re-opening an up-to-date database is a no-op
+    await again.close()
+
+
+async def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    store = await SqlStore.open(resolve_url("sqlite+aiosqlite:///s.db", tmp_path))
+    async with store.engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), metadata)
+        )
+    await store.close()
+    assert diff == [], "tables.py changed without a migration"
+
+
+async def test_strikes_cases_and_times_round_trip() -> None:
+    store = await SqlStore.open("sqlite+aiosqlite://")
+    event = message("身份证 110105********0019", at=T0)
+    pii = Finding("pii", "pii", "110105********0019", 4, 22)
+    case_id = await store.open_case(event, (pii,), 1, T0)
+    await store.add_strike(Strike("qq:1001", "qq:2001", 2, T0, case_id))
+    await store.add_strike(Strike("qq:1001", "qq:2001", 1, T0 - timedelta(days=40)))
+    assert await store.strike_weight("qq:1001", "qq:2001", T0 - timedelta(days=30)) == 2
+    assert await store.strike_weight("qq:1001", "other", T0 - timedelta(days=30)) == 0
+    assert await store.claim_message("qq:1001", "m1", T0) is True
+    assert await store.claim_message("qq:1001", "m1", T0) is False
+    await store.record_audit(AuditEntry("qq:1", "qq:1001", "/mute @x 10m", "refused", T0))
+    await store.note_member(event)
+    await store.note_member(event)  # update path
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT evidence, created_at FROM cases"))).one()
+    assert row[0] == "身份证 110105********0019"
+    await store.close()
+
+
+async def test_outbox_retries_with_backoff_until_delivered(tmp_path: Path) -> None:
+    url = resolve_url("sqlite+aiosqlite:///outbox.db", tmp_path)
+    clock = Clock()
+    store = await SqlStore.open(url)
+    await store.enqueue_report("qq:900", "report 1", None, clock())
+    down = FakeGateway(private_fails=True)
+    from rules.model import Platform
+
+    assert await OutboxSender(store, {Platform.QQ: down}, clock).flush() == 0
+    assert await store.due_reports(clock()) == []  # not due until the backoff passes
+    await store.close()
+
+    store = await SqlStore.open(url)  # a restart: the report is still queued
+    up = FakeGateway()
+    clock.advance(retry_delay(0))
+    sender = OutboxSender(store, {Platform.QQ: up}, clock)
+    assert await sender.flush() == 1
+    assert await sender.flush() == 0  # delivered once
+    assert up.private == [("qq:900", "report 1")]
+    await store.close()
+
+
+async def test_report_to_a_platform_without_connection_waits() -> None:
+    store = await SqlStore.open("sqlite+aiosqlite://")
+    clock = Clock()
+    await store.enqueue_report("wechat:wxid_o", "r", None, clock())
+    assert await OutboxSender(store, {}, clock).flush() == 0
+    clock.advance(timedelta(hours=2))
+    [item] = await store.due_reports(clock())
+    assert item.attempts == 1
+    await store.close()
+
+
+@pytest.mark.parametrize(("attempts", "seconds"), [(0, 30), (1, 60), (3, 240), (20, 3600)])
+def test_retry_delay(attempts: int, seconds: int) -> None:
+    assert retry_delay(attempts).total_seconds() == seconds
+
+
+def test_safe_url_hides_password() -> None:
+    assert "secret" not in safe_url("postgresql+asyncpg://gg:secret@db/gg")
