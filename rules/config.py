@@ -275,6 +275,10 @@ class EscalationSettings(Section):
     officers: list[QualifiedId] = Field(
         default_factory=list, description="Platform-qualified ids of officers to report to."
     )
+    batch_window: Duration = Field(
+        default_factory=lambda: timedelta(seconds=20),  # type: ignore[arg-type]
+        description="Hold new reports this long so a burst reaches an officer as one message.",
+    )
 
 
 class DetectorSettings(Section):

@@ -204,8 +204,9 @@ class Engine:
         if not officers:
             return Outcome(action, OutcomeStatus.SKIPPED, "no officer configured for this group")
         text = report_text(action.case_id, event, findings, outcomes, policy, now)
+        due = now + policy.escalation.batch_window
         for officer in officers:
-            await self.store.enqueue_report(officer, text, action.case_id, now)
+            await self.store.enqueue_report(officer, text, action.case_id, now, due=due)
         return Outcome(action, OutcomeStatus.DONE, f"queued for {len(officers)} officer(s)")
 
 

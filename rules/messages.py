@@ -38,6 +38,10 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "en": "[GroupGuard report] case #{case_id}\nGroup: {group}\nMember: {member}\n"
         "Found: {findings}\nText: {evidence}\nAction: {outcomes}\nTime: {time}",
     },
+    "report_batch": {
+        "zh": "【群卫士】共{count}条上报：",
+        "en": "[GroupGuard] {count} reports:",
+    },
 }
 
 # Human names for detector categories, used in warnings and reports.

@@ -132,8 +132,15 @@ class Store(Protocol):
     ) -> None: ...
 
     async def enqueue_report(
-        self, officer_id: str, text: str, case_id: int | None, at: datetime
-    ) -> int: ...
+        self,
+        officer_id: str,
+        text: str,
+        case_id: int | None,
+        at: datetime,
+        due: datetime | None = None,
+    ) -> int:
+        """Queue a report for an officer, to be sent from ``due`` (default: at once)."""
+        ...
 
     async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]: ...
 

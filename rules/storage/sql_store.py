@@ -196,7 +196,12 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
     # -- officer outbox -----------------------------------------------------
 
     async def enqueue_report(
-        self, officer_id: str, text: str, case_id: int | None, at: datetime
+        self,
+        officer_id: str,
+        text: str,
+        case_id: int | None,
+        at: datetime,
+        due: datetime | None = None,
     ) -> int:
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -206,7 +211,7 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
                     text=text,
                     case_id=case_id,
                     created_at=at,
-                    next_attempt_at=at,
+                    next_attempt_at=due or at,
                     attempts=0,
                     last_error="",
                 )

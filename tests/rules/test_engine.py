@@ -79,7 +79,10 @@ async def test_critical_category_kicks_and_reports(store: SqlStore) -> None:
     assert "移出" in gateway.performed[-1].text
     escalate = [o for o in decision.outcomes if o.action.kind is ActionKind.ESCALATE]
     assert escalate[0].status is OutcomeStatus.DONE
-    sender = OutboxSender(store, {Platform.QQ: gateway}, clock=Clock())
+    clock = Clock()
+    sender = OutboxSender(store, {Platform.QQ: gateway}, clock=clock)
+    assert await sender.flush() == 0  # held for the batch window
+    clock.advance(timedelta(seconds=20))
     assert await sender.flush() == 1
     officer, text = gateway.private[0]
     assert officer == "qq:900" and f"#{decision.case_id}" in text and "反动言论" in text
@@ -117,7 +120,7 @@ async def test_dry_run_decides_and_records_but_does_not_act(store: SqlStore) -> 
     assert {o.status for o in decision.outcomes} == {OutcomeStatus.DRY_RUN}
     async with store.engine.connect() as conn:
         assert len((await conn.execute(select(cases))).all()) == 1
-    assert await store.due_reports(Clock()()) == []
+    assert await store.due_reports(Clock()() + timedelta(days=1)) == []
 
 
 async def test_wechat_fallbacks_are_recorded_with_the_case(store: SqlStore) -> None:
@@ -142,7 +145,7 @@ async def test_failed_platform_action_is_recorded_and_reported(store: SqlStore) 
     kick = next(o for o in decision.outcomes if o.action.kind is ActionKind.KICK)
     assert kick.status is OutcomeStatus.FAILED
     assert "移出" not in gateway.performed[-1].text  # not claimed as done
-    [report] = await store.due_reports(Clock()())
+    [report] = await store.due_reports(Clock()() + timedelta(minutes=1))
     assert "kick: failed" in report.text
 
 

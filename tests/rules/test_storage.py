@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from rules.model import Finding, Strike
+from rules.model import Finding, Platform, Strike
 from rules.outbox import OutboxSender, retry_delay
 from rules.ports import AuditEntry
 from rules.storage.sql_store import SqlStore, resolve_url, safe_url
@@ -71,8 +71,6 @@ async def test_outbox_retries_with_backoff_until_delivered(tmp_path: Path) -> No
     store = await SqlStore.open(url)
     await store.enqueue_report("qq:900", "report 1", None, clock())
     down = FakeGateway(private_fails=True)
-    from rules.model import Platform
-
     assert await OutboxSender(store, {Platform.QQ: down}, clock).flush() == 0
     assert await store.due_reports(clock()) == []  # not due until the backoff passes
     await store.close()
@@ -95,6 +93,22 @@ async def test_report_to_a_platform_without_connection_waits() -> None:
     clock.advance(timedelta(hours=2))
     [item] = await store.due_reports(clock())
     assert item.attempts == 1
+    await store.close()
+
+
+async def test_a_burst_reaches_each_officer_as_one_message() -> None:
+    store = await SqlStore.open("sqlite+aiosqlite://")
+    clock = Clock()
+    for n in range(12):
+        await store.enqueue_report("qq:900", f"case {n}", None, clock())
+    await store.enqueue_report("qq:901", "other officer", None, clock())
+    gateway = FakeGateway()
+    assert await OutboxSender(store, {Platform.QQ: gateway}, clock).flush() == 13
+    to_900 = [text for who, text in gateway.private if who == "qq:900"]
+    assert len(to_900) == 2  # at most MAX_BATCH (10) reports per message
+    assert to_900[0].startswith("【群卫士】共10条上报") and "(10) case 9" in to_900[0]
+    assert "(2) case 11" in to_900[1]
+    assert ("qq:901", "other officer") in gateway.private
     await store.close()
 
 
