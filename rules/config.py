@@ -276,7 +276,7 @@ class EscalationSettings(Section):
         default_factory=list, description="Platform-qualified ids of officers to report to."
     )
     batch_window: Duration = Field(
-        default_factory=lambda: timedelta(seconds=20),  # type: ignore[arg-type]
+        default_factory=lambda: timedelta(seconds=20),
         description="Hold new reports this long so a burst reaches an officer as one message.",
     )
 
