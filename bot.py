@@ -4,6 +4,8 @@
     python bot.py check-config [--config PATH]   validate the config and exit
     python bot.py scan [FILE] [--output FILE] [--db URL] [--config PATH]
                                                   offline: JSONL events in, JSONL decisions out
+    python bot.py export --since YYYY-MM-DD [--group G] --format csv|xlsx --output FILE
+                                                  cases and actions for an officer's records
 
 Without --config the bot reads ./config.toml, else config.example.toml (the
 defaults). A bad config prints every bad key and exits with status 2 before
@@ -17,9 +19,10 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from rules.config import Config, ConfigError, load_config
+from rules.config import PROJECT_ROOT, Config, ConfigError, load_config
 
 EXIT_CONFIG = 2
 
@@ -31,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         ("run", "run the bot (default)"),
         ("check-config", "validate the config file and exit"),
         ("scan", "scan JSONL chat events offline and print decisions as JSONL"),
+        ("export", "export cases and actions (evidence masked) as CSV or XLSX"),
     ):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", type=Path, help="config file (default: config.toml)")
@@ -38,8 +42,21 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("input", nargs="?", default="-", help="JSONL file, or - for stdin")
             cmd.add_argument("--output", "-o", default="-", help="output file, or - for stdout")
             cmd.add_argument("--db", help="database URL to keep state in (default: in memory)")
+        if name == "export":
+            cmd.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD (inclusive)")
+            cmd.add_argument("--group", help='one group only, e.g. "qq:123456"')
+            cmd.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+            cmd.add_argument("--output", "-o", required=True, type=Path, help="file to write")
+            cmd.add_argument("--tz", default="Asia/Shanghai", help="time zone for times shown")
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     return parser
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {text!r} (use YYYY-MM-DD)") from None
 
 
 def _load(path: Path | None) -> tuple[Config, Path]:
@@ -85,6 +102,26 @@ def _route_stdlib_logging() -> None:
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
 
 
+def export(args: argparse.Namespace) -> int:
+    from rules.storage.export import case_rows, write_rows
+    from rules.storage.sql_store import SqlStore, resolve_url
+
+    config, _ = _load(args.config)
+
+    async def _export() -> int:
+        store = await SqlStore.open(resolve_url(config.database.url, PROJECT_ROOT))
+        try:
+            rows = await case_rows(store, args.since, args.group, args.tz)
+        finally:
+            await store.close()
+        write_rows(rows, args.output, args.format)
+        return len(rows)
+
+    count = asyncio.run(_export())
+    print(f"exported {count} case(s) to {args.output}")
+    return 0
+
+
 def run(path: Path | None) -> int:
     config, used = _load(path)  # validate fully before anything connects
     import nonebot
@@ -111,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(args.config)
     if args.command == "scan":
         return scan(args)
+    if args.command == "export":
+        return export(args)
     return run(args.config)
 
 

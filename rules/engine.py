@@ -87,7 +87,7 @@ class Engine:
             return Decision()
         if self.is_exempt(event, policy):
             return Decision(findings=findings, notes=("exempt member: no action",))
-        now = self.clock()
+        now = event.time  # cases and strikes are dated by the event (replays stay true)
         if event.message_id is not None and not await self.store.claim_message(
             event.group_id, event.message_id, now
         ):
@@ -204,9 +204,10 @@ class Engine:
         if not officers:
             return Outcome(action, OutcomeStatus.SKIPPED, "no officer configured for this group")
         text = report_text(action.case_id, event, findings, outcomes, policy, now)
-        due = now + policy.escalation.batch_window
+        queued = self.clock()  # delivery runs on the wall clock, not the event's
+        due = queued + policy.escalation.batch_window
         for officer in officers:
-            await self.store.enqueue_report(officer, text, action.case_id, now, due=due)
+            await self.store.enqueue_report(officer, text, action.case_id, queued, due=due)
         return Outcome(action, OutcomeStatus.DONE, f"queued for {len(officers)} officer(s)")
 
 

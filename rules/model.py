@@ -67,7 +67,12 @@ class SharedCard:
 
 @dataclass(frozen=True, slots=True)
 class ChatEvent:
-    """One inbound event, translated by a platform edge (or read by ``scan``)."""
+    """One inbound event, translated by a platform edge (or read by ``scan``).
+
+    ``time`` is when it happened; the engine dates cases and strikes by it, so
+    edges must give a sane, aware time (their receive time if the platform's is
+    missing or implausible).
+    """
 
     kind: EventKind
     platform: Platform
