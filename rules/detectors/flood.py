@@ -1,25 +1,59 @@
-"""Flood detector: the same text from one member N times in a row (policy 004).
+"""Flooding (刷屏): repeated text, posting too fast, and chatter in working hours.
 
-Texts are compared after dropping spaces, punctuation and symbols, so 「在吗」,
-「在吗？」 and 「在 吗」 count as the same. Windows live in memory, bounded: the
-least recently active members are evicted first.
+- ``FloodDetector`` (per member, feeds the ladder): the same text ``repeat``
+  times in a row (policy 004: 相同的文字连续出现3次及以上视为刷屏), compared by
+  :func:`rules.normalize.compare_key`, so inserted spaces, punctuation, emoji,
+  width or traditional characters do not reset the count; and ``rate_limit``
+  messages within ``rate_window``.
+- ``ChatterDetector`` (per group, does not feed the ladder): ``chatter_limit``
+  messages in the group within ``chatter_window`` during working hours
+  (policy 000 §5: 上班时间不得在群内扎堆聊天) is reported to the officers, at
+  most once per window; no member is punished for it.
+
+Owners and admins are not counted by default (``exempt_admins``). State is in
+memory and bounded: per-member and per-group windows live in LRU maps of fixed
+size (least recently active evicted first), and each window holds at most
+``rate_limit`` / ``chatter_limit`` timestamps, so memory does not grow with time.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from functools import lru_cache
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from rules.config import FloodSettings
 from rules.detectors.base import Detector
-from rules.model import ChatEvent, Finding
+from rules.model import ChatEvent, Finding, Role
+from rules.normalize import compare_key
+
+_PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 
 
 def flood_key(text: str) -> str:
-    """Text reduced to letters, digits and CJK: what counts as 'the same text'."""
-    kept = "".join(c for c in text.casefold() if unicodedata.category(c)[0] in "LN")
-    return kept or text.strip()
+    """What counts as 'the same text' (kept for callers of the old name)."""
+    return compare_key(text)
+
+
+@dataclass(slots=True)
+class _MemberWindow:
+    last_key: str = ""
+    count: int = 0
+    times: deque[datetime] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class _GroupWindow:
+    times: deque[datetime] = field(default_factory=deque)
+    last_alert: datetime | None = None
+
+
+def _bounded(times: deque[datetime], size: int) -> deque[datetime]:
+    """``times`` with room for exactly ``size`` entries (settings may change per group)."""
+    return times if times.maxlen == size else deque(times, maxlen=size)
 
 
 class FloodDetector(Detector[FloodSettings]):
@@ -28,21 +62,104 @@ class FloodDetector(Detector[FloodSettings]):
 
     def __init__(self, max_members: int = 50_000) -> None:
         self.max_members = max_members
-        self._runs: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, str], _MemberWindow] = OrderedDict()
 
     def check(self, event: ChatEvent, settings: FloodSettings) -> list[Finding]:
-        key = flood_key(event.text)
-        if not key:
+        if settings.exempt_admins and event.member.role in _PRIVILEGED:
             return []
-        who = (event.group_id, event.member.id)
-        last, count = self._runs.pop(who, ("", 0))
-        count = count + 1 if key == last else 1
-        self._runs[who] = (key, count)
-        if len(self._runs) > self.max_members:
-            self._runs.popitem(last=False)
-        if count < settings.repeat:
-            return []
-        return [Finding(self.name, "flood", event.text, 0, len(event.text), detail=f"x{count}")]
+        window = self._window((event.group_id, event.member.id))
+        findings: list[Finding] = []
+        key = compare_key(event.text)
+        if key:
+            window.count = window.count + 1 if key == window.last_key else 1
+            window.last_key = key
+            if window.count >= settings.repeat:
+                findings.append(self._finding(event, "flood", f"x{window.count}"))
+        if settings.rate_limit:
+            window.times = _bounded(window.times, settings.rate_limit)
+            window.times.append(event.time)
+            span = window.times[-1] - window.times[0]
+            if len(window.times) == settings.rate_limit and span <= settings.rate_window:
+                window.times.clear()  # the next finding needs another full burst
+                if not findings:
+                    detail = f"{settings.rate_limit}/{int(settings.rate_window.total_seconds())}s"
+                    findings.append(self._finding(event, "flood", detail))
+        return findings
+
+    def _window(self, who: tuple[str, str]) -> _MemberWindow:
+        window = self._windows.pop(who, None) or _MemberWindow()
+        self._windows[who] = window
+        if len(self._windows) > self.max_members:
+            self._windows.popitem(last=False)
+        return window
+
+    def _finding(self, event: ChatEvent, category: str, detail: str) -> Finding:
+        return Finding(self.name, category, event.text, 0, len(event.text), detail=detail)
 
     def __len__(self) -> int:
-        return len(self._runs)
+        return len(self._windows)
+
+
+class ChatterDetector(Detector[FloodSettings]):
+    """Group-wide chatter in working hours: an alert for the officers, not a strike."""
+
+    name: ClassVar[str] = "chatter"
+    section: ClassVar[str] = "flood"
+    feeds_ladder: ClassVar[bool] = False
+
+    def __init__(self, max_groups: int = 10_000) -> None:
+        self.max_groups = max_groups
+        self._windows: OrderedDict[str, _GroupWindow] = OrderedDict()
+
+    def check(self, event: ChatEvent, settings: FloodSettings) -> list[Finding]:
+        if not settings.chatter_limit:
+            return []
+        if settings.exempt_admins and event.member.role in _PRIVILEGED:
+            return []
+        if not in_work_hours(event.time, settings):
+            return []
+        window = self._windows.pop(event.group_id, None) or _GroupWindow()
+        self._windows[event.group_id] = window
+        if len(self._windows) > self.max_groups:
+            self._windows.popitem(last=False)
+        window.times = _bounded(window.times, settings.chatter_limit)
+        window.times.append(event.time)
+        if len(window.times) < settings.chatter_limit:
+            return []
+        if window.times[-1] - window.times[0] > settings.chatter_window:
+            return []
+        if window.last_alert and event.time - window.last_alert < settings.chatter_window:
+            return []
+        window.last_alert = event.time
+        window.times.clear()
+        minutes = int(settings.chatter_window.total_seconds() // 60)
+        detail = f"{settings.chatter_limit}/{minutes}min"
+        return [Finding(self.name, "chatter", event.text, 0, len(event.text), detail=detail)]
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+
+@lru_cache(maxsize=64)
+def _hours(ranges: tuple[str, ...]) -> tuple[tuple[time, time], ...]:
+    out = []
+    for text in ranges:
+        start, end = text.split("-")
+        h1, m1 = (int(x) for x in start.split(":"))
+        h2, m2 = (int(x) for x in end.split(":"))
+        out.append((time(h1, m1), time.max if h2 == 24 else time(h2, m2)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def in_work_hours(when: datetime, settings: FloodSettings) -> bool:
+    """Whether ``when`` falls in the configured working days and hours (local time)."""
+    local = when.astimezone(_zone(settings.timezone))
+    if local.isoweekday() not in settings.work_days:
+        return False
+    now = local.time()
+    return any(start <= now < end for start, end in _hours(tuple(settings.work_hours)))
