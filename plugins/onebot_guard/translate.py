@@ -1,0 +1,216 @@
+"""OneBot v11 -> core: message segments and notices become :class:`ChatEvent` values.
+
+Only the parsing lives here (pure functions over the adapter's event models);
+anything that needs an API call (member info on join, forwarded-message
+content) is passed in by the caller.
+
+What the detectors see of a message:
+- ``text``: the text segments only, joined. Replies and @s are left out, so
+  "@Alice 在吗" and "在吗" are the same text to the flood detector; the @s go to
+  ``mentions`` and the replied-to id to ``reply_to``. Forwarded messages'
+  text is appended (one line per node), so banned words cannot hide in a
+  合并转发. Text is cut at :data:`MAX_TEXT` characters.
+- ``cards``: share segments, JSON cards (mini-programs, 小程序/结构化消息), XML cards and
+  cards inside forwarded messages, as (url, title) for the link detector.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from nonebot.adapters.onebot.v11 import GroupMessageEvent, Message
+
+from rules.model import ChatEvent, EventKind, Member, Platform, Role, SharedCard, qualify
+
+MAX_TEXT = 4000  # longer messages are cut: bounded detector work and evidence
+MAX_CARDS = 20
+MAX_FORWARD_DEPTH = 3
+MAX_FORWARD_NODES = 200
+
+_URL_KEYS = frozenset({"jumpUrl", "jumpurl", "jump_url", "qqdocurl", "url", "link"})
+_TITLE_KEYS = ("title", "prompt", "desc")
+_XML_URL = re.compile(r"""\burl\s*=\s*["']([^"']+)["']""", re.I)
+_XML_TITLE = re.compile(r"<title>([^<]*)</title>|\bbrief\s*=\s*[\"']([^\"']*)[\"']", re.I)
+
+
+def qq(raw: int | str) -> str:
+    return qualify(Platform.QQ, raw)
+
+
+def parse_role(value: object) -> Role:
+    try:
+        return Role(str(value))
+    except ValueError:
+        return Role.MEMBER
+
+
+def event_time(timestamp: int) -> datetime:
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return datetime.now(UTC)
+
+
+class Segments:
+    """What one message's segments contain, gathered in one pass."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.cards: list[SharedCard] = []
+        self.mentions: list[str] = []
+        self.reply_to: str | None = None
+        self.forwards: list[str] = []  # forward ids whose content was not inline
+
+    def read(self, segments: Iterable[Mapping[str, Any]], depth: int = 0) -> None:
+        for seg in segments:
+            kind = seg.get("type")
+            data = seg.get("data") or {}
+            if not isinstance(data, Mapping):
+                continue
+            if kind == "text":
+                self.text.append(str(data.get("text", "")))
+            elif kind == "at":
+                target = str(data.get("qq", ""))
+                if target:
+                    self.mentions.append(qq(target))
+            elif kind == "reply":
+                if self.reply_to is None and data.get("id") is not None:
+                    self.reply_to = str(data["id"])
+            elif kind == "share":
+                self._card(str(data.get("url", "")), str(data.get("title", "")))
+            elif kind == "json":
+                self.cards_from_json(data.get("data", ""))
+            elif kind == "xml":
+                self.cards_from_xml(str(data.get("data", "")))
+            elif kind == "forward":
+                content = data.get("content")
+                if isinstance(content, list):
+                    self.read_forward(content, depth + 1)
+                elif data.get("id") is not None:
+                    self.forwards.append(str(data["id"]))
+            elif kind == "node":  # an inline forward node
+                self.read_forward([seg], depth + 1)
+
+    def read_forward(self, nodes: Iterable[Any], depth: int) -> None:
+        """Forwarded nodes: their text joins the text (a line each), their cards the cards."""
+        if depth > MAX_FORWARD_DEPTH:
+            return
+        for count, node in enumerate(nodes):
+            if count >= MAX_FORWARD_NODES or not isinstance(node, Mapping):
+                break
+            data = node.get("data") if node.get("type") == "node" else node
+            if not isinstance(data, Mapping):
+                continue
+            content = data.get("content", data.get("message"))
+            if isinstance(content, str):
+                content = [{"type": "text", "data": {"text": content}}]
+            if isinstance(content, list):
+                self.text.append("\n")
+                self.read(content, depth)
+
+    def cards_from_json(self, raw: object) -> None:
+        try:
+            doc = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return
+        if not isinstance(doc, Mapping):
+            return
+        title = ""
+        for key in _TITLE_KEYS:
+            found = next(_values(doc, frozenset({key})), "")
+            if found:
+                title = found
+                break
+        for url in _values(doc, _URL_KEYS):
+            if url.startswith(("http://", "https://")) or "://" not in url:
+                self._card(url, title)
+
+    def cards_from_xml(self, raw: str) -> None:
+        title_match = _XML_TITLE.search(raw)
+        title = next((g for g in title_match.groups() if g), "") if title_match else ""
+        for url in _XML_URL.findall(raw):
+            self._card(url, title)
+
+    def _card(self, url: str, title: str) -> None:
+        if url and len(self.cards) < MAX_CARDS:
+            card = SharedCard(url=url[:2000], title=title[:200])
+            if card not in self.cards:
+                self.cards.append(card)
+
+    def joined_text(self) -> str:
+        return "".join(self.text).strip()[:MAX_TEXT]
+
+
+def _values(doc: Any, keys: frozenset[str], depth: int = 0) -> Iterator[str]:
+    """String values under ``keys`` anywhere in a JSON document (depth-bounded)."""
+    if depth > 8:
+        return
+    if isinstance(doc, Mapping):
+        for key, value in doc.items():
+            if key in keys and isinstance(value, str) and value:
+                yield value
+            elif isinstance(value, Mapping | list):
+                yield from _values(value, keys, depth + 1)
+    elif isinstance(doc, list):
+        for item in doc:
+            yield from _values(item, keys, depth + 1)
+
+
+def message_segments(message: Message) -> list[dict[str, Any]]:
+    return [{"type": seg.type, "data": seg.data} for seg in message]
+
+
+def read_message(event: GroupMessageEvent) -> Segments:
+    """The segments of the message as sent (before the adapter strips replies and @me)."""
+    segments = Segments()
+    segments.read(message_segments(event.original_message))
+    return segments
+
+
+def group_message(event: GroupMessageEvent, segments: Segments) -> ChatEvent:
+    """A group message as the core sees it (``segments`` from :func:`read_message`, plus
+    any forwarded content the caller fetched)."""
+    sender = event.sender
+    return ChatEvent(
+        kind=EventKind.MESSAGE,
+        platform=Platform.QQ,
+        group_id=qq(event.group_id),
+        member=Member(
+            qq(event.user_id),
+            card=sender.card or "",
+            nickname=sender.nickname or "",
+            role=parse_role(sender.role),
+        ),
+        time=event_time(event.time),
+        text=segments.joined_text(),
+        message_id=str(event.message_id),
+        cards=tuple(segments.cards),
+        mentions=tuple(dict.fromkeys(segments.mentions)),
+        reply_to=segments.reply_to,
+        bot_id=qq(event.self_id),
+    )
+
+
+def member_event(
+    kind: EventKind,
+    *,
+    group_id: int,
+    member: Member,
+    self_id: int | str,
+    timestamp: int,
+    comment: str = "",
+) -> ChatEvent:
+    """A join, leave, card change or join request."""
+    return ChatEvent(
+        kind=kind,
+        platform=Platform.QQ,
+        group_id=qq(group_id),
+        member=member,
+        time=event_time(timestamp),
+        bot_id=qq(self_id),
+        comment=comment[:MAX_TEXT],
+    )
