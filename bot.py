@@ -2,8 +2,8 @@
 
     python bot.py [run] [--config PATH]          run the bot (QQ via OneBot v11, WeChat optional)
     python bot.py check-config [--config PATH]   validate the config and exit
-    python bot.py scan [FILE] [--output FILE] [--db URL] [--config PATH]
-                                                  offline: JSONL events in, JSONL decisions out
+    python bot.py scan [FILE] [--output FILE] [--db URL] [--format jsonl|qq-export] [--summary]
+                                                  offline: events in, JSONL decisions out
     python bot.py export --since YYYY-MM-DD [--group G] --format csv|xlsx --output FILE
                                                   cases and actions for an officer's records
 
@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("input", nargs="?", default="-", help="JSONL file, or - for stdin")
             cmd.add_argument("--output", "-o", default="-", help="output file, or - for stdout")
             cmd.add_argument("--db", help="database URL to keep state in (default: in memory)")
+            cmd.add_argument(
+                "--format",
+                choices=("jsonl", "qq-export"),
+                default="jsonl",
+                help="input format: JSONL events, or a QQ desktop text export",
+            )
+            cmd.add_argument(
+                "--summary", action="store_true", help="print a summary table to stderr"
+            )
         if name == "export":
             cmd.add_argument("--since", required=True, type=_date, help="YYYY-MM-DD (inclusive)")
             cmd.add_argument("--group", help='one group only, e.g. "qq:123456"')
@@ -81,7 +90,8 @@ def scan(args: argparse.Namespace) -> int:
     source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        errors = asyncio.run(run_scan(config, source, sink, args.db))
+        summary = sys.stderr if args.summary or args.format == "qq-export" else None
+        errors = asyncio.run(run_scan(config, source, sink, args.db, args.format, summary))
     finally:
         for stream in (source, sink):
             if stream not in (sys.stdin, sys.stdout):

@@ -13,9 +13,10 @@ capabilities, so fallbacks (no mute on WeChat) show as they would happen.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,7 +34,10 @@ from rules.model import (
     qualify,
 )
 from rules.ports import NOMINAL_CAPABILITIES
+from rules.qq_export import parse_qq_export
 from rules.runtime import MEMORY_URL, Runtime
+
+ScanFormat = Literal["jsonl", "qq-export"]
 
 REPORTED_ACTIONS = (
     ActionKind.DELETE,
@@ -143,14 +147,50 @@ async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> Iterator[dict[st
     return iter(out)
 
 
-async def run_scan(config: Config, source: TextIO, sink: TextIO, db_url: str | None) -> int:
-    """Scan ``source`` into ``sink``; return the number of malformed lines."""
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """A short plain-text table: messages, findings by detector/category, actions."""
+    findings: Counter[str] = Counter()
+    actions: Counter[str] = Counter()
+    flagged = errors = 0
+    for record in records:
+        errors += "error" in record
+        flagged += bool(record["findings"])
+        findings.update(f"{f['detector']}/{f['category'] or '-'}" for f in record["findings"])
+        actions.update(record["actions"])
+    rows = [
+        ("messages", len(records)),
+        ("flagged", flagged),
+        ("malformed", errors),
+        *sorted(findings.items(), key=lambda kv: (-kv[1], kv[0])),
+        *((f"action {k}", v) for k, v in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0]))),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {count:>7}" for name, count in rows)
+
+
+async def run_scan(
+    config: Config,
+    source: TextIO,
+    sink: TextIO,
+    db_url: str | None,
+    fmt: ScanFormat = "jsonl",
+    summary: TextIO | None = None,
+) -> int:
+    """Scan ``source`` into ``sink``; return the number of malformed lines.
+
+    ``fmt`` is ``jsonl`` (the public input shape) or ``qq-export`` (a QQ
+    desktop text export); ``summary``, when given, receives a short table.
+    """
+    lines: Iterable[str] = source
+    if fmt == "qq-export":
+        lines = (json.dumps(r, ensure_ascii=False) for r in parse_qq_export(source))
     runtime = await Runtime.start(config, db_url=db_url or MEMORY_URL, dry_run=True)
-    errors = 0
     try:
-        for record in await scan_lines(runtime, source):
-            errors += "error" in record
-            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        records = list(await scan_lines(runtime, lines))
     finally:
         await runtime.close()
-    return errors
+    for record in records:
+        sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if summary is not None:
+        summary.write(summary_table(records) + "\n")
+    return sum("error" in r for r in records)
