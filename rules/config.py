@@ -293,16 +293,25 @@ class KeywordSettings(DetectorSettings):
         description="Word-list files or globs; category = file name without extension.",
     )
     allow: list[str] = Field(default_factory=list, description="Allow-listed terms.")
+    pinyin: bool = Field(
+        True, description="Also match homophones and pinyin spellings of Chinese terms."
+    )
 
 
 class LinkSettings(DetectorSettings):
     allow_domains: list[str] = Field(
         default_factory=list, description="Domains whose links are allowed (subdomains too)."
     )
+    bare_domains: bool = Field(True, description="Also flag domains written without http://.")
+    ips: bool = Field(True, description="Also flag bare IPv4 addresses.")
+    cards: bool = Field(True, description="Also flag share cards and mini-programs.")
 
 
 class PiiSettings(DetectorSettings):
-    pass
+    id_cards: bool = Field(True, description="Mainland ID-card numbers (checksum-validated).")
+    phones: bool = Field(True, description="Mainland mobile numbers, also spaced or in numerals.")
+    bank_cards: bool = Field(True, description="Bank-card numbers (Luhn-validated).")
+    emails: bool = Field(True, description="E-mail addresses.")
 
 
 class FloodSettings(DetectorSettings):

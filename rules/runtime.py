@@ -14,11 +14,14 @@ from rules.config import PROJECT_ROOT, Config, DetectorSettings
 from rules.detectors.base import Detector
 from rules.detectors.flood import FloodDetector
 from rules.detectors.keyword import KeywordDetector
+from rules.detectors.link import LinkDetector
+from rules.detectors.pii import PiiDetector
 from rules.engine import Engine
 from rules.model import Platform, utcnow
 from rules.outbox import OutboxSender
 from rules.ports import Gateway
 from rules.storage.sql_store import SqlStore, resolve_url
+from rules.words import WordService
 
 MEMORY_URL = "sqlite+aiosqlite://"
 
@@ -27,6 +30,8 @@ def build_detectors(config: Config) -> list[Detector[DetectorSettings]]:
     """Every detector, configured from the global config (groups tune them per call)."""
     detectors: list[Detector[DetectorSettings]] = [
         KeywordDetector.from_settings(config.keywords),  # type: ignore[list-item]
+        LinkDetector(),  # type: ignore[list-item]
+        PiiDetector(),  # type: ignore[list-item]
         FloodDetector(),  # type: ignore[list-item]
     ]
     return detectors
@@ -46,6 +51,7 @@ class Runtime:
     store: SqlStore
     engine: Engine
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
+    words: WordService | None = None  # per-group custom words (the commands use it)
 
     @classmethod
     async def start(
@@ -59,7 +65,12 @@ class Runtime:
         url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
         store = await SqlStore.open(url)
         engine = Engine(config, build_detectors(config), store, clock=clock, dry_run=dry_run)
-        return cls(config=config, store=store, engine=engine)
+        words = None
+        for detector in engine.detectors:
+            if isinstance(detector, KeywordDetector):
+                words = WordService(detector, store, clock=clock)
+                await words.load()
+        return cls(config=config, store=store, engine=engine, words=words)
 
     def outbox(self) -> OutboxSender:
         return OutboxSender(self.store, self.gateways, clock=self.engine.clock)

@@ -1,9 +1,26 @@
-"""Keyword detector: banned terms by category, on one Aho-Corasick automaton.
+"""Keyword detector: banned terms by category, seen through evasion.
 
 Word lists are plain files, one term per line, ``#`` comments; the category is
-the file name without extension (``data/keywords/gambling.txt`` -> gambling).
-Allow-listed terms (``[keywords] allow``, global and per group) suppress any
-hit they overlap (三黄片 is a medicine, not 黄片).
+the file name without extension (``data/keywords/gambling.txt`` -> gambling);
+a file named ``allow.txt`` holds allow-listed terms. Terms and messages are
+folded the same way (:mod:`rules.normalize`) and matched on one Aho-Corasick
+automaton (:mod:`rules.detectors.keyword_index`); every hit is reported with
+its span in the *original* text.
+
+Rules on top of the raw matches:
+
+* Latin terms match whole words only (``av`` is not in ``have``), judged on
+  the original text; short Latin terms may not span a space.
+* A homophone or pinyin match (堵博, dubo for 赌博) is dropped when its text is
+  an ordinary word (病毒 sounds like 冰毒); ``[keywords] pinyin = false`` turns
+  them off for a group.
+* Allow-listed terms (``[keywords] allow``, ``allow.txt`` and custom allow
+  words, global or per group) suppress every hit they overlap, unless the
+  allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
+
+Per-group custom words live in a second, small automaton (``overlay``) that
+:class:`rules.words.WordService` rebuilds off the hot path and swaps in with
+one assignment; the big shipped lists are never rebuilt for a custom word.
 """
 
 from __future__ import annotations
@@ -14,21 +31,28 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
-import ahocorasick
-
+from rules import normalize
 from rules.config import PROJECT_ROOT, KeywordSettings
 from rules.detectors.base import Detector
+from rules.detectors.keyword_index import (
+    ALLOW,
+    DIRECT,
+    SOUND,
+    Key,
+    Term,
+    TermIndex,
+    read_word_list,
+)
 from rules.model import ChatEvent, Finding
 
+__all__ = ["KeywordDetector", "Term", "TermIndex", "expand_globs", "read_word_list"]
 
-def read_word_list(path: Path) -> list[str]:
-    """Terms of one word-list file: stripped, non-empty, ``#`` comments dropped."""
-    terms = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        term = line.split("#", 1)[0].strip()
-        if term:
-            terms.append(term)
-    return terms
+CACHE_DIR = PROJECT_ROOT / "data" / "cache"
+SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
+
+_fold_table = normalize.DIRECT
+_sound_table = normalize.SOUND
+_collapse = normalize.collapse
 
 
 def expand_globs(patterns: Iterable[str], root: Path = PROJECT_ROOT) -> list[Path]:
@@ -40,64 +64,124 @@ def expand_globs(patterns: Iterable[str], root: Path = PROJECT_ROOT) -> list[Pat
     return sorted(paths)
 
 
-def _fold(text: str) -> str:
-    """Case-fold without changing length, so spans stay valid."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-
-
-class TermIndex:
-    """One automaton over (term, category) pairs; ``find`` yields (start, end, term, category)."""
-
-    def __init__(self, terms: Iterable[tuple[str, str]]) -> None:
-        self._automaton = ahocorasick.Automaton()
-        count = 0
-        for term, category in terms:
-            key = _fold(term)
-            if key and key not in self._automaton:
-                self._automaton.add_word(key, (len(key), term, category))
-                count += 1
-        self.size = count
-        if count:
-            self._automaton.make_automaton()
-
-    @classmethod
-    def from_files(cls, paths: Iterable[Path]) -> TermIndex:
-        return cls((term, p.stem) for p in paths for term in read_word_list(p))
-
-    def find(self, folded: str) -> Iterable[tuple[int, int, str, str]]:
-        if not self.size:
-            return
-        for end, (length, term, category) in self._automaton.iter(folded):
-            yield end - length + 1, end + 1, term, category
-
-
 @lru_cache(maxsize=256)
 def _allow_index(allow: tuple[str, ...]) -> TermIndex:
-    return TermIndex((term, "allow") for term in allow)
+    return TermIndex((Term(term, ALLOW) for term in allow), pinyin=False)
+
+
+_EMPTY = TermIndex(())
+
+
+def _boundary_ok(text: str, start: int, end: int, key: Key) -> bool:
+    """Whole-word rule for keys that begin or end with a letter or digit."""
+    if key.left_word and start > 0:
+        before = normalize.char_fold(text[start - 1])
+        if before and _same_class(before[-1], key.left_word):
+            return False
+    if key.right_word and end < len(text):
+        after = normalize.char_fold(text[end])
+        if after and _same_class(after[0], key.right_word):
+            return False
+    if key.left_word == "a" and key.right_word == "a" and key.length <= SHORT_LATIN:
+        return not any(c.isspace() for c in text[start:end])
+    return True
+
+
+def _same_class(ch: str, word_class: str) -> bool:
+    return normalize.is_latin(ch) if word_class == "a" else ch.isdigit()
 
 
 class KeywordDetector(Detector[KeywordSettings]):
+    """Finds listed terms; category from the list, span in the original text."""
+
     name: ClassVar[str] = "keyword"
     section: ClassVar[str] = "keywords"
 
-    def __init__(self, index: TermIndex) -> None:
+    def __init__(self, index: TermIndex, overlay: TermIndex | None = None) -> None:
         self.index = index
+        self.overlay = overlay or _EMPTY  # custom words; replaced whole, never mutated
 
     @classmethod
-    def from_settings(cls, settings: KeywordSettings) -> KeywordDetector:
-        return cls(TermIndex.from_files(expand_globs(settings.files)))
+    def from_settings(
+        cls, settings: KeywordSettings, cache_dir: Path | None = CACHE_DIR
+    ) -> KeywordDetector:
+        return cls(TermIndex.from_files(expand_globs(settings.files), cache_dir=cache_dir))
 
     def check(self, event: ChatEvent, settings: KeywordSettings) -> list[Finding]:
-        folded = _fold(event.text)
-        hits = list(self.index.find(folded))
-        if not hits:
+        text = event.text
+        if not text:
             return []
-        allowed = [(s, e) for s, e, _, _ in _allow_index(tuple(settings.allow)).find(folded)]
+        folded = _collapse(text.translate(_fold_table))
+        index, overlay = self.index, self.overlay  # one consistent snapshot
+        raw = index.iter(folded)
+        if overlay.size:
+            raw += overlay.iter(folded)
+        sounded = ""
+        if settings.pinyin:
+            sounded = _collapse(folded.translate(_sound_table))
+            if sounded != folded:
+                raw += [hit for hit in index.iter(sounded) if hit[1].mode == SOUND]
+                if overlay.size:
+                    raw += [hit for hit in overlay.iter(sounded) if hit[1].mode == SOUND]
+        if not raw:
+            return []
+        return self._resolve(event, settings, raw, index, overlay)
+
+    def _resolve(
+        self,
+        event: ChatEvent,
+        settings: KeywordSettings,
+        raw: list[tuple[int, Key]],
+        index: TermIndex,
+        overlay: TermIndex,
+    ) -> list[Finding]:
+        text = event.text
+        aligned = normalize.align(text)
+        sound_aligned: normalize.Alignment | None = None
+        scopes = ("", "*", event.group_id)
+        blocks: dict[tuple[int, int, str], str] = {}
+        allows: list[tuple[int, int]] = []
+        for end, key in raw:
+            if key.mode == SOUND:
+                if sound_aligned is None:
+                    sound_aligned = normalize.align_sound(aligned)
+                start, stop = sound_aligned.span(end - key.length + 1, end + 1)
+                seen = normalize.fold(text[start:stop])
+                if seen in key.folded or seen in index.guard or seen in overlay.guard:
+                    continue  # a direct hit (reported already) or an ordinary word
+            else:
+                if key.mode != DIRECT and not settings.pinyin:
+                    continue
+                start, stop = aligned.span(end - key.length + 1, end + 1)
+                if not _boundary_ok(text, start, stop, key):
+                    continue
+            for term in key.terms:
+                if term.scope not in scopes:
+                    continue
+                if term.allow:
+                    allows.append((start, stop))
+                else:
+                    note = term.term if key.mode == DIRECT else f"{term.term} (sounds alike)"
+                    blocks.setdefault((start, stop, term.category), note)
+        if not blocks:
+            return []
+        if settings.allow:
+            for end, key in _allow_index(tuple(settings.allow)).iter(aligned.text):
+                start, stop = aligned.span(end - key.length + 1, end + 1)
+                if _boundary_ok(text, start, stop, key):
+                    allows.append((start, stop))
         return [
-            Finding(self.name, category, event.text[start:end], start, end)
-            for start, end, _term, category in hits
-            if not any(a_start < end and start < a_end for a_start, a_end in allowed)
+            Finding(self.name, category, text[start:stop], start, stop, detail=note)
+            for (start, stop, category), note in sorted(blocks.items())
+            if not any(_suppresses(a, (start, stop)) for a in allows)
         ]
+
+
+def _suppresses(allow: tuple[int, int], hit: tuple[int, int]) -> bool:
+    """An allow span clears a hit it overlaps, unless it lies strictly inside the hit."""
+    a_start, a_end = allow
+    start, end = hit
+    if a_end <= start or end <= a_start:
+        return False
+    inside = start <= a_start and a_end <= end
+    return not inside or (a_end - a_start) >= (end - start)

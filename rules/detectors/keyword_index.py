@@ -1,0 +1,196 @@
+"""The term index behind the keyword detector: one Aho-Corasick automaton.
+
+Every term is added under its folded form (:func:`rules.normalize.fold`), so
+the automaton matches the folded message in one pass whatever the evasion.
+Chinese terms of two or more characters are also added under their *sound*
+key (one private-use mark per pinyin syllable) and, when that spelling is not
+also the sound of an ordinary word, under their Latin pinyin (赌博 -> dubo).
+The keys live in disjoint alphabets, so one automaton serves all three.
+
+The homophone guard: a sound match whose folded text is an ordinary word of
+jieba's dictionary (病毒 for 冰毒) is not a hit. ``guard`` holds exactly those
+ordinary words that sound like some term, computed when the index is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+import ahocorasick
+
+from rules import normalize
+
+INDEX_VERSION = 2
+DIRECT, SOUND, PINYIN = 0, 1, 2
+ALLOW = "allow"  # the category of allow-listed terms (file ``allow.txt``)
+MIN_PINYIN_LETTERS = 4
+
+
+class Term(NamedTuple):
+    """A listed term. ``scope`` is "" for the shipped lists, "*" or a group id for custom words."""
+
+    term: str
+    category: str
+    scope: str = ""
+
+    @property
+    def allow(self) -> bool:
+        return self.category == ALLOW
+
+
+class Key(NamedTuple):
+    """The value stored in the automaton for one key."""
+
+    length: int
+    mode: int  # DIRECT, SOUND or PINYIN
+    left_word: str  # "a" / "0" when the key starts with a letter / digit: check the boundary
+    right_word: str
+    folded: frozenset[str]  # folded forms of the terms (for SOUND keys)
+    terms: tuple[Term, ...]
+
+
+def _edge(ch: str) -> str:
+    if normalize.is_latin(ch):
+        return "a"
+    return "0" if ch.isdigit() else ""
+
+
+def _is_chinese(folded: str) -> bool:
+    return all(ord(c) in normalize.SOUND for c in folded)
+
+
+def read_word_list(path: Path) -> list[str]:
+    """Terms of one word-list file: stripped, non-empty, ``#`` comments dropped."""
+    terms = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        term = line.split("#", 1)[0].strip()
+        if term:
+            terms.append(term)
+    return terms
+
+
+def _sound_index() -> dict[str, frozenset[str]]:
+    """Sound key -> folded ordinary words with that sound (cached under data/cache)."""
+    path = normalize.CACHE_DIR / f"ordinary-sound-v{normalize.TABLE_VERSION}.pickle"
+    try:
+        with path.open("rb") as fh:
+            cached: dict[str, frozenset[str]] = pickle.load(fh)
+        return cached
+    except (OSError, pickle.UnpicklingError, EOFError):
+        pass
+    grouped: dict[str, set[str]] = {}
+    for word in normalize.ordinary_words():
+        if _is_chinese(word):
+            grouped.setdefault(normalize.sound(word), set()).add(word)
+    index = {key: frozenset(words) for key, words in grouped.items()}
+    _write_cache(path, index)
+    return index
+
+
+def _write_cache(path: Path, value: object) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+class TermIndex:
+    """One automaton over all terms; see the module docstring for the three key kinds."""
+
+    def __init__(self, terms: Iterable[Term], pinyin: bool = True) -> None:
+        direct: dict[str, list[Term]] = {}
+        for term in terms:
+            key = normalize.fold(term.term)
+            if key:
+                direct.setdefault(key, []).append(term)
+        sounds: dict[str, list[tuple[str, Term]]] = {}
+        if pinyin:
+            for key, listed in direct.items():
+                if len(key) >= 2 and _is_chinese(key):
+                    skey = normalize.sound(key)
+                    if len(skey) >= 2:
+                        sounds.setdefault(skey, []).extend((key, t) for t in listed)
+
+        self.guard: frozenset[str] = frozenset()
+        ambiguous: set[str] = set()
+        if sounds:
+            ordinary = _sound_index()
+            guard: set[str] = set()
+            for skey, pairs in sounds.items():
+                alike = ordinary.get(skey, frozenset()) - {key for key, _ in pairs}
+                guard.update(alike)
+                if alike:
+                    ambiguous.add(skey)
+            self.guard = frozenset(guard)
+
+        automaton = ahocorasick.Automaton()
+        for key, listed in direct.items():
+            automaton.add_word(
+                key,
+                Key(len(key), DIRECT, _edge(key[0]), _edge(key[-1]), frozenset(), tuple(listed)),
+            )
+        for skey, pairs in sounds.items():
+            folded = frozenset(key for key, _ in pairs)
+            listed_terms = tuple(dict.fromkeys(t for _, t in pairs))
+            automaton.add_word(skey, Key(len(skey), SOUND, "", "", folded, listed_terms))
+            spelled = normalize.pinyin_of(skey)
+            if (
+                skey not in ambiguous
+                and len(spelled) >= MIN_PINYIN_LETTERS
+                and spelled not in direct
+                and not automaton.exists(spelled)
+            ):
+                automaton.add_word(
+                    spelled, Key(len(spelled), PINYIN, "a", "a", folded, listed_terms)
+                )
+        self.size = len(direct)
+        self.automaton = automaton
+        if len(automaton):
+            automaton.make_automaton()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def iter(self, text: str) -> list[tuple[int, Key]]:
+        """``(end_index, key)`` for every key found in ``text`` (end inclusive)."""
+        if not self.size or not text:
+            return []
+        return list(self.automaton.iter(text))
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path], cache_dir: Path | None = None) -> TermIndex:
+        """The index of word-list files (category = file stem), cached by content hash."""
+        paths = sorted(paths)
+        digest = hashlib.sha256(f"{INDEX_VERSION}/{normalize.TABLE_VERSION}".encode())
+        contents = []
+        for path in paths:
+            data = path.read_bytes()
+            digest.update(path.stem.encode() + b"\0" + data + b"\0")
+            contents.append((path.stem, data.decode("utf-8")))
+        cache = None
+        if cache_dir is not None:
+            cache = cache_dir / f"keywords-{digest.hexdigest()[:24]}.pickle"
+            try:
+                with cache.open("rb") as fh:
+                    loaded = pickle.load(fh)
+                if isinstance(loaded, TermIndex):
+                    return loaded
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+                pass
+        index = cls(
+            Term(term, stem)
+            for stem, text in contents
+            for line in text.splitlines()
+            if (term := line.split("#", 1)[0].strip())
+        )
+        if cache is not None:
+            _write_cache(cache, index)
+        return index

@@ -1,0 +1,105 @@
+"""Link detector: URLs (with or without scheme), bare IPs and share cards.
+
+Policies ban "网址链接" unrelated to the group's work, virus links and
+红包 / 拉票 / 集赞 / 砍价 / 募捐 links. A link is allowed when its host is one
+of ``[links] allow_domains`` or a subdomain of one (``edu.cn`` allows
+``www.pku.edu.cn``). Domains without a scheme are recognised by a known
+top-level domain, so file names (报告.docx) and numbers (3.5) are not links.
+Share cards, mini-programs and JSON cards arrive in ``ChatEvent.cards``; their
+findings have an empty span (they are not part of the text). A card whose
+title or URL asks for votes, likes, bargains or donations is ``solicit``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from rules.config import LinkSettings
+from rules.detectors.base import Detector
+from rules.model import ChatEvent, Finding
+
+# Common generic and country TLDs seen in spam; bare "x.y" needs one of these.
+_TLDS = (
+    "com|cn|net|org|edu|gov|info|biz|top|xyz|vip|club|site|online|shop|store|wang|ltd|"
+    "cc|tv|me|io|co|app|link|live|fun|icu|ink|pro|work|tech|cloud|asia|mobi|"
+    "hk|tw|mo|jp|kr|us|uk|de|ru|in|sg|la|ws|pw|tk|ml|ga|cf|gq|to|so|im|ly|gl|gd|"
+    "xin|ren|red|kim|bid|win|men|loan|vip|tel|name|press|space|website|today|"
+    "公司|网络|中国|在线|网址"
+)
+_SCHEME_URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'，。！？、；：）】》]+", re.I)
+_BARE_DOMAIN = re.compile(
+    r"(?<![\w@.\-])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r"))"
+    r"(?::\d{2,5})?(?:/[^\s<>\"'，。！？、；：）】》]*)?(?![\w\-])",
+    re.I,
+)
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?::\d{2,5})?(?:/[^\s，。]*)?(?![\d.]\d)")
+_SOLICIT = re.compile(
+    r"砍价|砍一刀|助力|集赞|点赞|投票|拉票|红包|募捐|捐款|众筹|水滴筹|轻松筹|帮我点"
+)
+# Full-width forms of URL characters, folded so ｗｗｗ．ｘ．ｃｏｍ is seen (length-preserving).
+_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
+def _host(url: str) -> str:
+    candidate = url if "://" in url else "//" + url
+    try:
+        return (urlsplit(candidate).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
+def allowed(host: str, domains: list[str]) -> bool:
+    """True when ``host`` is one of ``domains`` or a subdomain of one."""
+    host = host.lower().rstrip(".")
+    for domain in domains:
+        domain = domain.lower().strip().lstrip("*.").rstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False
+
+
+class LinkDetector(Detector[LinkSettings]):
+    """Finds links in text and share cards; allow-listed domains pass."""
+
+    name: ClassVar[str] = "link"
+    section: ClassVar[str] = "links"
+
+    def check(self, event: ChatEvent, settings: LinkSettings) -> list[Finding]:
+        findings: list[Finding] = []
+        text = event.text.translate(_WIDTH)
+        taken: list[tuple[int, int]] = []
+        if "." in text or "://" in text:
+            spans = [(m.start(), m.end()) for m in _SCHEME_URL.finditer(text)]
+            if settings.bare_domains:
+                spans += [m.span() for m in _BARE_DOMAIN.finditer(text)]
+            if settings.ips:
+                spans += [m.span() for m in _IPV4.finditer(text) if _is_ip(m.group(1))]
+            for start, end in sorted(spans, key=lambda s: (s[0], -s[1])):
+                if any(s <= start < e for s, e in taken):
+                    continue  # inside a longer link already found
+                taken.append((start, end))
+                url = text[start:end].rstrip(".,;:!?)]}")
+                end = start + len(url)
+                if allowed(_host(url), settings.allow_domains):
+                    continue
+                category = "solicit" if _SOLICIT.search(url) else "link"
+                findings.append(Finding(self.name, category, event.text[start:end], start, end))
+        if settings.cards:
+            for card in event.cards:
+                if card.url and allowed(_host(card.url), settings.allow_domains):
+                    continue
+                category = "solicit" if _SOLICIT.search(card.title + card.url) else "link"
+                detail = f"card: {card.title}" if card.title else "card"
+                findings.append(Finding(self.name, category, card.url or card.title, 0, 0, detail))
+        return findings
+
+
+def _is_ip(candidate: str) -> bool:
+    try:
+        ipaddress.IPv4Address(candidate)
+    except ValueError:
+        return False
+    return True

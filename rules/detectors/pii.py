@@ -1,0 +1,136 @@
+"""Personal-data detector: ID cards, mobile numbers, bank cards, e-mail addresses.
+
+Policies forbid leaking secrets and personal data. Numbers are read after a
+length-preserving fold of number forms (①, ⑧, 壹, 三, full-width digits, 幺
+for 1), so spans still index the original text; digits may be separated by
+spaces, dashes or dots (159 9569 3815). ID cards must pass the GB 11643
+checksum and bank cards the Luhn check, which keeps order numbers and dates
+out. Every finding's ``match`` is a masked form (138****8000): the raw number
+is never stored (``rules.model.masked_text`` puts the mask into evidence).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import ClassVar
+
+from rules.config import PiiSettings
+from rules.detectors.base import Detector
+from rules.model import ChatEvent, Finding
+
+
+def _digit_table() -> dict[int, str]:
+    table = {ord(ch): str(value) for value, ch in enumerate("〇一二三四五六七八九")}
+    table.update({ord(ch): str(value) for value, ch in enumerate("零壹贰叁肆伍陆柒捌玖")})
+    table[ord("幺")] = "1"
+    for code in list(range(0x2070, 0x20A0)) + list(range(0x2460, 0x2800)) + [0x3007]:
+        ch = chr(code)
+        if unicodedata.category(ch)[0] == "N":
+            value = unicodedata.numeric(ch, -1.0)
+            if 0 <= value <= 9 and value == int(value):
+                table[code] = str(int(value))
+    for code in range(0xFF10, 0xFF1A):
+        table[code] = chr(code - 0xFF10 + 0x30)
+    table[0xFF38] = "X"  # full-width X in ID numbers
+    table[0xFF58] = "x"
+    return table
+
+
+_DIGITS = _digit_table()
+_SEP = r"[ \-.\u00a0\u3000]?"  # at most one separator between two digits
+_RUN = re.compile(r"(?<![0-9])[0-9](?:" + _SEP + r"[0-9])*(?:" + _SEP + r"[Xx])?(?![0-9])")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])([\w.+-]{1,64})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_card_valid(number: str) -> bool:
+    """GB 11643 checksum of an 18-character ID number (17 digits + digit or X)."""
+    if len(number) != 18 or not number[:17].isdigit() or number[0] == "0":
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn check used by bank cards."""
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def mask(number: str, keep_head: int, keep_tail: int) -> str:
+    """``number`` with all but its first ``keep_head`` and last ``keep_tail`` chars starred."""
+    hidden = len(number) - keep_head - keep_tail
+    return number[:keep_head] + "*" * max(hidden, 0) + number[len(number) - keep_tail :]
+
+
+def mask_email(local: str, domain: str) -> str:
+    return f"{local[:2]}***@{domain}"
+
+
+def _classify(digits: str, settings: PiiSettings) -> tuple[str, str] | None:
+    """(kind, masked) for a run of digits, or None when it is not personal data."""
+    if settings.id_cards and len(digits) == 18 and id_card_valid(digits):
+        return "ID card", mask(digits, 3, 4)
+    if "x" in digits.lower():
+        return None
+    if settings.phones and len(digits) == 11 and digits[0] == "1" and digits[1] in "3456789":
+        return "mobile", mask(digits, 3, 4)
+    if (
+        settings.phones
+        and len(digits) == 13
+        and digits.startswith("86")
+        and digits[2] == "1"
+        and digits[3] in "3456789"
+    ):
+        return "mobile", mask(digits, 5, 4)
+    if settings.bank_cards and 16 <= len(digits) <= 19 and luhn_valid(digits):
+        return "bank card", mask(digits, 4, 4)
+    return None
+
+
+class PiiDetector(Detector[PiiSettings]):
+    """Finds personal data; findings carry only a masked form of it."""
+
+    name: ClassVar[str] = "pii"
+    section: ClassVar[str] = "pii"
+
+    def check(self, event: ChatEvent, settings: PiiSettings) -> list[Finding]:
+        text = event.text
+        findings: list[Finding] = []
+        if settings.emails and "@" in text:
+            for m in _EMAIL.finditer(text):
+                masked = mask_email(m.group(1), m.group(2))
+                findings.append(Finding(self.name, "pii", masked, m.start(), m.end(), "e-mail"))
+        if settings.id_cards or settings.phones or settings.bank_cards:
+            folded = text.translate(_DIGITS)
+            for m in _RUN.finditer(folded):
+                if any(f.start <= m.start() < f.end for f in findings):
+                    continue  # digits of an e-mail address
+                findings.extend(self._numbers(m.group(), m.start(), settings))
+        return findings
+
+    def _numbers(self, raw: str, offset: int, settings: PiiSettings) -> list[Finding]:
+        """Findings for one run of digits; a run that is no number is tried part by part."""
+        digits = "".join(c for c in raw if c.isdigit() or c in "Xx")
+        if len(digits) < 11:
+            return []
+        found = _classify(digits, settings)
+        if found is not None:
+            kind, masked = found
+            return [Finding(self.name, "pii", masked, offset, offset + len(raw), kind)]
+        parts = [(p.start(), p.group()) for p in re.finditer(r"\S+", raw)]
+        if len(parts) < 2:
+            return []
+        findings: list[Finding] = []
+        for start, part in parts:
+            findings.extend(self._numbers(part, offset + start, settings))
+        return findings
