@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Any
 
 from plugins.wechaty_guard.bridge import WechatyBridge
 from plugins.wechaty_guard.gateway import WechatyGateway
@@ -41,8 +40,8 @@ class WechatService:
         self.timings = timings or Timings.from_settings(settings)
         self.supervisor = WechatySupervisor(settings.endpoint, settings.token, self.timings)
         self.throttle = SendThrottle(
-            per_room=_seconds(getattr(settings, "send_interval_room", None), 1.0),
-            overall=_seconds(getattr(settings, "send_interval", None), 0.3),
+            per_room=settings.send_interval_room.total_seconds(),
+            overall=settings.send_interval.total_seconds(),
         )
         self.gateway = WechatyGateway(self.supervisor, self.throttle)
         trusted = officers_and_exempt(runtime.config)
@@ -76,7 +75,3 @@ class WechatService:
                 await asyncio.wait_for(task, 5.0)
         await self.bridge.close()
         log.info("WeChat: stopped")
-
-
-def _seconds(value: Any, default: float) -> float:
-    return default if value is None else float(value.total_seconds())

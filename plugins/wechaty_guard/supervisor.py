@@ -59,18 +59,13 @@ class Timings:
 
     @classmethod
     def from_settings(cls, settings: WechatSettings) -> Timings:
-        def seconds(name: str, default: float) -> float:
-            value = getattr(settings, name, None)
-            return default if value is None else float(value.total_seconds())
-
-        base = cls()
         return cls(
-            connect_timeout=seconds("connect_timeout", base.connect_timeout),
-            rpc_timeout=seconds("rpc_timeout", base.rpc_timeout),
-            ding_interval=seconds("ding_interval", base.ding_interval),
-            ding_timeout=seconds("ding_timeout", base.ding_timeout),
-            backoff_initial=seconds("backoff_initial", base.backoff_initial),
-            backoff_max=seconds("backoff_max", base.backoff_max),
+            connect_timeout=settings.connect_timeout.total_seconds(),
+            rpc_timeout=settings.rpc_timeout.total_seconds(),
+            ding_interval=settings.ding_interval.total_seconds(),
+            ding_timeout=settings.ding_timeout.total_seconds(),
+            backoff_initial=settings.backoff_initial.total_seconds(),
+            backoff_max=settings.backoff_max.total_seconds(),
         )
 
     def backoff(self, failures: int) -> float:
@@ -138,12 +133,12 @@ class WechatySupervisor:
             except Exception as exc:  # any failure: clean up, back off, retry
                 reason = _describe(exc)
             was_up = self.connected.is_set()
-            await self._cleanup()
             self.last_error = reason
+            await self._cleanup()
             self.failures = 1 if was_up else self.failures + 1
             delay = self.timings.backoff(self.failures)
             log.warning(
-                "WeChat: %s (%s); %s in %.1fs",
+                "WeChat: %s (%s); %s in %.2fs",
                 "disconnected" if was_up else "cannot connect",
                 reason,
                 "reconnecting" if was_up else f"attempt {self.failures + 1}",

@@ -176,3 +176,21 @@ async def test_private_message_from_officer_is_kept(
 
 async def _next_private(service: WechatService) -> PrivateMessage:
     return await asyncio.wait_for(service.bridge.private.get(), 3)
+
+
+async def test_bad_alias_on_join_gets_a_reminder(fake: FakePuppetService, tmp_path: Path) -> None:
+    _room(fake)
+    nickname = {"enabled": True, "format": "{name}+{dept}", "departments": ["办公室", "人事处"]}
+    service = await start_service(wechat_config(tmp_path, fake.endpoint, nickname=nickname))
+    try:
+        assert await service.supervisor.wait_connected(3)
+        fake.join(ROOM, "wxid_good", "赵六", alias="赵六+人事处")
+        fake.join(ROOM, "wxid_bad", "快乐小猪", alias="快乐小猪")
+        await fake.wait_until(lambda: service.bridge.events_handled == 2)
+        reminders = fake.texts_to(ROOM)
+        assert len(reminders) == 1
+        assert reminders[0].mentonal_ids == ["wxid_bad"]
+        assert "群名片" in reminders[0].text
+        assert fake.removed == []
+    finally:
+        await close_service(service)
