@@ -145,6 +145,38 @@ class WechatSettings(Section):
     enabled: bool = Field(False, description="Connect to a Wechaty puppet service.")
     endpoint: str = Field("", description="Puppet service gateway host:port.")
     token: str = Field("", description="Puppet service token.")
+    connect_timeout: Duration = Field(
+        default_factory=lambda: timedelta(seconds=5),
+        description="Give up a connection attempt to the endpoint after this long.",
+    )
+    rpc_timeout: Duration = Field(
+        default_factory=lambda: timedelta(seconds=10),
+        description="Deadline of every call to the puppet service (Start, sends, RoomDel...).",
+    )
+    ding_interval: Duration = Field(
+        default_factory=lambda: timedelta(seconds=30),
+        description="How often the liveness check (ding -> dong) runs.",
+    )
+    ding_timeout: Duration = Field(
+        default_factory=lambda: timedelta(seconds=10),
+        description="A ding unanswered this long means the server hung: reconnect.",
+    )
+    backoff_initial: Duration = Field(
+        default_factory=lambda: timedelta(seconds=1),
+        description="First wait before reconnecting; doubles per failed attempt.",
+    )
+    backoff_max: Duration = Field(
+        default_factory=lambda: timedelta(minutes=5),
+        description="Longest wait between reconnection attempts.",
+    )
+    send_interval_room: Duration = Field(
+        default_factory=lambda: timedelta(seconds=2),
+        description="Minimum gap between two outgoing actions in one room.",
+    )
+    send_interval: Duration = Field(
+        default_factory=lambda: timedelta(seconds=1),
+        description="Minimum gap between any two outgoing actions of the account.",
+    )
 
     @model_validator(mode="after")
     def _endpoint_when_enabled(self) -> WechatSettings:
