@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rules.cards import CardRules, Problem, clean
-from rules.config import PROJECT_ROOT, Config, NicknameSettings
+from rules.config import PROJECT_ROOT, Config, ConfigError, NicknameSettings
 from rules.detectors.base import Detector
 from rules.model import ChatEvent, EventKind, Finding, Member
-from rules.roster import Person, Roster, RosterBook
+from rules.roster import Person, Roster, RosterBook, RosterError
 
 
 class NicknameDetector(Detector[NicknameSettings]):
@@ -40,7 +40,10 @@ class NicknameDetector(Detector[NicknameSettings]):
         book = RosterBook(PROJECT_ROOT)
         names = {config.nickname.roster}
         names.update(config.policy_for(g).nickname.roster for g in config.groups)
-        book.load(sorted(n for n in names if n))
+        try:
+            book.load(sorted(n for n in names if n))
+        except RosterError as exc:
+            raise ConfigError("nickname.roster", [str(exc)]) from None
         return cls(book)
 
     def rules_for(self, settings: NicknameSettings) -> CardRules:
