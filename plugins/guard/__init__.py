@@ -69,14 +69,28 @@ def banner(config: Config, source: Path, runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
+def request_outbox_flush() -> None:
+    """Ask the outbox loop to deliver now (e.g. right after an escalation), not at its next tick.
+
+    The one loop does all sending, so a report is never sent twice by overlapping flushes.
+    """
+    wake = _state.get("outbox_wake")
+    if isinstance(wake, asyncio.Event):
+        wake.set()
+
+
 async def _outbox_loop(runtime: Runtime) -> None:
     sender = runtime.outbox()
+    wake = asyncio.Event()
+    _state["outbox_wake"] = wake
     while True:
+        wake.clear()  # reports queued during this flush wake the next one
         try:
             await sender.flush()
         except Exception:  # a store hiccup must not end the loop
             logger.exception("officer outbox flush failed; will retry")
-        await asyncio.sleep(OUTBOX_INTERVAL_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), OUTBOX_INTERVAL_S)
 
 
 @driver.on_startup

@@ -17,6 +17,7 @@ two of our QQ accounts share is moderated once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from nonebot import get_driver, require
@@ -37,7 +38,7 @@ from nonebot.plugin import PluginMetadata
 
 require("guard")
 
-from plugins.guard import get_runtime  # noqa: E402
+from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from plugins.onebot_guard.gateway import OneBotGateway  # noqa: E402
 from plugins.onebot_guard.routes import MemberInfo  # noqa: E402
 from plugins.onebot_guard.translate import (  # noqa: E402
@@ -211,6 +212,14 @@ def enforced(decision: Decision) -> bool:
     )
 
 
+def _flush_when_due(group_id: str) -> None:
+    """Wake the officer outbox when a new report becomes due (after the batch window)."""
+    policy = get_runtime().config.policy_for(group_id)
+    window = getattr(policy.escalation, "batch_window", None)
+    delay = window.total_seconds() if window is not None else 0.0
+    asyncio.get_running_loop().call_later(delay + 0.05, request_outbox_flush)
+
+
 @event_preprocessor
 async def moderate(bot: Bot, event: Event) -> None:
     """Moderate one OneBot event before any matcher; stop it if its message was enforced on."""
@@ -222,5 +231,10 @@ async def moderate(bot: Bot, event: Event) -> None:
     except Exception:  # never let moderation errors drop the event for other plugins
         log.exception("moderation failed for a QQ event")
         return
+    if any(
+        o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
+        for o in decision.outcomes
+    ):
+        _flush_when_due(chat.group_id)
     if chat.kind is EventKind.MESSAGE and enforced(decision):
         raise IgnoredException(f"moderated: case {decision.case_id}")
