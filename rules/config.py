@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from rules.cardformat import parse_format
 from rules.durations import format_duration, parse_duration
 from rules.model import ActionKind, Platform, Severity, split_id
 
@@ -346,14 +347,123 @@ class PiiSettings(DetectorSettings):
     emails: bool = Field(True, description="E-mail addresses.")
 
 
+def _check_hhmm_range(value: str) -> str:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value.strip())
+    if not match or int(match[1]) > 23 or int(match[3]) > 24 or int(match[2]) > 59:
+        raise ValueError(f"bad time range {value!r} (use e.g. '08:30-12:00')")
+    if (int(match[1]), int(match[2])) >= (int(match[3]), int(match[4])):
+        raise ValueError(f"time range {value!r} ends before it starts")
+    return value.strip()
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use e.g. 'Asia/Shanghai')") from None
+    return value
+
+
 class FloodSettings(DetectorSettings):
     repeat: int = Field(3, ge=2, description="Same text this many times in a row is flooding.")
+    exempt_admins: bool = Field(True, description="Do not count owners' and admins' messages.")
+    rate_limit: int = Field(
+        10, ge=0, description="This many messages from one member within rate_window (0 = off)."
+    )
+    rate_window: Duration = Field(
+        default_factory=lambda: timedelta(seconds=10), description="Window of the rate limit."
+    )
+    chatter_limit: int = Field(
+        0, ge=0, description="Group messages within chatter_window in work hours (0 = off)."
+    )
+    chatter_window: Duration = Field(
+        default_factory=lambda: timedelta(minutes=10),
+        description="Window of the chatter alert; also the time between two alerts.",
+    )
+    work_hours: list[Annotated[str, AfterValidator(_check_hhmm_range)]] = Field(
+        default=["08:30-12:00", "14:00-17:30"], description="Working hours, local time."
+    )
+    work_days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default=[1, 2, 3, 4, 5], description="Working days, 1 = Monday."
+    )
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
+        "Asia/Shanghai", description="Time zone of work_hours."
+    )
+
+
+def _check_card_formats(value: str | list[str]) -> str | list[str]:
+    for text in [value] if isinstance(value, str) else value:
+        parse_format(text)  # raises ValueError naming the format and the problem
+    if isinstance(value, list) and not value:
+        raise ValueError("give at least one format")
+    return value
+
+
+CardFormats = Annotated[str | list[str], AfterValidator(_check_card_formats)]
+DEFAULT_SUBJECTS = (  # noqa: SIM905 (one line of words reads better)
+    "语文 数学 英语 物理 化学 生物 历史 地理 政治 道法 道德与法治 科学 音乐 美术 体育 "
+    "信息 信息技术 劳动 心理 书法 通用技术 日语 综合实践"
+).split()
+DEFAULT_RELATIONS = (  # noqa: SIM905
+    "爸爸 妈妈 爷爷 奶奶 外公 外婆 姥姥 姥爷 父亲 母亲 哥哥 姐姐 叔叔 阿姨 舅舅 姑姑 家长"
+).split()
 
 
 class NicknameSettings(DetectorSettings):
     enabled: bool = Field(False, description="Check group cards against the format.")
-    format: str | list[str] = Field("{name}+{dept}", description="Accepted card format(s).")
+    format: CardFormats = Field("{name}+{dept}", description="Accepted card format(s).")
+    separators: list[Annotated[str, Field(min_length=1, max_length=1)]] = Field(
+        default=["+", "-", "_", " "], min_length=1, description="What '+' in a format stands for."
+    )
     departments: list[str] = Field(default_factory=list, description="Known departments.")
+    subjects: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SUBJECTS),
+        description="Known subjects for {subject}.",
+    )
+    relations: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RELATIONS),
+        description="Accepted relations for {relation}.",
+    )
+    check_names: bool = Field(True, description="Names must look like real Chinese names.")
+    roster: str = Field("", description="Roster CSV (name, department, role, qq, wechat, status).")
+    set_card: bool = Field(False, description="Set a wrong card from the roster where possible.")
+    flag_unlisted: bool = Field(True, description="Flag accounts the roster does not list.")
+    remind_every: Duration = Field(
+        default_factory=lambda: timedelta(days=1), description="At most one reminder per period."
+    )
+    grace: Duration = Field(
+        default_factory=lambda: timedelta(days=3), description="Time to fix a card before action."
+    )
+    action: Literal["kick", "escalate", "none"] = Field(
+        "kick", description="What happens when the grace period is over."
+    )
+    report: bool = Field(True, description="Report the action to the officers.")
+    audit_every: Duration = Field(
+        default_factory=lambda: timedelta(days=1), description="Full member audit interval."
+    )
+
+
+class JoinSettings(Section):
+    enabled: bool = Field(False, description="Screen QQ join requests.")
+    approve: Literal["roster", "format", "roster_or_format"] = Field(
+        "roster_or_format", description="What a request comment must show to be approved."
+    )
+    otherwise: Literal["reject", "ignore"] = Field(
+        "ignore", description="Reject other requests, or leave them for a human."
+    )
+    notify: list[QualifiedId] = Field(
+        default_factory=list, description="Told of every decision, besides the officers."
+    )
+
+
+class GroupCheckSettings(Section):
+    enabled: bool = Field(True, description="Check group size and name in the audit.")
+    max_members: int = Field(150, ge=1, description="Report groups with more members.")
+    units: list[str] = Field(
+        default_factory=list, description="Unit short names a group name must start with."
+    )
 
 
 class Policy(Section):
@@ -368,10 +478,12 @@ class Policy(Section):
     pii: PiiSettings = Field(default_factory=PiiSettings)
     flood: FloodSettings = Field(default_factory=FloodSettings)
     nickname: NicknameSettings = Field(default_factory=NicknameSettings)
+    join: JoinSettings = Field(default_factory=JoinSettings)
+    groupcheck: GroupCheckSettings = Field(default_factory=GroupCheckSettings)
 
 
 # Keys that only make sense globally even though their section is per-group.
-_GLOBAL_ONLY = {("keywords", "files")}
+_GLOBAL_ONLY = {("keywords", "files"), ("nickname", "audit_every")}
 
 
 class Config(Policy):

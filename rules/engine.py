@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rules import executor, ladder
 from rules.config import Config, DetectorSettings, Policy
@@ -21,6 +22,7 @@ from rules.model import (
     ActionKind,
     ChatEvent,
     Decision,
+    EventKind,
     Finding,
     Outcome,
     OutcomeStatus,
@@ -30,6 +32,9 @@ from rules.model import (
     utcnow,
 )
 from rules.ports import Gateway, Store
+
+if TYPE_CHECKING:
+    from rules.members import Members
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,10 @@ class Engine:
         store: Store,
         clock: Callable[[], datetime] = utcnow,
         dry_run: bool = False,
+        members: Members | None = None,
     ) -> None:
         self.config = config
+        self.members = members  # card timeline, chatter reports, join screening
         self.force_dry_run = dry_run
         self.detectors = list(detectors)
         self.store = store
@@ -81,8 +88,13 @@ class Engine:
     async def handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
         """Detect, decide, act and record for one event."""
         policy = self.config.policy_for(event.group_id)
+        if event.kind is EventKind.JOIN_REQUEST and self.members is not None:
+            dry_run = self.force_dry_run or policy.moderation.dry_run
+            return await self.members.screen_join(event, gateway, policy, self.store, dry_run)
         await self._note_member(event)
         findings = tuple(self.detect(event, policy))
+        if self.members is not None:
+            await self.members.observe(event, findings, policy)  # forgets a fixed card
         if not findings:
             return Decision()
         if self.is_exempt(event, policy):
@@ -100,6 +112,11 @@ class Engine:
             rung = ladder.climb(strike_findings, prior, policy.ladder)
             planned = ladder.plan(event, rung, policy.ladder)
             step, weight, total = rung.step, rung.weight, rung.total
+        elif self.members is not None:  # card reminder -> grace -> action; chatter report
+            planned = await self.members.plan(event, findings, policy, now)
+            if not planned:
+                return Decision(findings=findings, notes=("nothing due (reminder throttled)",))
+            step, weight, total = 0, 0, 0
         else:  # only reminders (e.g. a group card to fix)
             planned = (Action(ActionKind.REMIND, event.group_id, event.member.id),)
             step, weight, total = 0, 0, 0
@@ -168,6 +185,8 @@ class Engine:
         """Fill in the @-notice from what actually happened, not what was planned."""
         lang = policy.moderation.language
         if action.kind is ActionKind.REMIND:
+            if action.text:  # already worded (rules.members: deadline, expected card)
+                return action
             detail = "; ".join(f.detail or f.match for f in findings) or category_name(
                 "nickname", lang
             )

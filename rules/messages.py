@@ -32,6 +32,141 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "zh": "请按群规修改群名片（{detail}）。",
         "en": "Please change your group card to follow the group rules ({detail}).",
     },
+    # Group cards (rules/cards.py): one sentence per wrong part.
+    "card_empty": {"zh": "群名片为空", "en": "the group card is empty"},
+    "card_no_match": {
+        "zh": "群名片「{value}」不符合格式「{formats}」",
+        "en": 'the card "{value}" does not follow "{formats}"',
+    },
+    "card_wrong_order": {
+        "zh": "顺序不对，应为「{formats}」",
+        "en": 'the parts are in the wrong order; use "{formats}"',
+    },
+    "card_missing_separator": {
+        "zh": "各部分之间缺少分隔符（如“+”），应为「{formats}」",
+        "en": 'separate the parts (e.g. with "+"): "{formats}"',
+    },
+    "card_missing_field": {
+        "zh": "缺少{field}，应为「{formats}」",
+        "en": 'the {field} is missing; use "{formats}"',
+    },
+    "card_unknown_dept": {
+        "zh": "部门「{value}」不在本群部门列表中",
+        "en": 'department "{value}" is not in this group\'s list',
+    },
+    "card_unknown_subject": {
+        "zh": "学科「{value}」不在学科列表中",
+        "en": 'subject "{value}" is not a known subject',
+    },
+    "card_unknown_relation": {
+        "zh": "「{value}」不是与学生的关系（如爸爸、妈妈）",
+        "en": '"{value}" is not a relation to the student (e.g. 爸爸, 妈妈)',
+    },
+    "card_name_not_chinese": {
+        "zh": "{field}「{value}」不是中文姓名",
+        "en": '{field} "{value}" is not a Chinese name',
+    },
+    "card_name_like_dept": {
+        "zh": "{field}「{value}」像单位名称，不像姓名",
+        "en": '{field} "{value}" looks like a unit, not a name',
+    },
+    "card_name_surname": {
+        "zh": "{field}「{value}」不像真实姓名（“{surname}”不是常见姓氏）",
+        "en": '{field} "{value}" does not look like a real name ("{surname}" is no surname)',
+    },
+    "card_name_length": {
+        "zh": "{field}「{value}」应为2–4个汉字",
+        "en": '{field} "{value}" should be 2-4 Chinese characters',
+    },
+    # Card-compliance timeline (rules/members.py).
+    "card_remind": {
+        "zh": "请按群规修改群名片（{detail}）。",
+        "en": "Please change your group card to follow the group rules ({detail}).",
+    },
+    "card_remind_deadline": {
+        "zh": "请在{left}内按群规修改群名片（{detail}），逾期将{then}。",
+        "en": "Please change your group card within {left} ({detail}); "
+        "otherwise you will be {then}.",
+    },
+    "card_then_kick": {"zh": "移出本群", "en": "removed from the group"},
+    "card_then_escalate": {"zh": "上报管理员", "en": "reported to the group officer"},
+    "card_should_be": {
+        "zh": "按名单，您的群名片应为「{card}」。",
+        "en": 'According to the roster your card should be "{card}". ',
+    },
+    # Join screening (rules/joins.py): the reason given with the decision.
+    "join_roster_id": {
+        "zh": "账号属于名单中的「{name}」",
+        "en": 'the account belongs to "{name}" in the roster',
+    },
+    "join_roster_name": {
+        "zh": "申请备注「{comment}」对应名单中的「{name}」",
+        "en": 'the comment "{comment}" names "{name}" in the roster',
+    },
+    "join_left": {
+        "zh": "「{name}」在名单中已登记为离职",
+        "en": '"{name}" has left according to the roster',
+    },
+    "join_format": {
+        "zh": "申请备注「{comment}」符合群名片格式",
+        "en": 'the comment "{comment}" follows the card format',
+    },
+    "join_unknown": {
+        "zh": "申请备注「{comment}」无法确认身份（{detail}）",
+        "en": 'the comment "{comment}" does not identify the person ({detail})',
+    },
+    "join_report": {
+        "zh": "【群卫士入群审核】群：{group}\n申请人：{member}\n备注：{comment}\n"
+        "结果：{decision}\n原因：{reason}\n时间：{time}",
+        "en": "[GroupGuard join request] Group: {group}\nApplicant: {member}\n"
+        "Comment: {comment}\nDecision: {decision}\nReason: {reason}\nTime: {time}",
+    },
+    "join_approved": {"zh": "已同意", "en": "approved"},
+    "join_rejected": {"zh": "已拒绝", "en": "rejected"},
+    "join_left_for_admin": {"zh": "未处理，请管理员审核", "en": "left for an admin to decide"},
+    # Group checks in the scheduled audit (rules/audit.py).
+    "group_too_big": {
+        "zh": "群「{name}」（{group}）有{count}人，超过{limit}人上限",
+        "en": 'group "{name}" ({group}) has {count} members, over the limit of {limit}',
+    },
+    "group_bad_name": {
+        "zh": "群「{name}」（{group}）的名称不符合“单位简称+群名”（单位简称：{units}）",
+        "en": 'group "{name}" ({group}) is not named "unit + name" (units: {units})',
+    },
+    "audit_report": {
+        "zh": "【群卫士成员检查】{time}\n{lines}",
+        "en": "[GroupGuard member audit] {time}\n{lines}",
+    },
+    "audit_group_line": {
+        "zh": "群{group}：检查{checked}人，名片不合规{flagged}人，提醒{reminded}人，处理{acted}人",
+        "en": "group {group}: {checked} checked, {flagged} with a wrong card, "
+        "{reminded} reminded, {acted} acted on",
+    },
+    # Roster checks (rules/roster.py, rules/detectors/nickname.py).
+    "roster_unknown_name": {
+        "zh": "名单中没有「{value}」",
+        "en": '"{value}" is not in the roster',
+    },
+    "roster_left_name": {
+        "zh": "「{value}」在名单中已登记为离职",
+        "en": '"{value}" is marked as having left in the roster',
+    },
+    "roster_left_id": {
+        "zh": "该账号属于已离职人员「{value}」",
+        "en": 'this account belongs to "{value}", who has left',
+    },
+    "roster_name_mismatch": {
+        "zh": "名片姓名「{value}」与该账号在名单中登记的「{expected}」不符",
+        "en": 'the card says "{value}" but the roster lists this account as "{expected}"',
+    },
+    "roster_dept_mismatch": {
+        "zh": "部门「{value}」与名单中登记的「{expected}」不符",
+        "en": 'department "{value}" differs from the roster\'s "{expected}"',
+    },
+    "roster_unlisted_id": {
+        "zh": "该账号不在名单中（「{value}」在名单中登记的是其他账号）",
+        "en": 'this account is not in the roster ("{value}" is listed with another account)',
+    },
     "report": {
         "zh": "【群卫士上报】案件 #{case_id}\n群：{group}\n成员：{member}\n"
         "违规：{findings}\n原文：{evidence}\n处理：{outcomes}\n时间：{time}",
@@ -61,7 +196,25 @@ _CATEGORY_NAMES: Mapping[str, Mapping[Language, str]] = {
     "pii": {"zh": "个人隐私信息", "en": "personal data"},
     "flood": {"zh": "刷屏", "en": "flooding"},
     "nickname": {"zh": "群名片不规范", "en": "group card format"},
+    "roster": {"zh": "实名核验未通过", "en": "roster check"},
+    "chatter": {"zh": "上班时间扎堆聊天", "en": "chatter in working hours"},
 }
+
+
+# Names of the parts of a group-card format ({name}, {dept}, ...).
+_CARD_FIELDS: Mapping[str, Mapping[Language, str]] = {
+    "name": {"zh": "姓名", "en": "name"},
+    "dept": {"zh": "部门", "en": "department"},
+    "subject": {"zh": "学科", "en": "subject"},
+    "child": {"zh": "学生姓名", "en": "student's name"},
+    "relation": {"zh": "关系", "en": "relation"},
+}
+
+
+def card_field(name: str, language: Language = "zh") -> str:
+    """Readable name of a card-format placeholder (``dept`` -> 部门)."""
+    names = _CARD_FIELDS.get(name)
+    return names[language] if names else name
 
 
 def render(key: str, language: Language = "zh", **fields: object) -> str:

@@ -12,11 +12,13 @@ from datetime import datetime
 
 from rules.config import PROJECT_ROOT, Config, DetectorSettings
 from rules.detectors.base import Detector
-from rules.detectors.flood import FloodDetector
+from rules.detectors.flood import ChatterDetector, FloodDetector
 from rules.detectors.keyword import KeywordDetector
 from rules.detectors.link import LinkDetector
+from rules.detectors.nickname import NicknameDetector
 from rules.detectors.pii import PiiDetector
 from rules.engine import Engine
+from rules.members import Members
 from rules.model import Platform, utcnow
 from rules.outbox import OutboxSender
 from rules.ports import Gateway
@@ -33,6 +35,8 @@ def build_detectors(config: Config) -> list[Detector[DetectorSettings]]:
         LinkDetector(),  # type: ignore[list-item]
         PiiDetector(),  # type: ignore[list-item]
         FloodDetector(),  # type: ignore[list-item]
+        ChatterDetector(),  # type: ignore[list-item]
+        NicknameDetector.from_config(config),  # type: ignore[list-item]
     ]
     return detectors
 
@@ -64,7 +68,10 @@ class Runtime:
         """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run."""
         url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
         store = await SqlStore.open(url)
-        engine = Engine(config, build_detectors(config), store, clock=clock, dry_run=dry_run)
+        detectors = build_detectors(config)
+        nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
+        members = Members(store, nickname)
+        engine = Engine(config, detectors, store, clock=clock, dry_run=dry_run, members=members)
         words = None
         for detector in engine.detectors:
             if isinstance(detector, KeywordDetector):
