@@ -13,12 +13,14 @@ in the background.
 
 from __future__ import annotations
 
+import asyncio
+
 from nonebot import get_driver, logger, require
 from nonebot.plugin import PluginMetadata
 
 require("guard")
 
-from plugins.guard import get_runtime  # noqa: E402
+from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from plugins.wechaty_guard.bridge import PrivateMessage  # noqa: E402
 from plugins.wechaty_guard.service import WechatService  # noqa: E402
 
@@ -45,9 +47,16 @@ async def _start() -> None:
     if not runtime.config.wechat.enabled:
         return
     service = WechatService(runtime)
+    service.on_report = _flush_when_due
     _state["service"] = service
     service.start()
     logger.info(f"WeChat: supervisor started for {runtime.config.wechat.endpoint}")
+
+
+def _flush_when_due(group_id: str) -> None:
+    """Wake the officer outbox once a new report is due (after the batch window)."""
+    window = get_runtime().config.policy_for(group_id).escalation.batch_window
+    asyncio.get_running_loop().call_later(window.total_seconds() + 0.05, request_outbox_flush)
 
 
 @driver.on_shutdown

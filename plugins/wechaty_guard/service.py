@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from plugins.wechaty_guard.bridge import WechatyBridge
 from plugins.wechaty_guard.gateway import WechatyGateway
 from plugins.wechaty_guard.supervisor import Timings, WechatySupervisor
 from plugins.wechaty_guard.throttle import SendThrottle
 from rules.config import Config
-from rules.model import ChatEvent, Decision, Platform
+from rules.model import ActionKind, ChatEvent, Decision, OutcomeStatus, Platform
 from rules.runtime import Runtime
 
 log = logging.getLogger("groupguard.wechaty")
@@ -52,11 +53,18 @@ class WechatService:
         self.events: deque[ChatEvent] = deque(maxlen=50)
         self.decisions: deque[Decision] = deque(maxlen=50)
         self._task: asyncio.Task[None] | None = None
+        # Called with the group id when a decision queued an officer report.
+        self.on_report: Callable[[str], None] | None = None
 
     async def handle(self, event: ChatEvent) -> Decision:
         self.events.append(event)
         decision = await self.runtime.engine.handle(event, self.gateway)
         self.decisions.append(decision)
+        if self.on_report is not None and any(
+            o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
+            for o in decision.outcomes
+        ):
+            self.on_report(event.group_id)
         return decision
 
     def start(self) -> None:
