@@ -190,17 +190,19 @@ def align(text: str) -> Alignment:
     starts: list[int] = []
     ends: list[int] = []
     direct = DIRECT
+    last = ""
     for i, ch in enumerate(text):
         mapped = direct.get(ord(ch), ch)
         if not mapped:
             continue
         for c in mapped:
-            if out and out[-1] == c:
+            if c == last:
                 ends[-1] = i + 1
             else:
                 out.append(c)
                 starts.append(i)
                 ends.append(i + 1)
+                last = c
     return Alignment("".join(out), starts, ends)
 
 

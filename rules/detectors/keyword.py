@@ -12,8 +12,9 @@ Rules on top of the raw matches:
 * Latin terms match whole words only (``av`` is not in ``have``), judged on
   the original text; short Latin terms may not span a space.
 * A homophone or pinyin match (堵博, dubo for 赌博) is dropped when its text is
-  an ordinary word (病毒 sounds like 冰毒); ``[keywords] pinyin = false`` turns
-  them off for a group.
+  an ordinary word (病毒 sounds like 冰毒), and a two-character homophone must
+  share a character with the term (any two characters sound like some term);
+  ``[keywords] pinyin = false`` turns them off for a group.
 * Allow-listed terms (``[keywords] allow``, ``allow.txt`` and custom allow
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
@@ -49,6 +50,7 @@ __all__ = ["KeywordDetector", "Term", "TermIndex", "expand_globs", "read_word_li
 
 CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
+MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 
 _fold_table = normalize.DIRECT
 _sound_table = normalize.SOUND
@@ -149,6 +151,10 @@ class KeywordDetector(Detector[KeywordSettings]):
                 seen = normalize.fold(text[start:stop])
                 if seen in key.folded or seen in index.guard or seen in overlay.guard:
                     continue  # a direct hit (reported already) or an ordinary word
+                if len(seen) < MIN_PURE_HOMOPHONE and not any(
+                    set(seen) & set(f) for f in key.folded
+                ):
+                    continue  # two unrelated characters that merely sound alike: too common
             else:
                 if key.mode != DIRECT and not settings.pinyin:
                     continue

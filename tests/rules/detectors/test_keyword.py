@@ -1,0 +1,134 @@
+"""Keyword detector: each evasion class with its original span, allow-list, whole words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from rules.config import KeywordSettings
+from rules.detectors.keyword import KeywordDetector, Term, TermIndex
+from rules.model import ChatEvent, EventKind, Member, Platform
+
+INDEX = TermIndex(
+    [
+        Term("网赌", "gambling"),
+        Term("赌博", "gambling"),
+        Term("fuck", "insult"),
+        Term("av", "porn"),
+        Term("sb", "insult"),
+        Term("黄片", "porn"),
+        Term("三黄片", "allow"),
+        Term("冰毒", "drugs"),
+        Term("下3滥", "insult"),
+        Term("毛主席", "politics"),
+    ]
+)
+DETECTOR = KeywordDetector(INDEX)
+
+
+def event(text: str, group: str = "qq:1") -> ChatEvent:
+    return ChatEvent(
+        EventKind.MESSAGE, Platform.QQ, group, Member("qq:2"), datetime.now(UTC), text=text
+    )
+
+
+def spans(text: str, settings: KeywordSettings | None = None) -> list[tuple[str, str | None]]:
+    found = DETECTOR.check(event(text), settings or KeywordSettings())
+    for f in found:
+        assert text[f.start : f.end] == f.match
+    return [(f.match, f.category) for f in found]
+
+
+@pytest.mark.parametrize(
+    ("evasion", "text", "expected"),
+    [
+        ("plain", "去网赌吗", [("网赌", "gambling")]),
+        ("symbol inserted", "去网@赌吗", [("网@赌", "gambling")]),
+        ("space inserted", "去网 赌吗", [("网 赌", "gambling")]),
+        ("punctuation run", "网。。赌", [("网。。赌", "gambling")]),
+        ("zero-width", "网\u200b赌", [("网\u200b赌", "gambling")]),
+        ("soft hyphen and BOM", "网\u00ad\ufeff赌", [("网\u00ad\ufeff赌", "gambling")]),
+        ("traditional", "網賭", [("網賭", "gambling")]),
+        ("full-width", "ｆｕｃｋ you", [("ｆｕｃｋ", "insult")]),
+        ("case", "fuCK the bad words", [("fuCK", "insult")]),
+        ("circled letters", "Ⓕⓤc⒦ the bad words", [("Ⓕⓤc⒦", "insult")]),
+        ("repeated letters", "ffffuuuucccckkk!", [("ffffuuuucccckkk", "insult")]),
+        ("repeated characters", "网网网赌赌", [("网网网赌赌", "gambling")]),
+        ("number form", "下③滥招式", [("下③滥", "insult")]),
+        ("Chinese numeral", "下三滥招式", [("下三滥", "insult")]),
+        ("pinyin", "来玩 wangdu 吗", [("wangdu", "gambling")]),
+        ("homophone", "一起堵博吧", [("堵博", "gambling")]),
+        ("noise in a long word", "你好毛---主---席", [("毛---主---席", "politics")]),
+    ],
+)
+def test_evasion_is_seen_through_with_original_span(
+    evasion: str, text: str, expected: list[tuple[str, str]]
+) -> None:
+    assert spans(text) == expected, evasion
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("have a nice day", []),
+        ("Java and avocado", []),
+        ("看av吗", [("av", "porn")]),
+        ("1av2", [("av", "porn")]),
+        ("你是SB吧", [("SB", "insult")]),
+        ("a v", []),  # a short Latin term may not span a space
+        ("Middlesex is a place", []),
+    ],
+)
+def test_short_latin_terms_match_whole_words(text: str, expected: list[tuple[str, str]]) -> None:
+    assert spans(text) == expected
+
+
+def test_homophone_guard_spares_ordinary_words() -> None:
+    assert spans("电脑中了病毒") == []  # 病毒 sounds like 冰毒 but is a word
+    assert spans("冰毒") == [("冰毒", "drugs")]
+
+
+def test_pinyin_can_be_switched_off() -> None:
+    assert spans("一起堵博吧", KeywordSettings(pinyin=False)) == []
+    assert spans("wangdu", KeywordSettings(pinyin=False)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "allow", "expected"),
+    [
+        ("三黄片黄片", [], [("黄片", "porn")]),  # allow.txt-style term in the index
+        ("看黄片", ["看黄片"], []),  # config allow-list covering the hit
+        ("看黄片", ["黄"], [("黄片", "porn")]),  # a shorter allow term inside does not clear
+    ],
+)
+def test_allow_list_suppresses_overlapping_hits(
+    text: str, allow: list[str], expected: list[tuple[str, str]]
+) -> None:
+    assert spans(text, KeywordSettings(allow=allow)) == expected
+
+
+def test_overlay_words_apply_per_group() -> None:
+    detector = KeywordDetector(
+        INDEX,
+        TermIndex([Term("内卷", "custom", "qq:9"), Term("网赌", "allow", "qq:8")]),
+    )
+    settings = KeywordSettings()
+    assert [f.match for f in detector.check(event("别内卷", "qq:9"), settings)] == ["内卷"]
+    assert detector.check(event("别内卷", "qq:1"), settings) == []
+    assert detector.check(event("网赌", "qq:8"), settings) == []
+    assert [f.match for f in detector.check(event("网赌", "qq:1"), settings)] == ["网赌"]
+
+
+def test_index_is_cached_on_disk(tmp_path: object) -> None:
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    words = base / "gambling.txt"
+    words.write_text("网赌\n# comment\n赌球\n", encoding="utf-8")
+    first = TermIndex.from_files([words], cache_dir=base / "cache")
+    assert list((base / "cache").glob("keywords-*.pickle"))
+    second = TermIndex.from_files([words], cache_dir=base / "cache")
+    assert second.size == first.size == 2
+    found = KeywordDetector(second).check(event("赌@球"), KeywordSettings())
+    assert [(f.match, f.category) for f in found] == [("赌@球", "gambling")]
