@@ -198,6 +198,7 @@ _CATEGORY_NAMES: Mapping[str, Mapping[Language, str]] = {
     "nickname": {"zh": "群名片不规范", "en": "group card format"},
     "roster": {"zh": "实名核验未通过", "en": "roster check"},
     "chatter": {"zh": "上班时间扎堆聊天", "en": "chatter in working hours"},
+    "custom": {"zh": "本群自定义敏感词", "en": "group-specific banned words"},
 }
 
 
