@@ -27,7 +27,6 @@ from rules.model import (
     Outcome,
     OutcomeStatus,
     Role,
-    Strike,
     masked_text,
     utcnow,
 )
@@ -121,11 +120,7 @@ class Engine:
             planned = (Action(ActionKind.REMIND, event.group_id, event.member.id),)
             step, weight, total = 0, 0, 0
 
-        case_id = await self.store.open_case(event, findings, step, now)
-        if weight:
-            await self.store.add_strike(
-                Strike(event.group_id, event.member.id, weight, now, case_id)
-            )
+        case_id = await self.store.open_case(event, findings, step, now, strike_weight=weight)
         dry_run = self.force_dry_run or policy.moderation.dry_run
         if dry_run:
             gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)

@@ -122,9 +122,14 @@ class Store(Protocol):
     async def add_strike(self, strike: Strike) -> None: ...
 
     async def open_case(
-        self, event: ChatEvent, findings: tuple[Finding, ...], step: int, at: datetime
+        self,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        step: int,
+        at: datetime,
+        strike_weight: int = 0,
     ) -> int:
-        """Record a decision's evidence; return the case id."""
+        """Record a decision's evidence (and its strike, in the same transaction); return its id."""
         ...
 
     async def record_outcomes(

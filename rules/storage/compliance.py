@@ -10,15 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rules.members import ComplianceRecord
+from rules.storage.base import StoreBase
 from rules.storage.tables import member_compliance as mc
 
 
-class ComplianceStoreMixin:
-    engine: AsyncEngine
-
+class ComplianceStoreMixin(StoreBase):
     async def get_compliance(self, group_id: str, member_id: str) -> ComplianceRecord | None:
         query = select(mc).where(mc.c.group_id == group_id).where(mc.c.member_id == member_id)
         async with self.engine.connect() as conn:
@@ -38,7 +36,7 @@ class ComplianceStoreMixin:
         self, group_id: str, member_id: str, problem: str, at: datetime
     ) -> ComplianceRecord:
         """Start (or restart) a member's timeline at ``at``."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 delete(mc).where(mc.c.group_id == group_id).where(mc.c.member_id == member_id)
             )
@@ -63,7 +61,7 @@ class ComplianceStoreMixin:
         await self._set(group_id, member_id, acted_at=at)
 
     async def clear_compliance(self, group_id: str, member_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 delete(mc).where(mc.c.group_id == group_id).where(mc.c.member_id == member_id)
             )
@@ -75,7 +73,7 @@ class ComplianceStoreMixin:
             return [(r.group_id, r.member_id) for r in (await conn.execute(query)).all()]
 
     async def _set(self, group_id: str, member_id: str, **values: object) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(mc)
                 .where(mc.c.group_id == group_id)

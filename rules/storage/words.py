@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rules.model import utcnow
+from rules.storage.base import StoreBase
 from rules.storage.tables import group_words
 from rules.words import GroupWord, WordList
 
 
-class WordsStoreMixin:
-    engine: AsyncEngine
-
+class WordsStoreMixin(StoreBase):
     async def add_group_word(self, word: GroupWord) -> bool:
         """Insert a custom word; False if the same word is already on that list."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(
                     insert(group_words).values(
                         group_id=word.group_id,
@@ -39,7 +37,7 @@ class WordsStoreMixin:
 
     async def remove_group_word(self, group_id: str, list_: WordList, word: str) -> int:
         """Delete a word from a group's list (any category); return rows removed."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 delete(group_words)
                 .where(group_words.c.group_id == group_id)

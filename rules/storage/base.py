@@ -1,0 +1,36 @@
+"""What every part of the SQL store shares: the engine and the way to write.
+
+SQLite allows one writer at a time; many concurrent write transactions from
+one process only queue up on its file lock (``database is locked`` after the
+busy timeout) and exhaust the connection pool. So on SQLite all writes from
+this process go through one asyncio lock: they run one after another, never
+contend, and readers (WAL) are not blocked. PostgreSQL needs no such lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+class StoreBase:
+    """Holds the engine; :meth:`_write` opens a write transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        )
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that commits on success; serialised on SQLite."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
