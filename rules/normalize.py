@@ -26,6 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 from pathlib import Path
 
 TABLE_VERSION = 4
@@ -173,19 +174,59 @@ def pinyin_of(sound_key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
-    """A folded text and, for each of its characters, the original span it came from."""
+    """A folded text and, for each of its characters, the original span it came from.
+
+    ``simple`` is true when no original character folded to several characters;
+    then the fold of an original span is exactly the folded text it maps from.
+    """
 
     text: str
     starts: list[int]
     ends: list[int]
+    simple: bool = False
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of folded characters ``start..end`` (end exclusive)."""
         return self.starts[start], self.ends[end - 1]
 
 
+@lru_cache(maxsize=1)
+def _noise_mask() -> dict[int, str]:
+    """Translate table that turns every dropped (noise) character into "\\0"."""
+    return {code: "\0" for code, folded in DIRECT.items() if not folded}
+
+
 def align(text: str) -> Alignment:
-    """:func:`fold` with spans; ``align(t).text == fold(t)``."""
+    """:func:`fold` with spans; ``align(t).text == fold(t)``.
+
+    The common case (no character folds to several) runs without a Python loop
+    per character: the kept positions come from a noise mask, and runs of a
+    repeated character are merged with one step per run.
+    """
+    pre = text.translate(DIRECT)
+    mask = text.translate(_noise_mask())
+    kept = list(compress(range(len(text)), map(ord, mask)))
+    if len(kept) != len(pre):
+        return _align_per_char(text)
+    ends = [k + 1 for k in kept]
+    if not _HAS_REPEAT.search(pre):
+        return Alignment(pre, kept, ends, simple=True)
+    starts: list[int] = []
+    merged: list[int] = []
+    pos = 0
+    for run in _REPEAT.finditer(pre):
+        first, stop = run.span()
+        starts += kept[pos : first + 1]
+        merged += ends[pos:first]
+        merged.append(ends[stop - 1])
+        pos = stop
+    starts += kept[pos:]
+    merged += ends[pos:]
+    return Alignment(_REPEAT.sub(r"\1", pre), starts, merged, simple=True)
+
+
+def _align_per_char(text: str) -> Alignment:
+    """:func:`align` one character at a time (needed when a character expands)."""
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -208,12 +249,13 @@ def align(text: str) -> Alignment:
 
 def align_sound(folded: Alignment) -> Alignment:
     """:func:`sound` of an aligned folded text, with spans into the original text."""
+    sounded = folded.text.translate(SOUND)
+    if not _HAS_REPEAT.search(sounded):
+        return Alignment(sounded, folded.starts, folded.ends, folded.simple)
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    table = SOUND
-    for c, start, end in zip(folded.text, folded.starts, folded.ends, strict=True):
-        mapped = table.get(ord(c), c)
+    for mapped, start, end in zip(sounded, folded.starts, folded.ends, strict=True):
         if out and out[-1] == mapped:
             ends[-1] = end
         else:

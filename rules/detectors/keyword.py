@@ -127,34 +127,43 @@ class KeywordDetector(Detector[KeywordSettings]):
                     raw += [hit for hit in overlay.iter(sounded) if hit[1].mode == SOUND]
         if not raw:
             return []
-        return self._resolve(event, settings, raw, index, overlay)
+        same_length = len(sounded) == len(folded)
+        return self._resolve(event, settings, raw, (index, overlay), same_length)
 
     def _resolve(
         self,
         event: ChatEvent,
         settings: KeywordSettings,
         raw: list[tuple[int, Key]],
-        index: TermIndex,
-        overlay: TermIndex,
+        indexes: tuple[TermIndex, TermIndex],
+        sound_is_folded: bool,
     ) -> list[Finding]:
+        """Findings for the raw hits: spans mapped back, homophones and allow terms applied.
+
+        ``sound_is_folded`` says the sounded text lines up one to one with the
+        folded text (no extra repeats collapsed), so sound hits need no alignment
+        of their own.
+        """
         text = event.text
         aligned = normalize.align(text)
-        sound_aligned: normalize.Alignment | None = None
+        sound_aligned = aligned if sound_is_folded and aligned.simple else None
         scopes = ("", "*", event.group_id)
         blocks: dict[tuple[int, int, str], str] = {}
         allows: list[tuple[int, int]] = []
         for end, key in raw:
             if key.mode == SOUND:
-                if sound_aligned is None:
-                    sound_aligned = normalize.align_sound(aligned)
-                start, stop = sound_aligned.span(end - key.length + 1, end + 1)
-                seen = normalize.fold(text[start:stop])
-                if seen in key.folded or seen in index.guard or seen in overlay.guard:
-                    continue  # a direct hit (reported already) or an ordinary word
-                if len(seen) < MIN_PURE_HOMOPHONE and not any(
-                    set(seen) & set(f) for f in key.folded
-                ):
-                    continue  # two unrelated characters that merely sound alike: too common
+                first = end - key.length + 1
+                if sound_aligned is aligned:
+                    seen = aligned.text[first : end + 1]  # the fold of the original span
+                    if _ordinary_sound(seen, key, indexes):
+                        continue
+                    start, stop = aligned.span(first, end + 1)
+                else:
+                    if sound_aligned is None:
+                        sound_aligned = normalize.align_sound(aligned)
+                    start, stop = sound_aligned.span(first, end + 1)
+                    if _ordinary_sound(normalize.fold(text[start:stop]), key, indexes):
+                        continue
             else:
                 if key.mode != DIRECT and not settings.pinyin:
                     continue
@@ -181,6 +190,18 @@ class KeywordDetector(Detector[KeywordSettings]):
             for (start, stop, category), note in sorted(blocks.items())
             if not any(_suppresses(a, (start, stop)) for a in allows)
         ]
+
+
+def _ordinary_sound(seen: str, key: Key, indexes: tuple[TermIndex, TermIndex]) -> bool:
+    """True when a sound match is not a homophone hit.
+
+    That is: its folded text ``seen`` is a direct hit (reported already) or an
+    ordinary word, or it has two characters that share none with the term
+    (any two characters sound like some term).
+    """
+    if seen in key.folded or any(seen in index.guard for index in indexes):
+        return True
+    return len(seen) < MIN_PURE_HOMOPHONE and not any(set(seen) & set(f) for f in key.folded)
 
 
 def _suppresses(allow: tuple[int, int], hit: tuple[int, int]) -> bool:
