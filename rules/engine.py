@@ -90,8 +90,10 @@ class Engine:
         if event.kind is EventKind.JOIN_REQUEST and self.members is not None:
             dry_run = self.force_dry_run or policy.moderation.dry_run
             return await self.members.screen_join(event, gateway, policy, self.store, dry_run)
-        await self._note_member(event)
+        # Detectors run before the first await, so they see a member's messages
+        # in arrival order (flood windows) however the writes below interleave.
         findings = tuple(self.detect(event, policy))
+        await self._note_member(event)
         if self.members is not None:
             await self.members.observe(event, findings, policy)  # forgets a fixed card
         if not findings:
