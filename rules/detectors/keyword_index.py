@@ -14,17 +14,18 @@ ordinary words that sound like some term, computed when the index is built.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import ahocorasick
 
 from rules import normalize
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 DIRECT, SOUND, PINYIN = 0, 1, 2
 ALLOW = "allow"  # the category of allow-listed terms (file ``allow.txt``)
 MIN_PINYIN_LETTERS = 4
@@ -53,6 +54,22 @@ class Key(NamedTuple):
     right_word: str
     folded: frozenset[str]  # folded forms of the terms (for SOUND keys)
     terms: tuple[Term, ...]
+
+
+# A Key as plain tuples and strings: unpickles without a constructor call per object.
+KeyRow = tuple[int, int, str, str, tuple[str, ...], tuple[tuple[str, str, str], ...]]
+
+
+def _row(key: Key) -> KeyRow:
+    """A Key as it is stored (and pickled)."""
+    terms = tuple((t.term, t.category, t.scope) for t in key.terms)
+    return (key.length, key.mode, key.left_word, key.right_word, tuple(sorted(key.folded)), terms)
+
+
+def _key(row: KeyRow) -> Key:
+    """The Key of a stored row."""
+    length, mode, left, right, folded, terms = row
+    return Key(length, mode, left, right, frozenset(folded), tuple(Term(*t) for t in terms))
 
 
 def _edge(ch: str) -> str:
@@ -129,6 +146,17 @@ def _char_order() -> str:
     return order
 
 
+def _load_without_gc(data: bytes) -> object:
+    """Unpickle with the cyclic GC paused (it would scan the fresh rows many times)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _write_cache(path: Path, value: object) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,7 +222,8 @@ class TermIndex:
                 automaton.add_word(spelled, len(keys))
                 keys.append(Key(len(spelled), PINYIN, "a", "a", folded, listed_terms))
         self.size = len(direct)
-        self.keys = keys
+        self._rows = [_row(key) for key in keys]
+        self._made: dict[int, Key] = dict(enumerate(keys))
         self.automaton = automaton
         if len(automaton):
             automaton.make_automaton()
@@ -202,12 +231,28 @@ class TermIndex:
     def __len__(self) -> int:
         return self.size
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without Key objects (rows only): a cached load makes them on first use."""
+        state = dict(self.__dict__)
+        state["_made"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def key(self, number: int) -> Key:
+        """The Key stored in the automaton under ``number`` (made once, then reused)."""
+        made = self._made.get(number)
+        if made is None:
+            made = self._made[number] = _key(self._rows[number])
+        return made
+
     def iter(self, text: str) -> list[tuple[int, Key]]:
         """``(end_index, key)`` for every key found in ``text`` (end inclusive)."""
         if not self.size or not text:
             return []
-        keys = self.keys
-        return [(end, keys[i]) for end, i in self.automaton.iter(text)]
+        made = self._made
+        return [(end, made.get(i) or self.key(i)) for end, i in self.automaton.iter(text)]
 
     @classmethod
     def from_files(cls, paths: Iterable[Path], cache_dir: Path | None = None) -> TermIndex:
@@ -224,7 +269,7 @@ class TermIndex:
             cache = cache_dir / f"keywords-{digest.hexdigest()[:24]}.pickle"
             try:
                 with cache.open("rb") as fh:
-                    loaded = pickle.load(fh)
+                    loaded = _load_without_gc(fh.read())
                 if isinstance(loaded, TermIndex):
                     return loaded
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
