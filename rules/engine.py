@@ -167,19 +167,9 @@ class Engine:
         """Write the member to the store only when new or changed (not per message)."""
         key = (event.group_id, event.member.id)
         seen = (event.member.card, event.member.role)
-        previous = self._seen_members.get(key)
-        if previous != seen:
-            # Marked before the write, so a fast sender's next messages do not
-            # wait on it and reach the detectors in order; undone on failure.
+        if self._seen_members.get(key) != seen:
+            await self.store.note_member(event)
             self._seen_members[key] = seen
-            try:
-                await self.store.note_member(event)
-            except Exception:
-                if previous is None:
-                    self._seen_members.pop(key, None)
-                else:
-                    self._seen_members[key] = previous
-                raise
 
     def _notice(
         self,
