@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import ClassVar
 
+from rules.config import KeywordSettings
+from rules.detectors.base import Detector
 from rules.model import (
     Action,
     ActionKind,
     ChatEvent,
     EventKind,
+    Finding,
     Member,
     Outcome,
     OutcomeStatus,
@@ -44,6 +49,27 @@ def message(
         text=text,
         message_id=message_id or f"m{next(_message_ids)}",
     )
+
+
+class WordListDetector(Detector[KeywordSettings]):
+    """A plain substring 'keyword' detector over a fixed {word: category} map.
+
+    Keeps engine and plugin tests independent of the real filter's data and internals.
+    """
+
+    name: ClassVar[str] = "keyword"
+    section: ClassVar[str] = "keywords"
+
+    def __init__(self, words: Mapping[str, str]) -> None:
+        self.words = dict(words)
+
+    def check(self, event: ChatEvent, settings: KeywordSettings) -> list[Finding]:
+        found = []
+        for word, category in self.words.items():
+            start = event.text.find(word)
+            if start >= 0:
+                found.append(Finding(self.name, category, word, start, start + len(word)))
+        return found
 
 
 @dataclass

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from nonebot.adapters.onebot.v11 import Adapter, Bot, Message, MessageSegment
 from nonebug import App
 
-from rules.config import KeywordSettings, parse_config
-from rules.detectors.base import Detector
+from rules.config import parse_config
 from rules.detectors.flood import FloodDetector
 from rules.engine import Engine
-from rules.model import Action, ActionKind, ChatEvent, Finding, OutcomeStatus
+from rules.model import Action, ActionKind, OutcomeStatus
 from rules.ports import NOMINAL_CAPABILITIES
+from tests.fakes import WordListDetector
 
 WORDS = {"测试脏话": "insult", "测试赌局": "gambling"}
 BOT = "10000"
@@ -29,21 +29,6 @@ _ids = iter(range(700_000, 800_000))
 
 def new_group() -> int:
     return next(_ids)
-
-
-class WordDetector(Detector[KeywordSettings]):
-    """A fixed word list (independent of the real keyword detector's data and internals)."""
-
-    name: ClassVar[str] = "keyword"
-    section: ClassVar[str] = "keywords"
-
-    def check(self, event: ChatEvent, settings: KeywordSettings) -> list[Finding]:
-        found = []
-        for word, category in WORDS.items():
-            start = event.text.find(word)
-            if start >= 0:
-                found.append(Finding("keyword", category, word, start, start + len(word)))
-        return found
 
 
 @pytest.fixture
@@ -64,7 +49,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     )
     test_engine = Engine(
         config,
-        [WordDetector(), FloodDetector()],  # type: ignore[list-item]
+        [WordListDetector(WORDS), FloodDetector()],  # type: ignore[list-item]
         runtime.store,
     )
     monkeypatch.setattr(runtime, "engine", test_engine)

@@ -16,24 +16,9 @@ from rules.model import ActionKind, ChatEvent, Finding, OutcomeStatus, Platform,
 from rules.outbox import OutboxSender
 from rules.storage.sql_store import SqlStore
 from rules.storage.tables import actions, cases
-from tests.fakes import T0, Clock, FakeGateway, message
+from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message
 
 WORDS = {"赌博": "gambling", "笨蛋": "insult", "反动": "politics"}
-
-
-class WordsDetector(Detector[KeywordSettings]):
-    """A plain substring detector: keeps these tests independent of the real filter."""
-
-    name: ClassVar[str] = "keyword"
-    section: ClassVar[str] = "keywords"
-
-    def check(self, event: ChatEvent, settings: KeywordSettings) -> list[Finding]:
-        found = []
-        for word, category in WORDS.items():
-            start = event.text.find(word)
-            if start >= 0:
-                found.append(Finding(self.name, category, word, start, start + len(word)))
-        return found
 
 
 class NoteDetector(Detector[KeywordSettings]):
@@ -59,7 +44,7 @@ async def store() -> AsyncIterator[SqlStore]:
 def make_engine(store: SqlStore, clock: Clock, **config: Any) -> Engine:
     cfg: Config = parse_config({"escalation": {"officers": ["qq:900"]}, **config})
     detectors: list[Detector[DetectorSettings]] = [
-        WordsDetector(),  # type: ignore[list-item]
+        WordListDetector(WORDS),  # type: ignore[list-item]
         NoteDetector(),  # type: ignore[list-item]
     ]
     return Engine(cfg, detectors, store, clock=clock)
