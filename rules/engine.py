@@ -60,6 +60,7 @@ class Engine:
         self.members = members  # card timeline, chatter reports, join screening
         self.force_dry_run = dry_run
         self.detectors = list(detectors)
+        self._reminder_only = {d.name for d in self.detectors if not d.feeds_ladder}
         self.store = store
         self.clock = clock
         self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
@@ -106,7 +107,7 @@ class Engine:
         ):
             return Decision(findings=findings, notes=("message already handled",))
 
-        strike_findings = tuple(f for f in findings if self._feeds_ladder(f))
+        strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
         if strike_findings:
             since = now - policy.ladder.expire_after
             prior = await self.store.strike_weight(event.group_id, event.member.id, since)
@@ -156,12 +157,6 @@ class Engine:
             strikes_added=weight,
             step=step,
         )
-
-    def _feeds_ladder(self, finding: Finding) -> bool:
-        for detector in self.detectors:
-            if detector.name == finding.detector:
-                return detector.feeds_ladder
-        return True
 
     async def _note_member(self, event: ChatEvent) -> None:
         """Write the member to the store only when new or changed (not per message)."""

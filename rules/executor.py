@@ -103,7 +103,6 @@ class DryRunGateway:
     def __init__(self, platform: Platform, capabilities: frozenset[ActionKind]) -> None:
         self.platform = platform
         self._capabilities = capabilities
-        self.performed: list[Action] = []
 
     @classmethod
     def wrapping(cls, gateway: Gateway, group_id: str) -> DryRunGateway:
@@ -113,7 +112,6 @@ class DryRunGateway:
         return self._capabilities
 
     async def perform(self, action: Action) -> Outcome:
-        self.performed.append(action)
         return Outcome(action, OutcomeStatus.DRY_RUN, "dry run: not carried out")
 
     async def send_private(self, user_id: str, text: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -121,7 +121,7 @@ def decision_line(event_id: str, decision: Decision) -> dict[str, Any]:
     }
 
 
-async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> list[dict[str, Any]]:
     """Decide every line; return the output records in input order."""
     gateways = {p: DryRunGateway(p, caps) for p, caps in NOMINAL_CAPABILITIES.items()}
     out: list[dict[str, Any]] = []
@@ -144,7 +144,7 @@ async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> Iterator[dict[st
         event = line.to_event(line_no)
         decision = await runtime.engine.handle(event, gateways[event.platform])
         out.append(decision_line(line.id, decision))
-    return iter(out)
+    return out
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
@@ -186,7 +186,7 @@ async def run_scan(
         lines = (json.dumps(r, ensure_ascii=False) for r in parse_qq_export(source))
     runtime = await Runtime.start(config, db_url=db_url or MEMORY_URL, dry_run=True)
     try:
-        records = list(await scan_lines(runtime, lines))
+        records = await scan_lines(runtime, lines)
     finally:
         await runtime.close()
     for record in records:
