@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
+from rules.normalize import fold
 from rules.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
 from rules.storage.compliance import ComplianceStoreMixin
@@ -164,6 +165,7 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
         at: datetime,
         strike_weight: int = 0,
     ) -> int:
+        evidence = masked_text(event.text, findings)
         async with self._write() as conn:
             result = await conn.execute(
                 insert(cases)
@@ -172,7 +174,8 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
                     member_id=event.member.id,
                     member_card=event.member.card,
                     message_id=event.message_id,
-                    evidence=masked_text(event.text, findings),
+                    evidence=evidence,
+                    normalized=fold(evidence),
                     findings=[dataclasses.asdict(f) for f in findings],
                     step=step,
                     status="open",

@@ -87,9 +87,10 @@ cases = Table(
     Column("member_card", String(255), nullable=False, default=""),
     Column("message_id", String(128)),
     Column("evidence", Text, nullable=False, default=""),  # PII masked
+    Column("normalized", Text, nullable=False, default=""),  # what the filter saw, PII masked
     Column("findings", JSON, nullable=False),
     Column("step", Integer, nullable=False, default=0),
-    Column("status", String(16), nullable=False, default="open"),  # open | pardoned
+    Column("status", String(16), nullable=False, default="open"),  # open | upheld | pardoned
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_cases_group_created", "group_id", "created_at"),
     Index("ix_cases_member", "group_id", "member_id"),
@@ -170,4 +171,48 @@ member_compliance = Table(
     Column("first_flagged_at", UtcDateTime, nullable=False),
     Column("last_reminded_at", UtcDateTime),
     Column("acted_at", UtcDateTime),  # when the grace period ended in an action
+)
+
+
+group_settings = Table(
+    "group_settings",
+    metadata,
+    Column("group_id", String(128), primary_key=True),
+    # Per-group policy overrides set by command (/config set, /dryrun), as the
+    # nested mapping a ``[groups."<id>"]`` config table would hold.
+    Column("overrides", JSON, nullable=False),
+    Column("updated_by", String(128), nullable=False, default=""),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # appeal | report
+    Column("group_id", String(128), nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("requester_id", String(128), nullable=False),  # who appealed or reported
+    Column("subject_id", String(128), nullable=False, default=""),  # the member concerned
+    Column("text", Text, nullable=False, default=""),  # reason given, PII masked
+    Column("evidence", Text, nullable=False, default=""),  # quoted message, PII masked
+    Column("status", String(16), nullable=False, default="open"),  # open | upheld | pardoned
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_by", String(128)),
+    Column("decided_at", UtcDateTime),
+    Index("ix_tasks_status", "status", "created_at"),
+)
+
+group_registry = Table(
+    "group_registry",
+    metadata,
+    Column("group_id", String(128), primary_key=True),
+    Column("name", String(255), nullable=False, default=""),
+    Column("owner", String(255), nullable=False, default=""),
+    Column("admins", JSON, nullable=False),  # list of names or ids
+    Column("responsible", String(255), nullable=False, default=""),  # 负责人
+    Column("purpose", Text, nullable=False, default=""),
+    Column("registered_on", String(10), nullable=False, default=""),  # YYYY-MM-DD
+    Column("updated_by", String(128), nullable=False, default=""),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

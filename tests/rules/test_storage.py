@@ -60,8 +60,9 @@ async def test_strikes_cases_and_times_round_trip() -> None:
     await store.note_member(event)
     await store.note_member(event)  # update path
     async with store.engine.connect() as conn:
-        row = (await conn.execute(text("SELECT evidence, created_at FROM cases"))).one()
+        row = (await conn.execute(text("SELECT evidence, normalized FROM cases"))).one()
     assert row[0] == "身份证 110105********0019"
+    assert row[1] == "身份证10105019"  # folded (noise and repeats dropped), still masked
     await store.close()
 
 
