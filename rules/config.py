@@ -12,6 +12,7 @@ Errors are collected into :class:`ConfigError`, whose lines name the key
 
 from __future__ import annotations
 
+import copy
 import difflib
 import ipaddress
 import re
@@ -140,6 +141,22 @@ class DatabaseSettings(Section):
                 "(use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)"
             )
         return value
+
+
+class CommandSettings(Section):
+    superusers: list[QualifiedId] = Field(
+        default_factory=list,
+        description="Ids that may run every command in every group (besides owners/admins).",
+    )
+    report_limit: int = Field(
+        3, ge=1, description="Reports (/report, /举报) one member may make per report_window."
+    )
+    report_window: Duration = Field(
+        default_factory=lambda: timedelta(minutes=10), description="Window of report_limit."
+    )
+    appeal_limit: int = Field(
+        3, ge=1, description="Appeals (/appeal, /申诉) one member may make per day."
+    )
 
 
 class WechatSettings(Section):
@@ -491,10 +508,13 @@ class Config(Policy):
     onebot: OneBotSettings = Field(default_factory=OneBotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     wechat: WechatSettings = Field(default_factory=WechatSettings)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
     groups: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-group policy overrides."
     )
     _policies: dict[str, Policy] = PrivateAttr(default_factory=dict)
+    # Overrides set at runtime by command (/config set), layered over ``groups``.
+    _runtime: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> Config:
@@ -510,10 +530,32 @@ class Config(Policy):
         return Policy.model_validate(self.model_dump(include=set(Policy.model_fields)))
 
     def policy_for(self, group_id: str) -> Policy:
-        """The policy for one group: global policy with that group's overrides merged."""
+        """The policy for one group: global policy, the file's and then the commands' overrides."""
         if group_id not in self._policies:
-            self._policies[group_id] = _merge_policy(self.policy(), self.groups.get(group_id, {}))
+            override = _merge(self.groups.get(group_id, {}), self._runtime.get(group_id, {}))
+            self._policies[group_id] = _merge_policy(self.policy(), override)
         return self._policies[group_id]
+
+    def runtime_overrides(self, group_id: str) -> dict[str, Any]:
+        """The overrides set by command for one group (a copy)."""
+        return copy.deepcopy(self._runtime.get(group_id, {}))
+
+    def set_runtime_overrides(self, group_id: str, overrides: Mapping[str, Any]) -> None:
+        """Replace a group's command-set overrides; raise ConfigError naming bad keys.
+
+        Validated exactly like a ``[groups."<id>"]`` table of the config file.
+        """
+        combined = _merge(self.groups.get(group_id, {}), overrides)
+        problems = _override_problems(self.policy(), group_id, combined)
+        if problems:
+            raise ConfigError(f"groups.{group_id}", problems)
+        self._runtime[group_id] = copy.deepcopy(dict(overrides))
+        self._policies.pop(group_id, None)
+
+
+def merge_tables(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` deep-merged into ``base`` (nested tables merged, other values replaced)."""
+    return _merge(dict(base), override)
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -565,30 +607,37 @@ def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _group_problems(config: Config) -> list[str]:
+def _override_problems(base: Policy, group_id: str, override: Mapping[str, Any]) -> list[str]:
+    """What is wrong with one group's override table (empty when it is valid)."""
+    prefix = f'groups."{group_id}".'
+    try:
+        platform, _ = split_id(group_id)
+        Platform(platform)
+    except ValueError as exc:
+        return [f'groups."{group_id}": {exc}']
     problems: list[str] = []
+    for section, key in _GLOBAL_ONLY:
+        section_override = override.get(section, {})
+        if isinstance(section_override, Mapping) and key in section_override:
+            problems.append(f"{prefix}{section}.{key}: can only be set globally")
+    unknown = set(override) - set(Policy.model_fields)
+    for name in sorted(unknown):
+        where = "a global-only section" if name in Config.model_fields else "unknown key"
+        problems.append(f"{prefix}{name}: {where} (groups override policy sections only)")
+    if problems:
+        return problems
+    try:
+        _merge_policy(base, override)
+    except ValidationError as exc:
+        problems.extend(_describe(e, prefix, Policy) for e in exc.errors())
+    return problems
+
+
+def _group_problems(config: Config) -> list[str]:
     base = config.policy()
+    problems: list[str] = []
     for group_id, override in config.groups.items():
-        prefix = f'groups."{group_id}".'
-        try:
-            platform, _ = split_id(group_id)
-            Platform(platform)
-        except ValueError as exc:
-            problems.append(f'groups."{group_id}": {exc}')
-            continue
-        for section, key in _GLOBAL_ONLY:
-            if key in override.get(section, {}):
-                problems.append(f"{prefix}{section}.{key}: can only be set globally")
-        unknown = set(override) - set(Policy.model_fields)
-        for name in sorted(unknown):
-            where = "a global-only section" if name in Config.model_fields else "unknown key"
-            problems.append(f"{prefix}{name}: {where} (groups override policy sections only)")
-        if problems:
-            continue
-        try:
-            _merge_policy(base, override)
-        except ValidationError as exc:
-            problems.extend(_describe(e, prefix, Policy) for e in exc.errors())
+        problems.extend(_override_problems(base, group_id, override))
     return problems
 
 

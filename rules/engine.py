@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rules import executor, ladder
 from rules.config import Config, DetectorSettings, Policy
 from rules.detectors.base import Detector
-from rules.messages import category_name, render, truncate
+from rules.messages import category_name, human_duration, render, truncate
 from rules.model import (
     Action,
     ActionKind,
@@ -189,7 +189,7 @@ class Engine:
             text = render("warn_kicked", lang, reason=reason)
         elif ActionKind.MUTE in done:
             duration = done[ActionKind.MUTE].duration
-            shown = _human_duration(duration.total_seconds() if duration else 0, lang)
+            shown = human_duration(duration or timedelta(0), lang)
             text = render("warn_muted", lang, reason=reason, duration=shown, count=count)
         else:
             text = render("warn", lang, reason=reason, count=count)
@@ -249,15 +249,3 @@ def report_text(
         outcomes=done,
         time=now.isoformat(timespec="seconds"),
     )
-
-
-def _human_duration(seconds: float, lang: str) -> str:
-    units = (
-        ((86400, "天"), (3600, "小时"), (60, "分钟"), (1, "秒"))
-        if lang == "zh"
-        else ((86400, " day(s)"), (3600, " hour(s)"), (60, " minute(s)"), (1, " second(s)"))
-    )
-    for size, name in units:
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{name}"
-    return f"{int(seconds)}{units[-1][1]}"

@@ -8,7 +8,8 @@ it is read on phones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Literal
 
 Language = Literal["zh", "en"]
@@ -179,6 +180,300 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
     },
 }
 
+# Slash commands (rules/commands): replies, refusals, usage lines and /help.
+# "{cmd}" in usage lines is the command's name in the reply language.
+_COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
+    # --- /help
+    "help_header": {"zh": "群卫士命令（中英文命令名均可）：", "en": "GroupGuard commands:"},
+    "help_private_note": {
+        "zh": "私聊使用时，请在命令后先写群号，例如：/禁言 123456 张三 10分钟 刷屏",
+        "en": "By private message, put the group id first, e.g. /mute 123456 Alice 10m spam",
+    },
+    "help_line": {"zh": "/{name} {usage} — {summary}", "en": "/{name} {usage} - {summary}"},
+    # --- usage and summary of each command ("usage_X", "summary_X")
+    "usage_help": {"zh": "", "en": ""},
+    "summary_help": {"zh": "查看可用命令", "en": "list the commands you may use"},
+    "usage_warn": {"zh": "@成员 [原因]", "en": "@member [reason]"},
+    "summary_warn": {"zh": "警告成员并记一次违规", "en": "warn a member and record a strike"},
+    "usage_mute": {"zh": "@成员 时长 [原因]", "en": "@member duration [reason]"},
+    "summary_mute": {
+        "zh": "禁言（时长如 10分钟、2小时、1天、30s）",
+        "en": "mute (duration e.g. 30s, 10m, 2h, 1d)",
+    },
+    "usage_unmute": {"zh": "@成员", "en": "@member"},
+    "summary_unmute": {"zh": "解除禁言", "en": "lift a mute"},
+    "usage_kick": {"zh": "@成员 [原因]", "en": "@member [reason]"},
+    "summary_kick": {"zh": "移出本群", "en": "remove from the group"},
+    "usage_pardon": {"zh": "@成员 | #案件号", "en": "@member | #case"},
+    "summary_pardon": {
+        "zh": "赦免：清除成员的违规记录，或撤销一个案件",
+        "en": "clear a member's strikes, or void a case",
+    },
+    "usage_uphold": {"zh": "#案件号 [说明]", "en": "#case [note]"},
+    "summary_uphold": {
+        "zh": "维持案件处理（驳回申诉）",
+        "en": "uphold a case (reject the appeal)",
+    },
+    "usage_strikes": {"zh": "@成员", "en": "@member"},
+    "summary_strikes": {"zh": "查看成员的违规记录", "en": "show a member's strikes and cases"},
+    "usage_audit": {"zh": "", "en": ""},
+    "summary_audit": {"zh": "立即检查全体成员的群名片", "en": "check every member's card now"},
+    "usage_words": {
+        "zh": "add 类别 词… | del 词… | list",
+        "en": "add CATEGORY WORD... | del WORD... | list",
+    },
+    "summary_words": {"zh": "本群自定义敏感词", "en": "this group's banned words"},
+    "usage_allow": {"zh": "add 词… | del 词… | list", "en": "add WORD... | del WORD... | list"},
+    "summary_allow": {"zh": "本群白名单（不算违规的词）", "en": "this group's allowed words"},
+    "usage_config": {
+        "zh": "show [设置项] | set 设置项 值 | unset 设置项",
+        "en": "show [KEY] | set KEY VALUE | unset KEY",
+    },
+    "summary_config": {
+        "zh": "查看或修改本群设置，如 set flood.repeat 4",
+        "en": "show or change this group's settings, e.g. set flood.repeat 4",
+    },
+    "usage_dryrun": {"zh": "on | off", "en": "on | off"},
+    "summary_dryrun": {
+        "zh": "试运行：只记录不处理",
+        "en": "dry run: record decisions, act on nothing",
+    },
+    "usage_stats": {"zh": "[天数，如 7d]", "en": "[period, e.g. 7d]"},
+    "summary_stats": {"zh": "违规统计", "en": "violation statistics"},
+    "usage_report": {
+        "zh": "[原因]（回复要举报的消息）",
+        "en": "[reason] (as a reply to the message)",
+    },
+    "summary_report": {"zh": "向负责人举报一条消息", "en": "report a message to the officer"},
+    "usage_appeal": {"zh": "#案件号 理由", "en": "#case reason"},
+    "summary_appeal": {
+        "zh": "对自己的处理提出申诉（私聊机器人）",
+        "en": "appeal a decision about you (private message)",
+    },
+    # --- refusals and errors (one line, then the usage)
+    "cmd_usage": {"zh": "用法：/{name} {usage}", "en": "Usage: /{name} {usage}"},
+    "group_arg": {"zh": "群号", "en": "GROUP"},
+    "cmd_refused": {
+        "zh": "抱歉，只有本群群主、管理员或负责人可以使用 /{name}。",
+        "en": "Sorry, only this group's owner, admins or officers may use /{name}.",
+    },
+    "cmd_refused_private": {
+        "zh": "抱歉，您不是该群的负责人，不能私聊管理该群。",
+        "en": "Sorry, you are not an officer of that group.",
+    },
+    "cmd_group_only": {
+        "zh": "/{name} 只能在群里使用。",
+        "en": "/{name} can only be used in a group.",
+    },
+    "cmd_private_only": {
+        "zh": "/{name} 请私聊机器人使用。",
+        "en": "/{name} must be sent to the bot by private message.",
+    },
+    "cmd_restricted_key": {
+        "zh": "设置项 {setting} 只有负责人可以修改。",
+        "en": "Only an officer may change {setting}.",
+    },
+    "cmd_protected": {
+        "zh": "不能对群主、管理员、负责人或机器人本身执行此操作。",
+        "en": "Owners, admins, officers and the bot itself cannot be targeted.",
+    },
+    "cmd_need_member": {
+        "zh": "请 @ 要处理的成员（或写QQ号/群名片）。",
+        "en": "Name a member (@, id or card).",
+    },
+    "cmd_need_group": {
+        "zh": "请先写群号，例如 /{name} 123456 …",
+        "en": "Put the group id first, e.g. /{name} 123456 ...",
+    },
+    "cmd_unknown_member": {
+        "zh": "找不到成员「{who}」。",
+        "en": 'No member "{who}" in this group.',
+    },
+    "cmd_ambiguous_member": {
+        "zh": "「{who}」对应{count}位成员，请 @ 对方或写QQ号。",
+        "en": '"{who}" matches {count} members; @ them or use their id.',
+    },
+    "cmd_bad_duration": {
+        "zh": "时长「{value}」看不懂，请写如 30s、10分钟、2小时、1天。",
+        "en": 'Cannot read the duration "{value}"; use e.g. 30s, 10m, 2h, 1d.',
+    },
+    "cmd_mute_range": {
+        "zh": "禁言时长须在1分钟到30天之间。",
+        "en": "A mute must last between 1 minute and 30 days.",
+    },
+    "cmd_need_case": {"zh": "请写案件号，例如 #12。", "en": "Give a case number, e.g. #12."},
+    "cmd_unknown_case": {"zh": "没有案件 #{case_id}。", "en": "There is no case #{case_id}."},
+    "cmd_need_reason": {"zh": "请写明理由。", "en": "Please give a reason."},
+    "cmd_cannot": {
+        "zh": "机器人在本群没有权限执行「{what}」（需要设为管理员）。",
+        "en": "The bot cannot {what} in this group (it needs admin rights).",
+    },
+    "cmd_failed": {"zh": "{what}失败：{detail}", "en": "Could not {what}: {detail}"},
+    "cmd_busy": {"zh": "操作过于频繁，请稍后再试。", "en": "Too many requests; try again later."},
+    "cmd_error": {
+        "zh": "命令执行出错，已记录，请稍后再试。",
+        "en": "The command failed; it has been logged. Please try again later.",
+    },
+    # --- action verbs for the messages above
+    "verb_warn": {"zh": "警告", "en": "warn"},
+    "verb_mute": {"zh": "禁言", "en": "mute"},
+    "verb_unmute": {"zh": "解除禁言", "en": "unmute"},
+    "verb_kick": {"zh": "移出", "en": "remove"},
+    # --- results
+    "cmd_warn_notice": {
+        "zh": "管理员提醒：{reason}。请遵守群规。",
+        "en": "A reminder from the admins: {reason}. Please follow the group rules.",
+    },
+    "cmd_warned": {
+        "zh": "已警告 {who}（案件 #{case_id}）。",
+        "en": "Warned {who} (case #{case_id}).",
+    },
+    "cmd_muted": {
+        "zh": "已禁言 {who} {duration}{reason}（案件 #{case_id}）。",
+        "en": "Muted {who} for {duration}{reason} (case #{case_id}).",
+    },
+    "cmd_unmuted": {"zh": "已解除 {who} 的禁言。", "en": "Lifted the mute on {who}."},
+    "cmd_kicked": {
+        "zh": "已将 {who} 移出本群{reason}（案件 #{case_id}）。",
+        "en": "Removed {who} from the group{reason} (case #{case_id}).",
+    },
+    "cmd_reason": {"zh": "，原因：{reason}", "en": ", reason: {reason}"},
+    "cmd_no_reason": {"zh": "管理员处理", "en": "admin action"},
+    "cmd_pardoned_member": {
+        "zh": "已清除 {who} 的全部违规记录（共{weight}次）。",
+        "en": "Cleared {who}'s strikes (total {weight}).",
+    },
+    "cmd_pardoned_case": {
+        "zh": "已赦免案件 #{case_id}，其违规记录已撤销。",
+        "en": "Case #{case_id} pardoned; its strikes are void.",
+    },
+    "cmd_upheld_case": {"zh": "已维持案件 #{case_id}。", "en": "Case #{case_id} upheld."},
+    "cmd_strikes": {
+        "zh": "{who}：有效违规记录{weight}次（{days}天内）。",
+        "en": "{who}: {weight} strike(s) in the last {days} days.",
+    },
+    "cmd_strikes_case": {
+        "zh": "#{case_id} {date} {categories}（{status}）",
+        "en": "#{case_id} {date} {categories} ({status})",
+    },
+    "cmd_no_cases": {"zh": "没有案件记录。", "en": "No cases."},
+    "case_status_open": {"zh": "已处理", "en": "open"},
+    "case_status_upheld": {"zh": "维持", "en": "upheld"},
+    "case_status_pardoned": {"zh": "已赦免", "en": "pardoned"},
+    "cmd_audit_done": {
+        "zh": "名片检查完成：共{checked}人，不规范{flagged}人，"
+        "已提醒{reminded}人，已处理{acted}人。",
+        "en": "Card check done: {checked} checked, {flagged} not compliant, "
+        "{reminded} reminded, {acted} acted on.",
+    },
+    "cmd_words_added": {"zh": "已添加：{words}", "en": "Added: {words}"},
+    "cmd_words_removed": {"zh": "已删除：{words}", "en": "Removed: {words}"},
+    "cmd_words_unchanged": {"zh": "无变化：{words}", "en": "Unchanged: {words}"},
+    "cmd_words_list": {
+        "zh": "本群自定义词（{count}个）：{words}",
+        "en": "Custom words ({count}): {words}",
+    },
+    "cmd_words_category": {
+        "zh": "没有类别「{category}」，可用：{categories}",
+        "en": 'No category "{category}"; use one of: {categories}',
+    },
+    "cmd_words_bad": {"zh": "无法添加「{word}」：{why}", "en": 'Cannot add "{word}": {why}'},
+    "cmd_config_value": {"zh": "{setting} = {value}{source}", "en": "{setting} = {value}{source}"},
+    "cmd_config_from_command": {"zh": "（命令设置）", "en": " (set by command)"},
+    "cmd_config_from_file": {"zh": "（配置文件）", "en": " (config file)"},
+    "cmd_config_none": {
+        "zh": "本群没有单独设置，使用全局配置。",
+        "en": "This group uses the global settings.",
+    },
+    "cmd_config_set": {"zh": "已设置 {setting} = {value}", "en": "Set {setting} = {value}"},
+    "cmd_config_unset": {
+        "zh": "已恢复 {setting} 的默认值",
+        "en": "{setting} is back to its default",
+    },
+    "cmd_config_unknown": {"zh": "没有设置项 {setting}。", "en": "There is no setting {setting}."},
+    "cmd_config_invalid": {"zh": "设置无效：{problem}", "en": "Invalid setting: {problem}"},
+    "cmd_dryrun_on": {
+        "zh": "本群已开启试运行：只记录，不删除、不禁言、不踢人。",
+        "en": "Dry run on: decisions are recorded, nothing is done.",
+    },
+    "cmd_dryrun_off": {
+        "zh": "本群已关闭试运行，恢复正常处理。",
+        "en": "Dry run off: acting again.",
+    },
+    "cmd_reported": {
+        "zh": "已收到您的举报，已转交负责人处理，谢谢。",
+        "en": "Thank you; your report has been passed to the officer.",
+    },
+    "cmd_no_officer": {
+        "zh": "本群未设置负责人，请直接联系群主。",
+        "en": "No officer is set for this group; please contact the owner.",
+    },
+    "cmd_need_reply": {
+        "zh": "请回复要举报的消息再发 /举报，或 @ 被举报的成员。",
+        "en": "Reply to the message you report, or @ the member.",
+    },
+    "cmd_appealed": {
+        "zh": "申诉已提交（案件 #{case_id}），处理结果会私信告知您。",
+        "en": "Appeal filed (case #{case_id}); you will be told the outcome.",
+    },
+    "cmd_appeal_not_yours": {
+        "zh": "只能对自己的案件提出申诉。",
+        "en": "You can only appeal your own cases.",
+    },
+    "cmd_appeal_pending": {
+        "zh": "案件 #{case_id} 已在申诉处理中。",
+        "en": "Case #{case_id} already has an appeal pending.",
+    },
+    "cmd_appeal_closed": {
+        "zh": "案件 #{case_id} 已有处理结果（{status}），不能再申诉。",
+        "en": "Case #{case_id} is already decided ({status}).",
+    },
+    # --- what officers and members receive by private message
+    "task_report": {
+        "zh": "【群卫士·成员举报】任务 #{task_id}\n群：{group}\n举报人：{requester}\n"
+        "被举报：{subject}\n消息：{evidence}\n理由：{reason}\n系统检测：{findings}",
+        "en": "[GroupGuard member report] task #{task_id}\nGroup: {group}\nBy: {requester}\n"
+        "About: {subject}\nMessage: {evidence}\nReason: {reason}\nDetected: {findings}",
+    },
+    "task_appeal": {
+        "zh": "【群卫士·申诉】案件 #{case_id}\n群：{group}\n申诉人：{requester}\n"
+        "原处理：{categories}\n原文：{evidence}\n理由：{reason}\n"
+        "处理：回复 /赦免 #{case_id} 或 /维持 #{case_id}",
+        "en": "[GroupGuard appeal] case #{case_id}\nGroup: {group}\nBy: {requester}\n"
+        "Decision: {categories}\nText: {evidence}\nReason: {reason}\n"
+        "Answer with /pardon #{case_id} or /uphold #{case_id}",
+    },
+    "appeal_pardoned": {
+        "zh": "您对案件 #{case_id} 的申诉已通过，相关违规记录已撤销。",
+        "en": "Your appeal on case #{case_id} succeeded; its strikes are void.",
+    },
+    "appeal_upheld": {
+        "zh": "您对案件 #{case_id} 的申诉未通过，原处理维持。{note}",
+        "en": "Your appeal on case #{case_id} was not upheld; the decision stands. {note}",
+    },
+    "none": {"zh": "无", "en": "none"},
+    "cmd_unsupported": {
+        "zh": "该平台不支持「{what}」。",
+        "en": "This platform cannot {what}.",
+    },
+    "cmd_stats": {
+        "zh": "近{period}：共{cases}个案件。\n类别：{categories}\n处理：{actions}",
+        "en": "Last {period}: {cases} case(s).\nCategories: {categories}\nActions: {actions}",
+    },
+    "action_delete": {"zh": "撤回", "en": "deleted"},
+    "action_warn": {"zh": "警告", "en": "warned"},
+    "action_remind": {"zh": "提醒", "en": "reminded"},
+    "action_mute": {"zh": "禁言", "en": "muted"},
+    "action_unmute": {"zh": "解禁", "en": "unmuted"},
+    "action_kick": {"zh": "移出", "en": "removed"},
+    "action_escalate": {"zh": "上报", "en": "reported"},
+    "action_set_card": {"zh": "改名片", "en": "card set"},
+    "action_approve_join": {"zh": "同意入群", "en": "join approved"},
+    "action_reject_join": {"zh": "拒绝入群", "en": "join rejected"},
+    "action_failed": {"zh": "失败", "en": "failed"},
+}
+
+
 # Human names for detector categories, used in warnings and reports.
 _CATEGORY_NAMES: Mapping[str, Mapping[Language, str]] = {
     "politics": {"zh": "政治敏感", "en": "politics"},
@@ -199,6 +494,8 @@ _CATEGORY_NAMES: Mapping[str, Mapping[Language, str]] = {
     "roster": {"zh": "实名核验未通过", "en": "roster check"},
     "chatter": {"zh": "上班时间扎堆聊天", "en": "chatter in working hours"},
     "custom": {"zh": "本群自定义敏感词", "en": "group-specific banned words"},
+    "manual": {"zh": "管理员处理", "en": "admin action"},
+    "report": {"zh": "成员举报", "en": "member report"},
 }
 
 
@@ -220,7 +517,8 @@ def card_field(name: str, language: Language = "zh") -> str:
 
 def render(key: str, language: Language = "zh", **fields: object) -> str:
     """Fill template ``key`` in ``language``; KeyError names a missing template."""
-    return _TEMPLATES[key][language].format(**fields)
+    templates = _TEMPLATES.get(key) or _COMMAND_TEXTS[key]
+    return templates[language].format(**fields)
 
 
 def category_name(category: str | None, language: Language = "zh") -> str:
@@ -234,3 +532,32 @@ def category_name(category: str | None, language: Language = "zh") -> str:
 def truncate(text: str, limit: int = 200) -> str:
     """Shorten long evidence for chat display, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def category_key(name: str, keys: Iterable[str] | None = None) -> str | None:
+    """The category a person named (``ads``, ``商业广告``, or a unique part: ``广告``), or None.
+
+    ``keys`` limits the answer to these categories (default: every named one).
+    """
+    wanted = name.strip().lower()
+    allowed = [k for k in (keys if keys is not None else _CATEGORY_NAMES)]
+    names = {k: [k, *(n.lower() for n in _CATEGORY_NAMES.get(k, {}).values())] for k in allowed}
+    exact = [k for k, said in names.items() if wanted in said]
+    if exact:
+        return exact[0]
+    partial = [k for k, said in names.items() if wanted and any(wanted in n for n in said)]
+    return partial[0] if len(partial) == 1 else None
+
+
+def human_duration(value: timedelta, language: Language = "zh") -> str:
+    """``10分钟`` / ``10 minute(s)``: the largest unit that divides the duration exactly."""
+    seconds = int(value.total_seconds())
+    units = (
+        ((86400, "天"), (3600, "小时"), (60, "分钟"), (1, "秒"))
+        if language == "zh"
+        else ((86400, " day(s)"), (3600, " hour(s)"), (60, " minute(s)"), (1, " second(s)"))
+    )
+    for size, unit in units:
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}{units[-1][1]}"

@@ -191,5 +191,48 @@ class Decision:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A recorded decision, as read back from the store (evidence is PII-masked)."""
+
+    id: int
+    group_id: str
+    member_id: str
+    member_card: str
+    evidence: str
+    categories: tuple[str, ...]
+    status: str  # open | upheld | pardoned
+    created_at: datetime
+    step: int = 0
+
+
+class TaskKind(StrEnum):
+    APPEAL = "appeal"
+    REPORT = "report"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"
+    PARDONED = "pardoned"
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerTask:
+    """An appeal or a member's report waiting for (or decided by) an officer."""
+
+    kind: TaskKind
+    group_id: str
+    requester_id: str
+    created_at: datetime
+    subject_id: str = ""
+    case_id: int | None = None
+    text: str = ""
+    evidence: str = ""
+    status: TaskStatus = TaskStatus.OPEN
+    id: int | None = None
+    decided_by: str | None = None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

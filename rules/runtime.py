@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rules.commands.service import CommandService
 from rules.config import PROJECT_ROOT, Config, DetectorSettings
 from rules.detectors.base import Detector
 from rules.detectors.flood import ChatterDetector, FloodDetector
@@ -56,6 +57,7 @@ class Runtime:
     engine: Engine
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
     words: WordService | None = None  # per-group custom words (the commands use it)
+    commands: CommandService | None = None  # slash commands; platforms register an Edge
 
     @classmethod
     async def start(
@@ -77,7 +79,9 @@ class Runtime:
             if isinstance(detector, KeywordDetector):
                 words = WordService(detector, store, clock=clock)
                 await words.load()
-        return cls(config=config, store=store, engine=engine, words=words)
+        commands = CommandService(engine, store, words)
+        await commands.load_settings()
+        return cls(config=config, store=store, engine=engine, words=words, commands=commands)
 
     def outbox(self) -> OutboxSender:
         return OutboxSender(self.store, self.gateways, clock=self.engine.clock)

@@ -22,7 +22,7 @@ from rules.model import (
     Platform,
     Role,
 )
-from rules.ports import NOMINAL_CAPABILITIES
+from rules.ports import NOMINAL_CAPABILITIES, GroupInfo
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 _message_ids = count(1)
@@ -115,3 +115,18 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+@dataclass
+class FakeDirectory:
+    members: dict[str, list[Member]]
+    infos: dict[str, GroupInfo] = field(default_factory=dict)
+
+    async def list_members(self, group_id: str) -> list[Member]:
+        return self.members[group_id]
+
+    async def group_info(self, group_id: str) -> GroupInfo:
+        return self.infos[group_id]
+
+    async def list_groups(self) -> list[str]:
+        return list(self.members)

@@ -98,6 +98,8 @@ async def _start() -> None:
     path = get_plugin_config(PluginConfig).groupguard_config
     config, source = load_config(Path(path) if path else None)
     runtime = await Runtime.start(config)
+    if runtime.commands is not None:
+        runtime.commands.notify = request_outbox_flush  # reports from /report, /appeal
     _state["runtime"] = runtime
     _state["outbox_task"] = asyncio.create_task(_outbox_loop(runtime), name="groupguard-outbox")
     logger.opt(colors=False).info("\n" + banner(config, source, runtime))

@@ -22,6 +22,7 @@ from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.normalize import fold
 from rules.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
+from rules.storage.cases import CasesStoreMixin
 from rules.storage.compliance import ComplianceStoreMixin
 from rules.storage.tables import (
     actions,
@@ -72,7 +73,7 @@ def _seconds(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds())
 
 
-class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
+class SqlStore(WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin):
     """Durable state in a SQL database. Create with :meth:`open`."""
 
     @classmethod

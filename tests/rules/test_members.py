@@ -6,7 +6,6 @@ import io
 import json
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from rules.model import ActionKind, ChatEvent, EventKind, Member, OutcomeStatus,
 from rules.ports import GroupInfo
 from rules.runtime import MEMORY_URL, Runtime
 from rules.scan import run_scan
-from tests.fakes import T0, Clock, FakeGateway, message
+from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, message
 
 NICK = {
     "enabled": True,
@@ -303,21 +302,6 @@ async def test_join_screening_off_and_dry_run() -> None:
 
 
 # ---------------------------------------------------------------- audit and group checks
-
-
-@dataclass
-class FakeDirectory:
-    members: dict[str, list[Member]]
-    infos: dict[str, GroupInfo] = field(default_factory=dict)
-
-    async def list_members(self, group_id: str) -> list[Member]:
-        return self.members[group_id]
-
-    async def group_info(self, group_id: str) -> GroupInfo:
-        return self.infos[group_id]
-
-    async def list_groups(self) -> list[str]:
-        return list(self.members)
 
 
 @pytest.mark.parametrize(

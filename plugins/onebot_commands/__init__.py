@@ -1,0 +1,142 @@
+"""Slash commands on QQ: group and private messages to ``rules.commands``, replies back.
+
+Moderation runs first (``onebot_guard``'s preprocessor): a command in a message
+that was deleted never runs. Only the account that serves a group answers its
+commands, so two of our accounts in one group reply once. Replies go out as
+plain text segments (a reply to the command in groups), so user text in them
+(reasons, cards) is never read as CQ codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nonebot import get_driver, on_message, require
+from nonebot.adapters.onebot.v11 import (
+    Bot,
+    GroupMessageEvent,
+    Message,
+    MessageSegment,
+    PrivateMessageEvent,
+)
+from nonebot.plugin import PluginMetadata
+
+require("guard")
+require("onebot_guard")
+
+from plugins.guard import get_runtime  # noqa: E402
+from plugins.onebot_guard import get_gateway  # noqa: E402
+from plugins.onebot_guard.translate import (  # noqa: E402
+    Segments,
+    event_time,
+    group_message,
+    qq,
+    read_message,
+)
+from rules.commands import CommandRequest, Edge, Quoted  # noqa: E402
+from rules.commands.spec import PREFIXES  # noqa: E402
+from rules.model import Member, Platform, split_id  # noqa: E402
+
+__plugin_meta__ = PluginMetadata(
+    name="onebot_commands",
+    description="GroupGuard slash commands on QQ (/help, /帮助)",
+    usage="/help or /帮助 in a group, or by private message (officers)",
+)
+
+log = logging.getLogger(__name__)
+driver = get_driver()
+
+
+async def quote(group_id: str, message_id: str) -> Quoted | None:
+    """The message a /report replies to, fetched with ``get_msg`` (None if unavailable)."""
+    gateway = get_gateway()
+    try:
+        bot = gateway.bot_for(split_id(group_id)[1])
+        data = await gateway.call(bot, "get_msg", message_id=int(message_id))
+    except Exception as exc:
+        log.warning("quoted message %s unavailable: %s", message_id, exc)
+        return None
+    if not isinstance(data, dict):
+        return None
+    sender = data.get("sender") or {}
+    user = sender.get("user_id") or data.get("user_id")
+    if not user:
+        return None
+    raw = data.get("message")
+    segments = Segments()
+    if isinstance(raw, str):  # string-format implementations: parse the CQ codes, never run them
+        raw = [{"type": s.type, "data": s.data} for s in Message(raw)]
+    if isinstance(raw, list):
+        segments.read(raw)
+    member = Member(qq(user), str(sender.get("card") or ""), str(sender.get("nickname") or ""))
+    return Quoted(member, segments.joined_text(), str(message_id))
+
+
+@driver.on_startup
+async def _register() -> None:
+    runtime = get_runtime()
+    if runtime.commands is not None:
+        gateway = get_gateway()
+        runtime.commands.register(Platform.QQ, Edge(gateway, gateway, quote))
+
+
+def _looks_like_command(event: GroupMessageEvent | PrivateMessageEvent) -> bool:
+    return event.get_plaintext().lstrip().startswith(PREFIXES)
+
+
+commands = on_message(priority=5, block=False)
+
+
+@commands.handle()
+async def _on_command(bot: Bot, event: GroupMessageEvent | PrivateMessageEvent) -> None:
+    if not _looks_like_command(event):
+        return
+    service = get_runtime().commands
+    if service is None:
+        return
+    request = _request(bot, event)
+    if request is None:
+        return
+    reply = await service.handle(request)
+    if reply:
+        await _send(bot, event, reply)
+
+
+def _request(bot: Bot, event: GroupMessageEvent | PrivateMessageEvent) -> CommandRequest | None:
+    if isinstance(event, GroupMessageEvent):
+        if not get_gateway().serves(bot.self_id, str(event.group_id)):
+            return None  # another of our accounts answers in this group
+        chat = group_message(event, read_message(event))
+        return CommandRequest(
+            platform=Platform.QQ,
+            caller=chat.member,
+            text=chat.text,
+            time=chat.time,
+            group_id=chat.group_id,
+            mentions=chat.mentions,
+            reply_to=chat.reply_to,
+            bot_id=chat.bot_id,
+        )
+    return CommandRequest(
+        platform=Platform.QQ,
+        caller=Member(qq(event.user_id), nickname=str(event.sender.nickname or "")),
+        text=event.get_plaintext(),
+        time=event_time(event.time),
+        bot_id=qq(bot.self_id),
+    )
+
+
+async def _send(bot: Bot, event: GroupMessageEvent | PrivateMessageEvent, reply: str) -> None:
+    params: dict[str, Any]
+    if isinstance(event, GroupMessageEvent):
+        message = Message([MessageSegment.reply(event.message_id), MessageSegment.text(reply)])
+        params = {"group_id": event.group_id, "message": message}
+        api = "send_group_msg"
+    else:
+        params = {"user_id": event.user_id, "message": Message(MessageSegment.text(reply))}
+        api = "send_private_msg"
+    try:
+        await get_gateway().call(bot, api, **params)
+    except Exception as exc:  # the audit log has the command; say why the reply is missing
+        log.warning("command reply not sent (%s): %s", api, exc)

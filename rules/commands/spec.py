@@ -1,0 +1,70 @@
+"""The command table: every command's names (Chinese and English), who may use it, and where.
+
+A command is matched by either name, with ``/`` or the full-width ``／`` before
+it (Chinese input methods type the latter). Usage lines and summaries live in
+``rules.messages`` (``usage_<key>``, ``summary_<key>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+PREFIXES = ("/", "／")
+
+
+class Level(IntEnum):
+    """Who a caller is for one group; a command needs at least its level."""
+
+    MEMBER = 0
+    MANAGER = 1  # the group's owner or an admin (in the group)
+    OFFICER = 2  # an officer overseeing the group, or a superuser
+
+
+class Where(StrEnum):
+    GROUP = "group"  # only inside a group
+    PRIVATE = "private"  # only by private message
+    ANYWHERE = "anywhere"  # in a group, or by private message naming the group
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    key: str
+    zh: str
+    en: str
+    level: Level
+    where: Where = Where.ANYWHERE
+    # By private message the first argument names the group (unless the command
+    # is about a case, whose group is the case's).
+    group_arg: bool = True
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("help", "帮助", "help", Level.MEMBER, group_arg=False),
+    CommandSpec("warn", "警告", "warn", Level.MANAGER),
+    CommandSpec("mute", "禁言", "mute", Level.MANAGER),
+    CommandSpec("unmute", "解禁", "unmute", Level.MANAGER),
+    CommandSpec("kick", "踢出", "kick", Level.MANAGER),
+    CommandSpec("pardon", "赦免", "pardon", Level.MANAGER),
+    CommandSpec("uphold", "维持", "uphold", Level.MANAGER, group_arg=False),
+    CommandSpec("strikes", "记录", "strikes", Level.MANAGER),
+    CommandSpec("audit", "检查名片", "audit", Level.MANAGER),
+    CommandSpec("words", "敏感词", "words", Level.MANAGER),
+    CommandSpec("allow", "白名单", "allow", Level.MANAGER),
+    CommandSpec("config", "设置", "config", Level.MANAGER),
+    CommandSpec("dryrun", "试运行", "dryrun", Level.MANAGER),
+    CommandSpec("stats", "统计", "stats", Level.MANAGER),
+    CommandSpec("report", "举报", "report", Level.MEMBER, Where.GROUP, group_arg=False),
+    CommandSpec("appeal", "申诉", "appeal", Level.MEMBER, Where.PRIVATE, group_arg=False),
+)
+
+_BY_NAME = {name: spec for spec in COMMANDS for name in (spec.zh, spec.en)}
+
+
+def lookup(name: str) -> CommandSpec | None:
+    """The command called ``name`` (either language, any case), or None."""
+    return _BY_NAME.get(name.lower()) or _BY_NAME.get(name)
+
+
+def name_in(spec: CommandSpec, language: str) -> str:
+    return spec.zh if language == "zh" else spec.en
