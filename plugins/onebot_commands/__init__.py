@@ -31,12 +31,13 @@ from plugins.onebot_guard.translate import (  # noqa: E402
     Segments,
     event_time,
     group_message,
+    message_segments,
     qq,
     read_message,
 )
 from rules.commands import CommandRequest, Edge, Quoted  # noqa: E402
 from rules.commands.spec import PREFIXES  # noqa: E402
-from rules.model import Member, Platform, split_id  # noqa: E402
+from rules.model import Member, Platform  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
     name="onebot_commands",
@@ -48,29 +49,17 @@ log = logging.getLogger(__name__)
 driver = get_driver()
 
 
-async def quote(group_id: str, message_id: str) -> Quoted | None:
-    """The message a /report replies to, fetched with ``get_msg`` (None if unavailable)."""
-    gateway = get_gateway()
-    try:
-        bot = gateway.bot_for(split_id(group_id)[1])
-        data = await gateway.call(bot, "get_msg", message_id=int(message_id))
-    except Exception as exc:
-        log.warning("quoted message %s unavailable: %s", message_id, exc)
+def quoted(event: GroupMessageEvent) -> Quoted | None:
+    """The message a /report replies to: the adapter fetched it (``get_msg``) into ``reply``."""
+    reply = event.reply
+    user = reply.sender.user_id if reply is not None else None
+    if reply is None or user is None:
         return None
-    if not isinstance(data, dict):
-        return None
-    sender = data.get("sender") or {}
-    user = sender.get("user_id") or data.get("user_id")
-    if not user:
-        return None
-    raw = data.get("message")
     segments = Segments()
-    if isinstance(raw, str):  # string-format implementations: parse the CQ codes, never run them
-        raw = [{"type": s.type, "data": s.data} for s in Message(raw)]
-    if isinstance(raw, list):
-        segments.read(raw)
-    member = Member(qq(user), str(sender.get("card") or ""), str(sender.get("nickname") or ""))
-    return Quoted(member, segments.joined_text(), str(message_id))
+    segments.read(message_segments(reply.message))
+    sender = reply.sender
+    member = Member(qq(user), str(sender.card or ""), str(sender.nickname or ""))
+    return Quoted(member, segments.joined_text(), str(reply.message_id))
 
 
 @driver.on_startup
@@ -78,7 +67,7 @@ async def _register() -> None:
     runtime = get_runtime()
     if runtime.commands is not None:
         gateway = get_gateway()
-        runtime.commands.register(Platform.QQ, Edge(gateway, gateway, quote))
+        runtime.commands.register(Platform.QQ, Edge(gateway, gateway))
 
 
 def _looks_like_command(event: GroupMessageEvent | PrivateMessageEvent) -> bool:
@@ -116,6 +105,7 @@ def _request(bot: Bot, event: GroupMessageEvent | PrivateMessageEvent) -> Comman
             group_id=chat.group_id,
             mentions=chat.mentions,
             reply_to=chat.reply_to,
+            quoted=quoted(event),
             bot_id=chat.bot_id,
         )
     return CommandRequest(

@@ -13,7 +13,7 @@ from pathlib import Path
 from rules.audit import audit_group
 from rules.commands import members, settings
 from rules.commands.parse import case_number, duration, switch
-from rules.commands.service import Call, CommandError, Handler, Quoted
+from rules.commands.service import Call, CommandError, Handler
 from rules.commands.spec import Level
 from rules.config import ConfigError
 from rules.detectors.keyword import expand_globs
@@ -381,10 +381,7 @@ async def stats(call: Call) -> str:
 
 async def report(call: Call) -> str:
     group_id = call.require_group()
-    edge = call.require_edge()
-    quoted: Quoted | None = None
-    if call.request.reply_to and edge.quote is not None:
-        quoted = await edge.quote(group_id, call.request.reply_to)
+    quoted = call.request.quoted
     if quoted is not None:
         subject, text = quoted.sender, quoted.text
     elif _mentioned(call):

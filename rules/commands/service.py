@@ -8,8 +8,8 @@ was typed in, or by private message the group named first), who the caller is
 for that group (:class:`Level`), refuses what the caller may not do, runs the
 command, and writes every command, allowed or refused, to the audit log.
 
-Platforms register an :class:`Edge` (their Gateway, Directory and, where the
-platform can fetch a quoted message, ``quote``) under their :class:`Platform`;
+Platforms register an :class:`Edge` (their Gateway and Directory) under their
+:class:`Platform`;
 an officer's private message may command a group on any registered platform.
 """
 
@@ -64,6 +64,7 @@ class CommandRequest:
     group_id: str | None = None  # None: a private message
     mentions: tuple[str, ...] = ()
     reply_to: str | None = None  # id of the message this one replies to
+    quoted: Quoted | None = None  # that message, when the platform gave it
     bot_id: str | None = None
 
 
@@ -76,16 +77,12 @@ class Quoted:
     message_id: str
 
 
-QuoteFetcher = Callable[[str, str], Awaitable[Quoted | None]]
-
-
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """What a platform gives the commands: acting, listing members, fetching a quote."""
+    """What a platform gives the commands: acting on and listing a group's members."""
 
     gateway: Gateway
     directory: Directory
-    quote: QuoteFetcher | None = None
 
 
 class CommandStore(Store, Protocol):

@@ -62,6 +62,7 @@ class Env:
             group_id=group,
             mentions=mentions,
             reply_to=reply_to,
+            quoted=self.quotes.get(reply_to or ""),
             bot_id=BOT,
         )
         reply = await self.service.handle(request)
@@ -97,10 +98,7 @@ async def env() -> AsyncIterator[Env]:
     directory = FakeDirectory({GROUP: list(MEMBERS), OTHER_GROUP: [ALICE]})
     environment = Env(runtime, runtime.commands, gateway, clock)
 
-    async def quote(group_id: str, message_id: str) -> Quoted | None:
-        return environment.quotes.get(message_id)
-
-    runtime.commands.register(Platform.QQ, Edge(gateway, directory, quote))
+    runtime.commands.register(Platform.QQ, Edge(gateway, directory))
     yield environment
     await runtime.close()
 
