@@ -11,8 +11,9 @@ The library runs every handler as its own task, so events can overtake each
 other; each room's events are handed to the core one at a time, and every
 handler catches its own errors (an uncaught one would only become a log line).
 
-Private messages from officers and room owners/admins are kept for the
-commands layer: a bounded queue plus optional callbacks.
+Private messages from officers and room owners/admins, and commands from
+anyone (members appeal by private message), are kept for the commands layer:
+a bounded queue plus optional callbacks.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from wechaty_grpc.wechaty.puppet import MessageType
 
 from plugins.wechaty_guard.gateway import WechatyGateway
 from plugins.wechaty_guard.supervisor import WechatySupervisor
+from rules.commands.spec import PREFIXES
 from rules.model import ChatEvent, EventKind, Member, Platform, Role, SharedCard, qualify, utcnow
 
 log = logging.getLogger("groupguard.wechaty")
@@ -227,14 +229,15 @@ class WechatyBridge:
 
     async def _private(self, message: Any, talker_id: str) -> None:
         sender = qualify(Platform.WECHAT, talker_id)
-        if not self.is_trusted(sender):
-            log.debug("WeChat: ignored a private message from %s", sender)
-            return
         if message.payload.type != MessageType.MESSAGE_TYPE_TEXT:
+            return
+        text = message.payload.text or ""
+        if not self.is_trusted(sender) and not text.lstrip().startswith(PREFIXES):
+            log.debug("WeChat: ignored a private message from %s", sender)
             return
         item = PrivateMessage(
             sender_id=sender,
-            text=message.payload.text or "",
+            text=text,
             time=event_time(message.payload.timestamp),
             message_id=message.message_id,
         )

@@ -159,6 +159,13 @@ class WechatyGateway:
             return Outcome(action, OutcomeStatus.DONE)
         return Outcome(action, OutcomeStatus.SKIPPED, f"WeChat cannot {action.kind.value}")
 
+    async def say(self, group_id: str, text: str) -> None:
+        """A plain message in a room (command replies); raise on failure."""
+        room_id = raw_id(group_id)
+        await self.throttle.wait(room_id)
+        room = self.supervisor.bot.Room.load(room_id)
+        await self.supervisor.call(room.say(text), "send")
+
     async def send_private(self, user_id: str, text: str) -> None:
         contact_id = raw_id(user_id)
         await self.throttle.wait("private")

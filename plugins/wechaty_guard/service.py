@@ -13,11 +13,12 @@ from collections import deque
 from collections.abc import Callable
 
 from plugins.wechaty_guard.bridge import WechatyBridge
+from plugins.wechaty_guard.commands import WechatCommands
 from plugins.wechaty_guard.gateway import WechatyGateway
 from plugins.wechaty_guard.supervisor import Timings, WechatySupervisor
 from plugins.wechaty_guard.throttle import SendThrottle
 from rules.config import Config
-from rules.model import ActionKind, ChatEvent, Decision, OutcomeStatus, Platform
+from rules.model import ActionKind, ChatEvent, Decision, EventKind, OutcomeStatus, Platform
 from rules.runtime import Runtime
 
 log = logging.getLogger("groupguard.wechaty")
@@ -53,6 +54,10 @@ class WechatService:
         self.events: deque[ChatEvent] = deque(maxlen=50)
         self.decisions: deque[Decision] = deque(maxlen=50)
         self._task: asyncio.Task[None] | None = None
+        self.commands: WechatCommands | None = None
+        if runtime.commands is not None:
+            self.commands = WechatCommands(runtime.commands, self.gateway)
+            self.bridge.private_handlers.append(self.commands.from_private)
         # Called with the group id when a decision queued an officer report.
         self.on_report: Callable[[str], None] | None = None
 
@@ -60,6 +65,8 @@ class WechatService:
         self.events.append(event)
         decision = await self.runtime.engine.handle(event, self.gateway)
         self.decisions.append(decision)
+        if self.commands is not None and event.kind is EventKind.MESSAGE and not _removed(decision):
+            self.commands.from_room(event)
         if self.on_report is not None and any(
             o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
             for o in decision.outcomes
@@ -82,4 +89,14 @@ class WechatService:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 5.0)
         await self.bridge.close()
+        if self.commands is not None:
+            await self.commands.close()
         log.info("WeChat: stopped")
+
+
+def _removed(decision: Decision) -> bool:
+    """Whether moderation just removed the message's sender from the room."""
+    return any(
+        o.action.kind is ActionKind.KICK and o.status is OutcomeStatus.DONE
+        for o in decision.outcomes
+    )

@@ -2,12 +2,15 @@
 
 ``SqlStore.open(url)`` creates the engine, applies migrations and, for SQLite,
 turns on WAL, foreign keys and a busy timeout. ``sqlite+aiosqlite://`` with no
-path is an in-memory database (used by ``scan`` without ``--db`` and by tests).
+path is a throw-away database in a temporary file, removed at close (used by
+``scan`` without ``--db`` and by tests).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,6 @@ from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import StaticPool
 
 from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.normalize import fold
@@ -76,20 +78,30 @@ def _seconds(value: timedelta | None) -> int | None:
 class SqlStore(WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin):
     """Durable state in a SQL database. Create with :meth:`open`."""
 
+    _scratch: str | None = None  # folder of a throw-away database, removed at close
+
     @classmethod
     async def open(cls, url: str) -> SqlStore:
         parsed = make_url(url)
-        kwargs: dict[str, Any] = {}
+        scratch = None
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        engine = create_async_engine(url, **kwargs)
+            # A throw-away database in a temporary file, not SQLite's :memory: on one
+            # shared connection: there, a reader closing its connection rolls back a
+            # writer's open transaction. A file gives every connection its own.
+            scratch = tempfile.mkdtemp(prefix="groupguard-db-")
+            parsed = parsed.set(database=str(Path(scratch) / "scratch.db"))
+        engine = create_async_engine(parsed)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         await migrate.upgrade(engine)
-        return cls(engine)
+        store = cls(engine)
+        store._scratch = scratch
+        return store
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- members and groups -------------------------------------------------
 

@@ -142,8 +142,15 @@ class FakePuppetService:
         for queue in self._streams:
             queue.put_nowait(response)
 
-    def post_text(self, room_id: str, talker_id: str, text: str, message_id: str = "") -> str:
-        return self._post(room_id, talker_id, TS_TEXT, text, message_id)
+    def post_text(
+        self,
+        room_id: str,
+        talker_id: str,
+        text: str,
+        message_id: str = "",
+        mention_ids: list[str] | None = None,
+    ) -> str:
+        return self._post(room_id, talker_id, TS_TEXT, text, message_id, mention_ids=mention_ids)
 
     def post_private(self, talker_id: str, text: str) -> str:
         return self._post("", talker_id, TS_TEXT, text, "", to_id=self.self_id)
@@ -192,6 +199,7 @@ class FakePuppetService:
         text: str,
         message_id: str,
         to_id: str = "",
+        mention_ids: list[str] | None = None,
     ) -> str:
         message_id = message_id or f"msg-{next(self._ids)}"
         self.messages[message_id] = pb.MessagePayloadResponse(
@@ -202,6 +210,7 @@ class FakePuppetService:
             from_id=talker_id,
             room_id=room_id,
             to_id=to_id,
+            mention_ids=mention_ids or [],
         )
         self.push(pb.EventType.EVENT_TYPE_MESSAGE, {"messageId": message_id})
         return message_id
