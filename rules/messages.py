@@ -233,7 +233,7 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "zh": "查看或修改本群设置，如 set flood.repeat 4",
         "en": "show or change this group's settings, e.g. set flood.repeat 4",
     },
-    "usage_dryrun": {"zh": "on | off", "en": "on | off"},
+    "usage_dryrun": {"zh": "on | off（开启/关闭）", "en": "on | off"},
     "summary_dryrun": {
         "zh": "试运行：只记录不处理",
         "en": "dry run: record decisions, act on nothing",
@@ -253,6 +253,9 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     # --- refusals and errors (one line, then the usage)
     "cmd_usage": {"zh": "用法：/{name} {usage}", "en": "Usage: /{name} {usage}"},
     "group_arg": {"zh": "群号", "en": "GROUP"},
+    # By private message there is no @: a member is named by id or card.
+    "member_arg": {"zh": "@成员", "en": "@member"},
+    "member_arg_private": {"zh": "成员(QQ号/群名片)", "en": "member(id/card)"},
     "cmd_refused": {
         "zh": "抱歉，只有本群群主、管理员或负责人可以使用 /{name}。",
         "en": "Sorry, only this group's owner, admins or officers may use /{name}.",

@@ -202,6 +202,7 @@ def usage_text(spec: CommandSpec, lang: Language, private: bool) -> str:
     usage = render(f"usage_{spec.key}", lang)
     if private and spec.group_arg:
         usage = render("group_arg", lang) + " " + usage
+        usage = usage.replace(render("member_arg", lang), render("member_arg_private", lang))
     return usage.strip()
 
 
@@ -361,8 +362,8 @@ class CommandService:
         """The commands a caller of ``level`` may use here, one line each."""
         lines = []
         for spec in COMMANDS:
-            if spec.level > level:
-                continue
+            if spec.level > level or (spec.key == "appeal" and level > Level.MEMBER):
+                continue  # officers and admins have nothing to appeal
             if (spec.where is Where.GROUP and not in_group) or (
                 spec.where is Where.PRIVATE and in_group
             ):

@@ -524,7 +524,7 @@ async def test_dry_run_switch(env: Env) -> None:
     assert env.runtime.config.policy_for(GROUP).moderation.dry_run is True
     assert (await env.say("/dryrun off")).startswith("本群已关闭试运行")
     assert env.runtime.config.policy_for(GROUP).moderation.dry_run is False
-    assert await env.say("/dryrun maybe") == "用法：/试运行 on | off"
+    assert await env.say("/dryrun maybe") == "用法：/试运行 on | off（开启/关闭）"
 
 
 async def test_stats_count_cases_by_category_and_action(env: Env) -> None:
@@ -550,7 +550,8 @@ async def test_help_lists_only_what_the_caller_may_use(env: Env) -> None:
     assert "/禁言 (/mute) @成员 时长 [原因] — 禁言（时长如 10分钟、2小时、1天、30s）" in admin_help
     assert "/申诉" not in admin_help  # private only
     private = await env.say("/help", caller=OFFICER_M, group=None)
-    assert "/禁言 (/mute) 群号 @成员 时长 [原因]" in private
+    assert "/禁言 (/mute) 群号 成员(QQ号/群名片) 时长 [原因]" in private
+    assert "/申诉" not in private
     assert private.splitlines()[-1].startswith("私聊使用时，请在命令后先写群号")
     stranger = await env.say("/help", caller=Member("qq:555555"), group=None)
     assert stranger.splitlines()[1:] == [
