@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from rules.commands.service import Call, CommandError
+from rules.commands.service import MEMBER_FORMS, Call, CommandError, typed_id
 from rules.config import Policy
-from rules.model import Member, Platform, qualify, split_id
+from rules.model import Member, Platform
 
 
 def local_date(when: datetime, policy: Policy) -> str:
@@ -15,24 +15,9 @@ def local_date(when: datetime, policy: Policy) -> str:
     return when.astimezone(ZoneInfo(policy.flood.timezone)).strftime("%Y-%m-%d")
 
 
-def as_id(platform: Platform, word: str) -> str | None:
-    """A typed id qualified (``123456`` on QQ, ``wxid_...`` on WeChat, ``qq:1``), else None."""
-    if ":" in word:
-        try:
-            split_id(word)
-        except ValueError:
-            return None
-        return word
-    if platform is Platform.QQ and word.isdigit() and len(word) >= 5:
-        return qualify(platform, word)
-    if platform is Platform.WECHAT and word.startswith(("wxid_", "wxid-")):
-        return qualify(platform, word)
-    return None
-
-
 def match(members: list[Member], word: str, platform: Platform) -> list[Member]:
     """Members ``word`` names: by id, else exact card or nickname, else card prefix."""
-    wanted = as_id(platform, word)
+    wanted = typed_id(platform, word, MEMBER_FORMS)
     if wanted is not None:
         return [m for m in members if m.id == wanted]
     folded = word.casefold()
@@ -72,7 +57,7 @@ async def target(call: Call, absent_ok: bool = False) -> tuple[Member, list[str]
         return found[0], args
     if len(found) > 1:
         raise CommandError(call.say("cmd_ambiguous_member", who=word, count=len(found)))
-    fallback = wanted or as_id(platform, word)
+    fallback = wanted or typed_id(platform, word, MEMBER_FORMS)
     if absent_ok and fallback is not None:
         return Member(fallback), args
     shown = word.split(":", 1)[-1]

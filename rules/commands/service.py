@@ -233,8 +233,20 @@ def is_officer_anywhere(config: Config, member_id: str) -> bool:
     return any(member_id in config.policy_for(g).escalation.officers for g in config.groups)
 
 
-def qualify_group(platform: Platform, word: str) -> str | None:
-    """A typed group id (``123456``, ``qq:123456``, ``123@chatroom``) qualified, else None."""
+RawForms = dict[Platform, Callable[[str], bool]]
+# How people type a group's or a member's bare id on each platform.
+GROUP_FORMS: RawForms = {
+    Platform.QQ: str.isdigit,
+    Platform.WECHAT: lambda word: word.endswith("@chatroom"),
+}
+MEMBER_FORMS: RawForms = {
+    Platform.QQ: lambda word: word.isdigit() and len(word) >= 5,
+    Platform.WECHAT: lambda word: word.startswith(("wxid_", "wxid-")),
+}
+
+
+def typed_id(platform: Platform, word: str, forms: RawForms) -> str | None:
+    """A typed id, qualified: ``qq:123`` as is, a bare id of this platform's form, else None."""
     word = word.strip()
     if ":" in word:
         try:
@@ -242,11 +254,8 @@ def qualify_group(platform: Platform, word: str) -> str | None:
         except ValueError:
             return None
         return word
-    if platform is Platform.QQ and word.isdigit():
-        return qualify(platform, word)
-    if platform is Platform.WECHAT and word.endswith("@chatroom"):
-        return qualify(platform, word)
-    return None
+    looks_raw = forms.get(platform)
+    return qualify(platform, word) if looks_raw is not None and looks_raw(word) else None
 
 
 class CommandService:
@@ -324,7 +333,7 @@ class CommandService:
             case = await self._case(int(case_number(args[0]) or 0), request.group_id, lang)
             group_id = case.group_id
         elif not in_group and spec.group_arg:
-            group_id = qualify_group(request.platform, args[0]) if args else None
+            group_id = typed_id(request.platform, args[0], GROUP_FORMS) if args else None
             if group_id is None:
                 raise CommandError(
                     render("cmd_need_group", lang, name=name) + "\n" + usage_line(spec, lang, True)
