@@ -22,6 +22,7 @@ from rules.members import Members
 from rules.model import Platform, utcnow
 from rules.outbox import OutboxSender
 from rules.ports import Gateway
+from rules.registry import RegistryService
 from rules.storage.sql_store import SqlStore, resolve_url
 from rules.words import WordService
 
@@ -56,6 +57,7 @@ class Runtime:
     engine: Engine
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
     words: WordService | None = None  # per-group custom words (the commands use it)
+    registry: RegistryService | None = None  # group registrations (备案), config entries loaded
 
     @classmethod
     async def start(
@@ -77,7 +79,9 @@ class Runtime:
             if isinstance(detector, KeywordDetector):
                 words = WordService(detector, store, clock=clock)
                 await words.load()
-        return cls(config=config, store=store, engine=engine, words=words)
+        registry = RegistryService(store, clock=clock, timezone=config.digest.timezone)
+        await registry.load_config(config.registry)
+        return cls(config=config, store=store, engine=engine, words=words, registry=registry)
 
     def outbox(self) -> OutboxSender:
         return OutboxSender(self.store, self.gateways, clock=self.engine.clock)
