@@ -33,6 +33,7 @@ from rules.model import Finding, split_id
 from rules.ports import Directory, Gateway, GroupInfo, as_directory, media_sender
 
 if TYPE_CHECKING:
+    from rules.registry import RegistryEntry
     from rules.runtime import Runtime
     from rules.storage.sql_store import SqlStore
 
@@ -256,10 +257,14 @@ async def build_group_digests(
     since: datetime,
     until: datetime,
     info: Mapping[str, GroupInfo | None] | None = None,
-    registered: Collection[str] = (),
+    registry: Mapping[str, RegistryEntry] | None = None,
 ) -> dict[str, GroupDigest]:
-    """One GroupDigest per group for the period ``[since, until)`` (chart: the 7 days to until)."""
+    """One GroupDigest per group for the period ``[since, until)`` (chart: the 7 days to until).
+
+    ``info``: what the platforms say now (name, size); ``registry``: the registrations.
+    """
     info = info or {}
+    registry = registry or {}
     week_start = until - timedelta(days=DAYS)
     stats = await store.case_stats(group_ids, week_start, until)
     tallies = await store.action_tallies(group_ids, since, until)
@@ -299,9 +304,12 @@ async def build_group_digests(
         if known is not None and policy.digest.idle_days:
             days = (until - known.last_activity) // timedelta(days=1)
             idle = days if days >= policy.digest.idle_days else None
+        entry = registry.get(group_id)
         digests[group_id] = GroupDigest(
             group_id=group_id,
-            name=(facts.name if facts else "") or (known.name if known else ""),
+            name=(facts.name if facts else "")
+            or (known.name if known else "")
+            or (entry.name if entry else ""),
             language=policy.moderation.language,
             cases=per_day[group_id][-1],
             categories=tuple(categories[group_id].most_common()),
@@ -314,7 +322,7 @@ async def build_group_digests(
             member_count=facts.member_count if facts else None,
             over_cap=over_cap,
             idle_days=idle,
-            registered=group_id in registered,
+            registered=entry is not None,
             per_day=tuple(per_day[group_id]),
         )
     return digests
@@ -342,10 +350,10 @@ async def send_digests(runtime: Runtime, now: datetime) -> int:
     info = await platform_groups(runtime.gateways.values())
     await store.note_groups({g: i.name if i else "" for g, i in info.items()}, now)
     group_ids = sorted(set(info) | {a.group_id for a in await store.group_activity()})
-    registered = {e.group_id for e in await store.list_registry()}
+    registry = {e.group_id: e for e in await store.list_registry()}
     officers = officers_of(config, group_ids)
     by_group = await build_group_digests(
-        store, config, group_ids, since, until, info=info, registered=registered
+        store, config, group_ids, since, until, info=info, registry=registry
     )
     queued = 0
     for officer, groups in officers.items():

@@ -74,7 +74,9 @@ async def export_for_officer(
     now = (now or utcnow()).astimezone(zone)
     rows = await case_rows(store, since, group, timezone)
     everywhere = render("export_all_groups", language)
-    scope = render("export_scope", language, since=f"{local_since:%Y-%m-%d}", group=group or everywhere)
+    scope = render(
+        "export_scope", language, since=f"{local_since:%Y-%m-%d}", group=group or everywhere
+    )
     command = server_command(local_since, group, fmt)
     if not rows:
         await gateway.send_private(officer_id, render("export_empty", language, scope=scope))

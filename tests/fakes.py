@@ -22,7 +22,7 @@ from rules.model import (
     Platform,
     Role,
 )
-from rules.ports import NOMINAL_CAPABILITIES
+from rules.ports import NOMINAL_CAPABILITIES, GroupInfo
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 _message_ids = count(1)
@@ -121,6 +121,23 @@ class FakeMediaGateway(FakeGateway):
         if self.media_fails:
             raise ConnectionError("file refused")
         self.files.append((user_id, name, data))
+
+
+@dataclass
+class FakeDirectoryGateway(FakeMediaGateway):
+    """A FakeMediaGateway that also lists its groups and members (rules.ports.Directory)."""
+
+    groups: dict[str, GroupInfo] = field(default_factory=dict)
+    members: dict[str, list[Member]] = field(default_factory=dict)
+
+    async def list_groups(self) -> list[str]:
+        return sorted(self.groups)
+
+    async def group_info(self, group_id: str) -> GroupInfo:
+        return self.groups[group_id]
+
+    async def list_members(self, group_id: str) -> list[Member]:
+        return self.members.get(group_id, [])
 
 
 class Clock:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,10 +27,6 @@ from rules.digest import (
 )
 from rules.storage.base import StoreBase
 from rules.storage.tables import actions, cases, groups, member_compliance, members, outbox, tasks
-
-
-def _card(row: Any) -> str:
-    return str(row.card or "") if row.card is not None else ""
 
 
 class DigestStoreMixin(StoreBase):
@@ -107,7 +102,7 @@ class DigestStoreMixin(StoreBase):
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            OpenTimeline(r.group_id, r.member_id, _card(r), r.problem, r.first_flagged_at)
+            OpenTimeline(r.group_id, r.member_id, r.card or "", r.problem, r.first_flagged_at)
             for r in rows
         ]
 
@@ -164,6 +159,7 @@ class DigestStoreMixin(StoreBase):
         query = (
             select(outbox.c.id, outbox.c.case_id, outbox.c.text, outbox.c.created_at)
             .add_columns(cases.c.group_id, cases.c.member_id, cases.c.member_card, cases.c.findings)
+            .add_columns(cases.c.created_at.label("case_at"))
             .outerjoin(cases, cases.c.id == outbox.c.case_id)
             .where(outbox.c.officer_id == officer_id)
             .where(outbox.c.kind == "held")
@@ -180,7 +176,7 @@ class DigestStoreMixin(StoreBase):
                 member_id=r.member_id or "",
                 card=r.member_card or "",
                 categories=finding_categories(r.findings or []),
-                at=r.created_at,
+                at=r.case_at or r.created_at,  # when it happened, if from a case
                 text=r.text,
             )
             for r in rows
