@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rules.chart import ChartLegend
-from rules.digest import Digest, GroupDigest
+from rules.digest import Digest, FailedAction, GroupDigest, HeldReport, OpenAppeal, OpenTimeline
 from rules.messages import Language, action_name, category_name, render, truncate
 from rules.outbox import MAX_CHARS
 
@@ -109,10 +109,14 @@ def _head(digest: Digest) -> str:
     return "\n".join(lines)
 
 
-def _listed(lines: list[str], lang: Language) -> list[str]:
-    if len(lines) <= MAX_LINES:
-        return lines
-    return [*lines[: MAX_LINES - 1], render("digest_more", lang, count=len(lines) - MAX_LINES + 1)]
+def _section(key: str, items: list[str], lang: Language, limit: int = MAX_LINES) -> list[str]:
+    """A titled list (the title counts every item), cut after ``limit`` lines."""
+    if not items:
+        return []
+    shown = items
+    if len(items) > limit:
+        shown = [*items[: limit - 1], render("digest_more", lang, count=len(items) - limit + 1)]
+    return [render(key, lang, count=len(items)), *shown]
 
 
 def _group_block(group: GroupDigest, digest: Digest, legend: ChartLegend | None) -> str:
@@ -128,48 +132,13 @@ def _group_block(group: GroupDigest, digest: Digest, legend: ChartLegend | None)
         categories = _counts(group.categories, lang, category_name)
         lines.append(render("digest_cases", lang, count=group.cases, categories=categories))
     if group.actions:
-        lines.append(
-            render("digest_actions", lang, actions=_counts(group.actions, lang, action_name))
-        )
+        actions = _counts(group.actions, lang, action_name)
+        lines.append(render("digest_actions", lang, actions=actions))
     if group.dry_run:
         lines.append(render("digest_dry_run", lang, count=group.dry_run))
-    if group.failed:
-        lines.append(render("digest_failed", lang, count=len(group.failed)))
-        failed = [
-            render(
-                "digest_failed_line",
-                lang,
-                case=f.case_id,
-                action=action_name(f.kind, lang),
-                member=_member(f.member_id, f.card, lang),
-                detail=truncate(f.detail or "-", 60),
-            )
-            for f in group.failed
-        ]
-        lines.extend(_listed(failed, lang))
-    if group.in_grace:
-        lines.append(render("digest_grace", lang, count=len(group.in_grace)))
-        grace = []
-        for t in group.in_grace:
-            deadline = t.flagged_at + group.grace
-            key = "digest_grace_overdue" if deadline <= digest.until else "digest_grace_line"
-            member = _member(t.member_id, t.card, lang)
-            grace.append(render(key, lang, member=member, deadline=_when(digest, deadline)))
-        lines.extend(_listed(grace, lang))
-    if group.appeals:
-        lines.append(render("digest_appeals", lang, count=len(group.appeals)))
-        appeals = [
-            render(
-                "digest_appeal_line",
-                lang,
-                task=a.task_id,
-                case=a.case_id if a.case_id is not None else "-",
-                member=a.requester_id,
-                at=_when(digest, a.at),
-            )
-            for a in group.appeals
-        ]
-        lines.extend(_listed(appeals, lang))
+    lines += _section("digest_failed", [_failed(f, lang) for f in group.failed], lang)
+    lines += _section("digest_grace", [_grace(t, group, digest) for t in group.in_grace], lang)
+    lines += _section("digest_appeals", [_appeal(a, digest) for a in group.appeals], lang)
     if group.over_cap is not None:
         lines.append(
             render("digest_over_cap", lang, count=group.member_count, limit=group.over_cap)
@@ -179,29 +148,54 @@ def _group_block(group: GroupDigest, digest: Digest, legend: ChartLegend | None)
     return "\n".join(lines)
 
 
-def _held_block(digest: Digest) -> str:
+def _failed(action: FailedAction, lang: Language) -> str:
+    return render(
+        "digest_failed_line",
+        lang,
+        case=action.case_id,
+        action=action_name(action.kind, lang),
+        member=_member(action.member_id, action.card, lang),
+        detail=truncate(action.detail or "-", 60),
+    )
+
+
+def _grace(timeline: OpenTimeline, group: GroupDigest, digest: Digest) -> str:
+    deadline = timeline.flagged_at + group.grace
+    key = "digest_grace_overdue" if deadline <= digest.until else "digest_grace_line"
+    member = _member(timeline.member_id, timeline.card, digest.language)
+    return render(key, digest.language, member=member, deadline=_when(digest, deadline))
+
+
+def _appeal(appeal: OpenAppeal, digest: Digest) -> str:
+    return render(
+        "digest_appeal_line",
+        digest.language,
+        task=appeal.task_id,
+        case=appeal.case_id if appeal.case_id is not None else "-",
+        member=appeal.requester_id,
+        at=_when(digest, appeal.at),
+    )
+
+
+def _held(held: HeldReport, digest: Digest, names: dict[str, str]) -> str:
     lang = digest.language
+    if held.case_id is None:  # not from a case: its text's first line says what it is
+        return "· " + truncate(held.text.splitlines()[0] if held.text else "-", 80)
+    return render(
+        "digest_held_line",
+        lang,
+        case=held.case_id,
+        group=names.get(held.group_id, held.group_id),
+        member=_member(held.member_id, held.card, lang),
+        categories=_sep(lang).join(category_name(c, lang) for c in held.categories) or "-",
+        at=_when(digest, held.at),
+    )
+
+
+def _held_block(digest: Digest) -> str:
     names = {g.group_id: g.name or g.group_id for g in digest.groups}
-    lines = [render("digest_held", lang, count=len(digest.held))]
-    for held in digest.held[:MAX_HELD_LINES]:
-        if held.case_id is None:  # not from a case: its text's first line says what it is
-            lines.append("· " + truncate(held.text.splitlines()[0] if held.text else "-", 80))
-            continue
-        categories = _sep(lang).join(category_name(c, lang) for c in held.categories)
-        lines.append(
-            render(
-                "digest_held_line",
-                lang,
-                case=held.case_id,
-                group=names.get(held.group_id, held.group_id),
-                member=_member(held.member_id, held.card, lang),
-                categories=categories or "-",
-                at=_when(digest, held.at),
-            )
-        )
-    if len(digest.held) > MAX_HELD_LINES:
-        lines.append(render("digest_more", lang, count=len(digest.held) - MAX_HELD_LINES))
-    return "\n".join(lines)
+    items = [_held(h, digest, names) for h in digest.held]
+    return "\n".join(_section("digest_held", items, digest.language, MAX_HELD_LINES))
 
 
 def _legend_line(digest: Digest, legend: ChartLegend) -> str:

@@ -21,6 +21,7 @@ from rules.config import DigestSettings, parse_config
 from rules.digest import (
     DAYS,
     Digest,
+    FailedAction,
     GroupDigest,
     build_group_digests,
     digest_slot,
@@ -354,3 +355,20 @@ def test_digest_slot_is_the_latest_time_at_or_before_now(
     now: datetime, time: str, slot: datetime
 ) -> None:
     assert digest_slot(now, DigestSettings(time=time)) == slot
+
+
+def test_long_lists_stop_after_a_few_lines_with_a_count() -> None:
+    failed = tuple(
+        FailedAction("qq:1", n, f"qq:{n}", "", "kick", "refused", SLOT - timedelta(hours=n))
+        for n in range(1, 9)
+    )
+    [text] = render_digest(_digest([replace(_group(1, (0,) * DAYS), failed=failed)]))
+    lines = text.splitlines()
+    start = lines.index("处理失败8项：")
+    assert lines[start + 1 : start + 6] == [
+        "· 案件#1 移出 qq:1：refused",
+        "· 案件#2 移出 qq:2：refused",
+        "· 案件#3 移出 qq:3：refused",
+        "· 案件#4 移出 qq:4：refused",
+        "· …另有4项",
+    ]
