@@ -17,7 +17,7 @@ from PIL import Image
 from sqlalchemy import insert, select
 
 from rules.chart import MAX_SERIES, chart_legend, digest_chart
-from rules.config import DigestSettings, parse_config
+from rules.config import ConfigError, DigestSettings, parse_config
 from rules.digest import (
     DAYS,
     Digest,
@@ -372,3 +372,22 @@ def test_long_lists_stop_after_a_few_lines_with_a_count() -> None:
         "· 案件#4 移出 qq:4：refused",
         "· …另有4项",
     ]
+
+
+def test_digest_time_is_global_only_and_checked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {
+                "digest": {"time": "25:00"},
+                "groups": {"qq:1": {"digest": {"time": "09:00", "idle_days": 7}}},
+            }
+        )
+    assert caught.value.problems == ["digest.time: bad time of day '25:00' (use e.g. '08:00')"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"groups": {"qq:1": {"digest": {"time": "09:00", "idle_days": 7}}}})
+    assert caught.value.problems == ['groups."qq:1".digest.time: can only be set globally']
+    config = parse_config(
+        {"digest": {"time": "7:05"}, "groups": {"qq:1": {"digest": {"idle_days": 7}}}}
+    )
+    assert config.digest.hour_minute() == (7, 5)
+    assert config.policy_for("qq:1").digest.idle_days == 7
