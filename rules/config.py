@@ -18,7 +18,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -329,6 +329,11 @@ class EscalationSettings(Section):
         default_factory=lambda: timedelta(seconds=20),
         description="Hold new reports this long so a burst reaches an officer as one message.",
     )
+    immediate_from: SeverityName = Field(
+        Severity.LOW,
+        description="Report at once from this severity; less severe escalations wait for the "
+        "next daily digest (when [digest] is enabled for the group).",
+    )
 
 
 class DetectorSettings(Section):
@@ -483,6 +488,36 @@ class GroupCheckSettings(Section):
     )
 
 
+def _check_hhmm(value: str) -> str:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"bad time of day {value!r} (use e.g. '08:00')")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+class DigestSettings(Section):
+    enabled: bool = Field(True, description="Include this group in the officers' daily digest.")
+    time: Annotated[str, AfterValidator(_check_hhmm)] = Field(
+        "08:00", description="When the digest is sent, local time (global only)."
+    )
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
+        "Asia/Shanghai", description="Time zone of the digest time and dates (global only)."
+    )
+    idle_days: int = Field(
+        30, ge=0, description="Report a group with no activity for this many days (0 = off)."
+    )
+    chart: bool = Field(
+        True, description="Add a chart of violations per day (7 days) where images can be sent."
+    )
+    send_when_quiet: bool = Field(
+        True, description="Send the digest even when there is nothing to report (global only)."
+    )
+
+    def hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.time.split(":")
+        return int(hour), int(minute)
+
+
 class Policy(Section):
     """Everything that can differ between groups."""
 
@@ -497,10 +532,29 @@ class Policy(Section):
     nickname: NicknameSettings = Field(default_factory=NicknameSettings)
     join: JoinSettings = Field(default_factory=JoinSettings)
     groupcheck: GroupCheckSettings = Field(default_factory=GroupCheckSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
 
 # Keys that only make sense globally even though their section is per-group.
-_GLOBAL_ONLY = {("keywords", "files"), ("nickname", "audit_every")}
+_GLOBAL_ONLY = {
+    ("keywords", "files"),
+    ("nickname", "audit_every"),
+    ("digest", "time"),
+    ("digest", "timezone"),
+    ("digest", "chart"),
+    ("digest", "send_when_quiet"),
+}
+
+
+class RegistryEntrySettings(Section):
+    """One group's registration (备案) declared in the config: ``[registry."qq:123"]``."""
+
+    name: str = Field("", description="Group name as registered.")
+    owner: str = Field("", description="Group owner (群主).")
+    admins: list[str] = Field(default_factory=list, description="Group admins (管理员).")
+    responsible: str = Field("", description="Responsible person (负责人).")
+    purpose: str = Field("", description="What the group is for (用途).")
+    registered_on: date | None = Field(None, description="Registration date, YYYY-MM-DD.")
 
 
 class Config(Policy):
@@ -511,6 +565,9 @@ class Config(Policy):
     commands: CommandSettings = Field(default_factory=CommandSettings)
     groups: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-group policy overrides."
+    )
+    registry: dict[QualifiedId, RegistryEntrySettings] = Field(
+        default_factory=dict, description="Group registrations (备案) declared in the config."
     )
     _policies: dict[str, Policy] = PrivateAttr(default_factory=dict)
     # Overrides set at runtime by command (/config set), layered over ``groups``.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rules import executor, ladder
 from rules.config import Config, DetectorSettings, Policy
 from rules.detectors.base import Detector
+from rules.digest import held_for_digest
 from rules.messages import category_name, human_duration, render, truncate
 from rules.model import (
     Action,
@@ -217,9 +218,13 @@ class Engine:
         text = report_text(action.case_id, event, findings, outcomes, policy, now)
         queued = self.clock()  # delivery runs on the wall clock, not the event's
         due = queued + policy.escalation.batch_window
+        held = held_for_digest(findings, policy)  # below [escalation] immediate_from
         for officer in officers:
-            await self.store.enqueue_report(officer, text, action.case_id, queued, due=due)
-        return Outcome(action, OutcomeStatus.DONE, f"queued for {len(officers)} officer(s)")
+            await self.store.enqueue_report(
+                officer, text, action.case_id, queued, due=due, held=held
+            )
+        where = "held for the digest of" if held else "queued for"
+        return Outcome(action, OutcomeStatus.DONE, f"{where} {len(officers)} officer(s)")
 
 
 def report_text(

@@ -178,6 +178,109 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "zh": "【群卫士】共{count}条上报：",
         "en": "[GroupGuard] {count} reports:",
     },
+    # ---- Officers: daily digest (rules/digest.py), registry, exports ------------------
+    "digest_header": {
+        "zh": "【群卫士日报】{date}\n统计时段：{since} 至 {until}",
+        "en": "[GroupGuard daily digest] {date}\nPeriod: {since} to {until}",
+    },
+    "digest_summary": {
+        "zh": "共{groups}个群：违规{cases}起，处理失败{failed}项，名片待整改{grace}人，"
+        "待处理申诉{appeals}件",
+        "en": "{groups} group(s): {cases} violation(s), {failed} failed action(s), "
+        "{grace} card(s) to fix, {appeals} open appeal(s)",
+    },
+    "digest_continued": {
+        "zh": "【群卫士日报】{date}（续{part}）",
+        "en": "[GroupGuard daily digest] {date} (part {part})",
+    },
+    "digest_nothing": {
+        "zh": "过去一天没有需要处理的事项。",
+        "en": "Nothing to report for the past day.",
+    },
+    "digest_unregistered": {
+        "zh": "未备案的群（{count}）：{groups}",
+        "en": "Not registered ({count}): {groups}",
+    },
+    "digest_group": {"zh": "■ {group}{tag}", "en": "■ {group}{tag}"},
+    "digest_chart_tag": {"zh": "〔图{letter}〕", "en": " [chart {letter}]"},
+    "digest_cases": {
+        "zh": "违规{count}起：{categories}",
+        "en": "{count} violation(s): {categories}",
+    },
+    "digest_actions": {"zh": "处理：{actions}", "en": "Actions: {actions}"},
+    "digest_dry_run": {
+        "zh": "试运行，未执行{count}项",
+        "en": "dry run: {count} not carried out",
+    },
+    "digest_failed": {"zh": "处理失败{count}项：", "en": "{count} failed action(s):"},
+    "digest_failed_line": {
+        "zh": "· 案件#{case} {action} {member}：{detail}",
+        "en": "· case #{case} {action} {member}: {detail}",
+    },
+    "digest_grace": {
+        "zh": "名片待整改{count}人：",
+        "en": "{count} member(s) still to fix their card:",
+    },
+    "digest_grace_line": {"zh": "· {member}，{deadline}前", "en": "· {member}, by {deadline}"},
+    "digest_grace_overdue": {
+        "zh": "· {member}，{deadline}已逾期",
+        "en": "· {member}, overdue since {deadline}",
+    },
+    "digest_appeals": {"zh": "待处理申诉{count}件：", "en": "{count} open appeal(s):"},
+    "digest_appeal_line": {
+        "zh": "· 申诉#{task}（案件#{case}）{member}，{at}",
+        "en": "· appeal #{task} (case #{case}) {member}, {at}",
+    },
+    "digest_over_cap": {
+        "zh": "群人数{count}，超过{limit}人上限",
+        "en": "{count} members, over the limit of {limit}",
+    },
+    "digest_idle": {"zh": "已{days}天无人发言", "en": "no activity for {days} days"},
+    "digest_more": {"zh": "· …另有{count}项", "en": "· … and {count} more"},
+    "digest_quiet": {
+        "zh": "其余{count}个群无违规、无待办：{groups}",
+        "en": "{count} other group(s) with nothing to report: {groups}",
+    },
+    "digest_held": {
+        "zh": "待阅上报{count}条（级别较低，未即时发送）：",
+        "en": "{count} lower-severity report(s) held for this digest:",
+    },
+    "digest_held_line": {
+        "zh": "· 案件#{case} {group} {member}：{categories}，{at}",
+        "en": "· case #{case} {group} {member}: {categories}, {at}",
+    },
+    "digest_chart": {
+        "zh": "附图：近7天每日违规数（{legend}）",
+        "en": "Chart: violations per day, last 7 days ({legend})",
+    },
+    "digest_chart_other": {"zh": "其他{count}个群", "en": "{count} other group(s)"},
+    "registry_entry": {
+        "zh": "【群备案】{name}（{group}）\n群主：{owner}\n管理员：{admins}\n"
+        "负责人：{responsible}\n用途：{purpose}\n备案日期：{date}\n登记人：{by}",
+        "en": "[Group registration] {name} ({group})\nOwner: {owner}\nAdmins: {admins}\n"
+        "Responsible: {responsible}\nPurpose: {purpose}\nRegistered on: {date}\nBy: {by}",
+    },
+    "export_sent": {
+        "zh": "已导出{count}起案件（{scope}），见文件 {name}。",
+        "en": "Exported {count} case(s) ({scope}); see the file {name}.",
+    },
+    "export_scope": {"zh": "{since}起，{group}", "en": "since {since}, {group}"},
+    "export_all_groups": {"zh": "全部群", "en": "all groups"},
+    "export_empty": {
+        "zh": "没有符合条件的案件（{scope}）。",
+        "en": "No cases match ({scope}).",
+    },
+    "export_no_files": {
+        "zh": "本平台不能通过私聊发送文件。共{count}起案件（{scope}），"
+        "请在服务器上导出：\n{command}",
+        "en": "This platform cannot send files by private message. {count} case(s) ({scope}); "
+        "export them on the server:\n{command}",
+    },
+    "export_failed": {
+        "zh": "文件发送失败（{error}）。请稍后再试，或在服务器上导出：\n{command}",
+        "en": "The file could not be sent ({error}). Try again later, or export on the "
+        "server:\n{command}",
+    },
 }
 
 # Slash commands (rules/commands): replies, refusals, usage lines and /help.
@@ -463,18 +566,29 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "zh": "近{period}：共{cases}个案件。\n类别：{categories}\n处理：{actions}",
         "en": "Last {period}: {cases} case(s).\nCategories: {categories}\nActions: {actions}",
     },
-    "action_delete": {"zh": "撤回", "en": "deleted"},
-    "action_warn": {"zh": "警告", "en": "warned"},
-    "action_remind": {"zh": "提醒", "en": "reminded"},
-    "action_mute": {"zh": "禁言", "en": "muted"},
-    "action_unmute": {"zh": "解禁", "en": "unmuted"},
-    "action_kick": {"zh": "移出", "en": "removed"},
-    "action_escalate": {"zh": "上报", "en": "reported"},
-    "action_set_card": {"zh": "改名片", "en": "card set"},
-    "action_approve_join": {"zh": "同意入群", "en": "join approved"},
-    "action_reject_join": {"zh": "拒绝入群", "en": "join rejected"},
     "action_failed": {"zh": "失败", "en": "failed"},
 }
+
+
+# Human names for action kinds, used in digests.
+_ACTION_NAMES: Mapping[str, Mapping[Language, str]] = {
+    "delete": {"zh": "撤回", "en": "deleted"},
+    "warn": {"zh": "警告", "en": "warned"},
+    "remind": {"zh": "提醒", "en": "reminded"},
+    "mute": {"zh": "禁言", "en": "muted"},
+    "unmute": {"zh": "解除禁言", "en": "unmuted"},
+    "kick": {"zh": "移出", "en": "removed"},
+    "escalate": {"zh": "上报", "en": "reported"},
+    "set_card": {"zh": "改名片", "en": "card set"},
+    "approve_join": {"zh": "同意入群", "en": "join approved"},
+    "reject_join": {"zh": "拒绝入群", "en": "join rejected"},
+}
+
+
+def action_name(kind: str, language: Language = "zh") -> str:
+    """Readable name of an action kind; unknown kinds are shown as they are."""
+    names = _ACTION_NAMES.get(kind)
+    return names[language] if names else kind
 
 
 # Human names for detector categories, used in warnings and reports.

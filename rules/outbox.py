@@ -5,7 +5,9 @@ a crash or an unreachable officer loses nothing: a failed send is rescheduled
 with exponential backoff and tried again, across restarts. Reports due for the
 same officer are coalesced into one message (a burst of ten violations becomes
 one message listing them); the engine holds new reports for
-``[escalation] batch_window`` so a burst arrives together.
+``[escalation] batch_window`` so a burst arrives together. A digest is always
+its own message; its chart image is sent after its text where the platform can
+send images (see :class:`rules.ports.MediaSender`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime, timedelta
 
 from rules.messages import render
 from rules.model import Platform, split_id, utcnow
-from rules.ports import Gateway, OutboxItem, Store
+from rules.ports import Gateway, OutboxItem, Store, media_sender
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,21 @@ class OutboxSender:
         # repeat a report (at-least-once), never lose one.
         for item in batch:
             await self.store.mark_report_sent(item.id, self.clock())
+        for item in batch:
+            if item.image is not None:
+                await _send_image(gateway, officer_id, item.image)
         return True
+
+
+async def _send_image(gateway: Gateway, officer_id: str, png: bytes) -> None:
+    """Best effort: the text is delivered; an image the platform refuses is not retried."""
+    sender = media_sender(gateway)
+    if sender is None:
+        return
+    try:
+        await sender.send_private_image(officer_id, png)
+    except Exception as exc:
+        log.warning("image to %s not delivered (%s); the text was", officer_id, exc)
 
 
 def _by_officer(items: list[OutboxItem]) -> list[tuple[str, list[OutboxItem]]]:
@@ -91,7 +107,12 @@ def _batches(items: list[OutboxItem]) -> list[list[OutboxItem]]:
     batches: list[list[OutboxItem]] = []
     size = 0
     for item in items:
-        if not batches or len(batches[-1]) >= MAX_BATCH or size + len(item.text) > MAX_CHARS:
+        if (
+            not batches
+            or len(batches[-1]) >= MAX_BATCH
+            or size + len(item.text) > MAX_CHARS
+            or "digest" in (item.kind, batches[-1][0].kind)  # a digest goes alone
+        ):
             batches.append([])
             size = 0
         batches[-1].append(item)

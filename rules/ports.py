@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rules.model import (
     Action,
@@ -61,6 +61,29 @@ class Gateway(Protocol):
         ...
 
 
+@runtime_checkable
+class MediaSender(Protocol):
+    """What a gateway adds when its platform can send an officer images and files.
+
+    Optional beside :class:`Gateway` (QQ and WeChat have it; a dry run or a
+    text-only platform does not): callers ask :func:`media_sender` and send
+    text alone when it answers None. Both methods raise on failure.
+    """
+
+    async def send_private_image(self, user_id: str, png: bytes) -> None:
+        """Send a PNG image by private message."""
+        ...
+
+    async def send_private_file(self, user_id: str, name: str, data: bytes) -> None:
+        """Send a file (e.g. an export) named ``name`` by private message."""
+        ...
+
+
+def media_sender(gateway: object) -> MediaSender | None:
+    """The gateway as a :class:`MediaSender`, or None when its platform cannot send media."""
+    return gateway if isinstance(gateway, MediaSender) else None
+
+
 @dataclass(frozen=True, slots=True)
 class GroupInfo:
     group_id: str
@@ -69,6 +92,7 @@ class GroupInfo:
     bot_role: Role
 
 
+@runtime_checkable
 class Directory(Protocol):
     """Read access to a platform's groups and members (audits, checks, commands).
 
@@ -84,6 +108,11 @@ class Directory(Protocol):
         ...
 
 
+def as_directory(gateway: object) -> Directory | None:
+    """The gateway as a :class:`Directory`, or None when it cannot list groups and members."""
+    return gateway if isinstance(gateway, Directory) else None
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
@@ -91,6 +120,8 @@ class OutboxItem:
     text: str
     attempts: int
     case_id: int | None
+    kind: str = "report"  # report | digest (a digest is never coalesced with reports)
+    image: bytes | None = None  # sent after the text where the platform can send images
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +174,12 @@ class Store(Protocol):
         case_id: int | None,
         at: datetime,
         due: datetime | None = None,
+        held: bool = False,
     ) -> int:
-        """Queue a report for an officer, to be sent from ``due`` (default: at once)."""
+        """Queue a report for an officer, to be sent from ``due`` (default: at once).
+
+        A ``held`` report is not sent by itself: it is listed in the officer's next digest.
+        """
         ...
 
     async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]: ...

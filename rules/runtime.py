@@ -23,6 +23,7 @@ from rules.members import Members
 from rules.model import Platform, utcnow
 from rules.outbox import OutboxSender
 from rules.ports import Gateway
+from rules.registry import RegistryService
 from rules.storage.sql_store import SqlStore, resolve_url
 from rules.words import WordService
 
@@ -58,6 +59,7 @@ class Runtime:
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
     words: WordService | None = None  # per-group custom words (the commands use it)
     commands: CommandService | None = None  # slash commands; platforms register an Edge
+    registry: RegistryService | None = None  # group registrations (备案), config entries loaded
 
     @classmethod
     async def start(
@@ -79,9 +81,18 @@ class Runtime:
             if isinstance(detector, KeywordDetector):
                 words = WordService(detector, store, clock=clock)
                 await words.load()
+        registry = RegistryService(store, clock=clock, timezone=config.digest.timezone)
+        await registry.load_config(config.registry)
         commands = CommandService(engine, store, words)
         await commands.load_settings()
-        return cls(config=config, store=store, engine=engine, words=words, commands=commands)
+        return cls(
+            config=config,
+            store=store,
+            engine=engine,
+            words=words,
+            commands=commands,
+            registry=registry,
+        )
 
     def outbox(self) -> OutboxSender:
         return OutboxSender(self.store, self.gateways, clock=self.engine.clock)

@@ -104,6 +104,42 @@ class FakeGateway:
         return [a.kind for a in self.performed]
 
 
+@dataclass
+class FakeMediaGateway(FakeGateway):
+    """A FakeGateway whose platform can also send images and files (rules.ports.MediaSender)."""
+
+    media_fails: bool = False
+    images: list[tuple[str, bytes]] = field(default_factory=list)
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+    async def send_private_image(self, user_id: str, png: bytes) -> None:
+        if self.media_fails:
+            raise ConnectionError("image refused")
+        self.images.append((user_id, png))
+
+    async def send_private_file(self, user_id: str, name: str, data: bytes) -> None:
+        if self.media_fails:
+            raise ConnectionError("file refused")
+        self.files.append((user_id, name, data))
+
+
+@dataclass
+class FakeDirectoryGateway(FakeMediaGateway):
+    """A FakeMediaGateway that also lists its groups and members (rules.ports.Directory)."""
+
+    groups: dict[str, GroupInfo] = field(default_factory=dict)
+    members: dict[str, list[Member]] = field(default_factory=dict)
+
+    async def list_groups(self) -> list[str]:
+        return sorted(self.groups)
+
+    async def group_info(self, group_id: str) -> GroupInfo:
+        return self.groups[group_id]
+
+    async def list_members(self, group_id: str) -> list[Member]:
+        return self.members.get(group_id, [])
+
+
 class Clock:
     """A controllable clock for the engine and the outbox."""
 

@@ -17,10 +17,14 @@ Every action is routed to the bot that serves the action's group (see
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import nonebot
@@ -40,6 +44,7 @@ ADMIN_CAPABILITIES = NOMINAL_CAPABILITIES[Platform.QQ]
 MAX_MUTE = timedelta(days=30) - timedelta(minutes=1)  # QQ's limit is 30 days
 MIN_MUTE = timedelta(minutes=1)
 API_TIMEOUT = 10.0
+UPLOAD_TIMEOUT = 30.0  # an upload waits for QQ to take the file (nonebot's api_timeout too)
 VERIFY_DELAY = 0.5
 
 
@@ -284,6 +289,54 @@ class OneBotGateway:
 
     async def send_private(self, user_id: str, text: str) -> None:
         """Send an officer a private message through any connected bot; raise if none can."""
+        message = Message(MessageSegment.text(text))
+        await self._private(user_id, lambda bot, user: self._send_msg(bot, user, message))
+
+    async def send_private_image(self, user_id: str, png: bytes) -> None:
+        """Send an officer an image as an ``image`` segment with ``base64://`` data."""
+        message = Message(MessageSegment.image(png))
+        await self._private(user_id, lambda bot, user: self._send_msg(bot, user, message))
+
+    async def send_private_file(self, user_id: str, name: str, data: bytes) -> None:
+        """Send an officer a file (``upload_private_file``; see :meth:`_upload`)."""
+        await self._private(user_id, lambda bot, user: self._upload(bot, user, name, data))
+
+    async def _send_msg(self, bot: Bot, user: int, message: Message) -> None:
+        await self.call(bot, "send_private_msg", user_id=user, message=message)
+
+    async def _upload(self, bot: Bot, user: int, name: str, data: bytes) -> None:
+        """Upload as ``base64://`` first, then from a temporary local file.
+
+        NapCat and LLOneBot accept base64 wherever they run (another machine, a
+        container); Lagrange.OneBot reads only a local path, which works when it
+        shares this machine's file system. The file is removed after the call.
+        """
+        encoded = "base64://" + base64.b64encode(data).decode()
+        try:
+            await self._call_upload(bot, user, encoded, name)
+            return
+        except ActionFailed as exc:
+            refused = _describe(exc)
+        with tempfile.TemporaryDirectory(prefix="groupguard-") as folder:
+            os.chmod(folder, 0o711)  # the implementation may run as another user
+            path = Path(folder) / name
+            path.write_bytes(data)
+            path.chmod(0o644)
+            try:
+                await self._call_upload(bot, user, str(path), name)
+            except ActionFailed as exc:
+                raise GatewayError(
+                    f"upload refused as base64 ({refused}) and as a local file ({_describe(exc)})"
+                ) from None
+
+    async def _call_upload(self, bot: Bot, user: int, file: str, name: str) -> None:
+        await asyncio.wait_for(
+            bot.call_api("upload_private_file", user_id=user, file=file, name=name),
+            UPLOAD_TIMEOUT,
+        )
+
+    async def _private(self, user_id: str, send: Callable[[Bot, int], Awaitable[None]]) -> None:
+        """Try ``send`` through each connected bot, those sharing a group with the user first."""
         user = _raw(user_id)
         bots = self.connected()
         if not bots:
@@ -294,12 +347,7 @@ class OneBotGateway:
         for self_id in order:
             try:
                 await self.pacer.slot(None)
-                await self.call(
-                    bots[self_id],
-                    "send_private_msg",
-                    user_id=int(user),
-                    message=Message(MessageSegment.text(text)),
-                )
+                await send(bots[self_id], int(user))
                 return
             except Exception as exc:
                 errors.append(f"{self_id}: {_describe(exc)}")

@@ -14,10 +14,13 @@ by the supervisor's RPC deadline.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from wechaty_puppet import FileBox
 
 from plugins.wechaty_guard.supervisor import WechatySupervisor
 from plugins.wechaty_guard.throttle import SendThrottle
@@ -167,10 +170,22 @@ class WechatyGateway:
         await self.supervisor.call(room.say(text), "send")
 
     async def send_private(self, user_id: str, text: str) -> None:
+        await self._say_private(user_id, text, "send private")
+
+    async def send_private_image(self, user_id: str, png: bytes) -> None:
+        """An image is a file whose name ends in .png: WeChat shows it inline."""
+        await self.send_private_file(user_id, "chart.png", png)
+
+    async def send_private_file(self, user_id: str, name: str, data: bytes) -> None:
+        """Send a file as a base64 FileBox (the puppet service gets the bytes, no shared disk)."""
+        box = FileBox.from_base64(base64.b64encode(data), name=name)
+        await self._say_private(user_id, box, "send file")
+
+    async def _say_private(self, user_id: str, message: str | FileBox, what: str) -> None:
         contact_id = raw_id(user_id)
         await self.throttle.wait("private")
         contact = self.supervisor.bot.Contact.load(contact_id)
-        await self.supervisor.call(contact.say(text), "send private")
+        await self.supervisor.call(contact.say(message), what)
 
     # ------------------------------------------------------------ Directory
 

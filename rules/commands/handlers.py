@@ -18,7 +18,14 @@ from rules.commands.spec import Level
 from rules.config import ConfigError
 from rules.detectors.keyword import expand_globs
 from rules.detectors.keyword_index import ALLOW
-from rules.messages import category_key, category_name, human_duration, render, truncate
+from rules.messages import (
+    action_name,
+    category_key,
+    category_name,
+    human_duration,
+    render,
+    truncate,
+)
 from rules.model import (
     Action,
     ActionKind,
@@ -367,7 +374,7 @@ async def stats(call: Call) -> str:
         for k, n in sorted(by_category.items(), key=lambda kv: -kv[1])
     )
     actions = "、".join(
-        f"{call.say(f'action_{k}')} {n}"
+        f"{call.say('action_failed') if k == 'failed' else action_name(k, call.lang)} {n}"
         for k, n in sorted(by_action.items(), key=lambda kv: -kv[1])
     )
     return call.say(

@@ -8,6 +8,7 @@ times are shown in the officer's time zone (default Asia/Shanghai).
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,14 +93,14 @@ async def case_rows(
     ]
 
 
-def write_rows(rows: list[CaseRow], path: Path, fmt: ExportFormat) -> None:
-    """Write the rows with a header line as CSV or XLSX."""
+def rows_bytes(rows: list[CaseRow], fmt: ExportFormat) -> bytes:
+    """The rows with a header line as a CSV (UTF-8 with BOM) or XLSX file's bytes."""
     if fmt == "csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(COLUMNS)
-            writer.writerows(row.values() for row in rows)
-        return
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(COLUMNS)
+        writer.writerows(row.values() for row in rows)
+        return text.getvalue().encode("utf-8-sig")
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -107,4 +108,11 @@ def write_rows(rows: list[CaseRow], path: Path, fmt: ExportFormat) -> None:
     sheet.append(list(COLUMNS))
     for row in rows:
         sheet.append(row.values())
-    book.save(path)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_rows(rows: list[CaseRow], path: Path, fmt: ExportFormat) -> None:
+    """Write the rows with a header line as CSV or XLSX."""
+    path.write_bytes(rows_bytes(rows, fmt))

@@ -26,6 +26,8 @@ from rules.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
 from rules.storage.cases import CasesStoreMixin
 from rules.storage.compliance import ComplianceStoreMixin
+from rules.storage.digest import DigestStoreMixin
+from rules.storage.registry import RegistryStoreMixin
 from rules.storage.tables import (
     actions,
     audit_log,
@@ -75,7 +77,9 @@ def _seconds(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds())
 
 
-class SqlStore(WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin):
+class SqlStore(
+    WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin, DigestStoreMixin, RegistryStoreMixin
+):
     """Durable state in a SQL database. Create with :meth:`open`."""
 
     _scratch: str | None = None  # folder of a throw-away database, removed at close
@@ -233,6 +237,7 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin):
         case_id: int | None,
         at: datetime,
         due: datetime | None = None,
+        held: bool = False,
     ) -> int:
         async with self._write() as conn:
             result = await conn.execute(
@@ -245,6 +250,7 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin):
                     next_attempt_at=due or at,
                     attempts=0,
                     last_error="",
+                    kind="held" if held else "report",
                 )
                 .returning(outbox.c.id)
             )
@@ -253,22 +259,26 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin):
     async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
         query = (
             select(outbox.c.id, outbox.c.officer_id, outbox.c.text, outbox.c.attempts)
-            .add_columns(outbox.c.case_id)
+            .add_columns(outbox.c.case_id, outbox.c.kind, outbox.c.image)
             .where(outbox.c.sent_at.is_(None))
             .where(outbox.c.next_attempt_at <= now)
+            .where(outbox.c.kind != "held")
             .order_by(outbox.c.id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [OutboxItem(r.id, r.officer_id, r.text, r.attempts, r.case_id) for r in rows]
+        return [
+            OutboxItem(r.id, r.officer_id, r.text, r.attempts, r.case_id, r.kind, r.image)
+            for r in rows
+        ]
 
     async def mark_report_sent(self, item_id: int, at: datetime) -> None:
         async with self._write() as conn:
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == item_id)
-                .values(sent_at=at, attempts=outbox.c.attempts + 1)
+                .values(sent_at=at, attempts=outbox.c.attempts + 1, image=None)
             )
 
     async def mark_report_failed(self, item_id: int, error: str, retry_at: datetime) -> None:

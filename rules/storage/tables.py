@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -135,7 +136,12 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=False, default=""),
     Column("sent_at", UtcDateTime),
+    # report: sent when due | held: waits for the officer's next digest | digest
+    Column("kind", String(16), nullable=False, default="report"),
+    Column("image", LargeBinary),  # a PNG sent after the text (the digest chart); cleared once sent
+    Column("dedupe_key", String(191)),  # e.g. one digest per officer and day
     Index("ix_outbox_due", "sent_at", "next_attempt_at"),
+    UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
 )
 
 audit_log = Table(
