@@ -6,6 +6,7 @@ should fix; the service turns it into one line plus the usage, and audits it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -367,7 +368,14 @@ async def stats(call: Call) -> str:
     period = duration(call.args[0]) if call.args else DEFAULT_STATS_PERIOD
     if period is None:
         raise call.fail("cmd_bad_duration", with_usage=True, value=call.args[0])
-    by_category, by_action = await call.store.case_counts(group_id, call.now - period)
+    since, until = call.now - period, call.now + timedelta(seconds=1)  # up to now, inclusive
+    by_category: Counter[str] = Counter()
+    for stat in await call.store.case_stats([group_id], since, until):
+        by_category.update(stat.categories)
+    by_action: Counter[str] = Counter()
+    for tally in await call.store.action_tallies([group_id], since, until):
+        if tally.status in ("done", "failed"):
+            by_action[tally.kind if tally.status == "done" else "failed"] += tally.count
     none = call.say("none")
     categories = "、".join(
         f"{category_name(k, call.lang)} {n}"

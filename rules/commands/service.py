@@ -16,7 +16,7 @@ an officer's private message may command a group on any registered platform.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -39,6 +39,7 @@ from rules.model import (
 from rules.ports import AuditEntry, Directory, Gateway, Store
 
 if TYPE_CHECKING:
+    from rules.digest import ActionTally, CaseStat
     from rules.engine import Engine
     from rules.words import WordService
 
@@ -114,9 +115,13 @@ class CommandStore(Store, Protocol):
         self, group_id: str, overrides: dict[str, object], by: str, at: datetime
     ) -> None: ...
 
-    async def case_counts(
-        self, group_id: str, since: datetime
-    ) -> tuple[dict[str, int], dict[str, int]]: ...
+    async def case_stats(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[CaseStat]: ...
+
+    async def action_tallies(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[ActionTally]: ...
 
 
 class CommandError(Exception):

@@ -8,22 +8,20 @@ persists a group's overrides (table ``group_settings``).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, func, insert, select, update
 
+from rules.digest import finding_categories
 from rules.model import CaseRecord, OfficerTask, TaskKind, TaskStatus
 from rules.storage.base import StoreBase
-from rules.storage.tables import actions, cases, group_settings, strikes, tasks
+from rules.storage.tables import cases, group_settings, strikes, tasks
 
 
 def _case(row: RowMapping) -> CaseRecord:
-    categories = tuple(
-        dict.fromkeys(str(f.get("category") or f.get("detector") or "") for f in row["findings"])
-    )
+    categories = finding_categories(row["findings"])
     return CaseRecord(
         id=int(row["id"]),
         group_id=row["group_id"],
@@ -99,31 +97,6 @@ class CasesStoreMixin(StoreBase):
             ).scalar_one()
             await conn.execute(update(strikes).where(*active).values(voided=True))
         return int(weight)
-
-    async def case_counts(
-        self, group_id: str, since: datetime
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        """Cases by category, and actions done by kind (failures as "failed"), since a time."""
-        in_window = (cases.c.group_id == group_id, cases.c.created_at >= since)
-        by_action = (
-            select(actions.c.kind, actions.c.status, func.count())
-            .join(cases, actions.c.case_id == cases.c.id)
-            .where(*in_window)
-            .group_by(actions.c.kind, actions.c.status)
-        )
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(cases).where(*in_window))).mappings().all()
-            action_rows = (await conn.execute(by_action)).all()
-        categories: Counter[str] = Counter()
-        for row in rows:
-            categories.update(_case(row).categories)
-        done: Counter[str] = Counter()
-        for kind, status, count in action_rows:
-            if status == "done":
-                done[kind] += count
-            elif status == "failed":
-                done["failed"] += count
-        return dict(categories), dict(done)
 
     # ------------------------------------------------------------ officer tasks
 
