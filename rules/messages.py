@@ -343,6 +343,27 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     },
     "usage_stats": {"zh": "[天数，如 7d]", "en": "[period, e.g. 7d]"},
     "summary_stats": {"zh": "违规统计", "en": "violation statistics"},
+    "usage_register": {
+        "zh": "[show] | set 群主=张三 负责人=李四 管理员=王五,赵六 用途=教学通知 | del",
+        "en": "[show] | set owner=... responsible=... admins=a,b purpose=... | del",
+    },
+    "summary_register": {
+        "zh": "查看或登记本群备案信息",
+        "en": "show or record this group's registration",
+    },
+    "usage_groups": {"zh": "", "en": ""},
+    "summary_groups": {
+        "zh": "机器人所在的群及未备案的群",
+        "en": "the groups the bot is in, and those not registered",
+    },
+    "usage_export": {
+        "zh": "[群号] [7d 或 2026-11-01] [xlsx|csv]",
+        "en": "[GROUP] [7d or 2026-11-01] [xlsx|csv]",
+    },
+    "summary_export": {
+        "zh": "导出案件记录（文件私聊发送）",
+        "en": "export the case records (sent as a file)",
+    },
     "usage_report": {
         "zh": "[原因]（回复要举报的消息）",
         "en": "[reason] (as a reply to the message)",
@@ -558,6 +579,33 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "en": "Your appeal on case #{case_id} was not upheld; the decision stands. {note}",
     },
     "none": {"zh": "无", "en": "none"},
+    "cmd_register_none": {
+        "zh": "本群尚未备案。用法：/备案 set 群主=张三 负责人=李四 用途=教学通知",
+        "en": "This group is not registered. Use: /register set owner=... responsible=...",
+    },
+    "cmd_register_done": {"zh": "已更新本群备案：", "en": "Registration updated:"},
+    "cmd_register_removed": {"zh": "已删除本群备案。", "en": "Registration removed."},
+    "cmd_register_config": {
+        "zh": "注意：配置文件中也登记了本群，重启后以配置文件为准。",
+        "en": "Note: the config file registers this group too; it wins at the next restart.",
+    },
+    "cmd_register_bad": {"zh": "备案信息有误：{problem}", "en": "Cannot register: {problem}"},
+    "cmd_groups": {
+        "zh": "机器人所在群共{total}个，已备案{registered}个，未备案{count}个{colon}{groups}",
+        "en": "The bot is in {total} group(s): {registered} registered, {count} not{colon}{groups}",
+    },
+    "cmd_groups_unreachable": {
+        "zh": "{platform} 的群列表暂时无法获取。",
+        "en": "The {platform} group list is unavailable right now.",
+    },
+    "cmd_export_need_group": {
+        "zh": "请写要导出的群号（您只负责部分群）。",
+        "en": "Name the group to export (you oversee only some groups).",
+    },
+    "cmd_bad_since": {
+        "zh": "「{value}」不是时长或日期，请写如 7d、30天 或 2026-11-01。",
+        "en": '"{value}" is not a period or a date; use e.g. 7d or 2026-11-01.',
+    },
     "cmd_unsupported": {
         "zh": "该平台不支持「{what}」。",
         "en": "This platform cannot {what}.",

@@ -83,7 +83,7 @@ class Runtime:
                 await words.load()
         registry = RegistryService(store, clock=clock, timezone=config.digest.timezone)
         await registry.load_config(config.registry)
-        commands = CommandService(engine, store, words)
+        commands = CommandService(engine, store, words, registry=registry)
         await commands.load_settings()
         return cls(
             config=config,

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rules.audit import audit_group
 from rules.commands import members, settings
 from rules.commands.parse import case_number, duration, switch
-from rules.commands.service import Call, CommandError, Handler
+from rules.commands.service import (
+    GROUP_FORMS,
+    Call,
+    CommandError,
+    Handler,
+    caller_level,
+    typed_id,
+)
 from rules.commands.spec import Level
 from rules.config import ConfigError
 from rules.detectors.keyword import expand_globs
@@ -42,7 +50,10 @@ from rules.model import (
     TaskStatus,
     masked_text,
 )
+from rules.officer_export import export_for_officer
 from rules.ports import NOMINAL_CAPABILITIES
+from rules.registry import RegistryError, entry_text, parse_fields
+from rules.storage.export import ExportFormat
 from rules.words import DEFAULT_CATEGORY, WordError
 
 MIN_MUTE = timedelta(minutes=1)
@@ -518,6 +529,121 @@ async def appeal(call: Call) -> str:
     return call.say("cmd_appealed", case_id=case.id)
 
 
+async def register(call: Call) -> str:
+    group_id = call.require_group()
+    registry = call.service.registry
+    if registry is None:
+        raise call.usage_error()
+    verb = call.args[0].lower() if call.args else "show"
+    if verb in LIST:
+        entry = await registry.get(group_id)
+        return entry_text(entry, call.lang) if entry else call.say("cmd_register_none")
+    if verb in DELETE:
+        if call.level < Level.OFFICER:
+            raise CommandError(call.say("cmd_refused", name=call.name), refused=True)
+        await registry.remove(group_id)
+        return call.say("cmd_register_removed")
+    if verb not in {"set", "设置", "登记"} or len(call.args) < 2:
+        raise call.usage_error()
+    try:
+        changes = parse_fields(" ".join(call.args[1:]))
+        current = await registry.get(group_id)
+        if not (current and current.name) and "name" not in changes:
+            changes["name"] = (await call.require_edge().directory.group_info(group_id)).name
+        entry = await registry.update(group_id, call.request.caller.id, changes)
+    except RegistryError as exc:
+        raise call.fail("cmd_register_bad", problem=str(exc)) from None
+    lines = [call.say("cmd_register_done"), entry_text(entry, call.lang)]
+    if current is not None and registry.from_config(current):
+        lines.append(call.say("cmd_register_config"))
+    call.notes.append("registered: " + ", ".join(sorted(changes)))
+    return "\n".join(lines)
+
+
+async def groups(call: Call) -> str:
+    """The groups the bot is in that the caller oversees, and which are not registered."""
+    registry = call.service.registry
+    if registry is None:
+        raise call.usage_error()
+    caller = call.request.caller
+    visible: list[str] = []
+    lines: list[str] = []
+    for platform, edge in call.service.edges.items():
+        try:
+            listed = await edge.directory.list_groups()
+        except Exception:
+            lines.append(call.say("cmd_groups_unreachable", platform=platform.value))
+            continue
+        visible += [
+            g for g in listed if caller_level(call.config, caller, g, False) >= Level.OFFICER
+        ]
+    missing = await registry.unregistered(visible)
+    lines.insert(
+        0,
+        call.say(
+            "cmd_groups",
+            total=len(visible),
+            registered=len(visible) - len(missing),
+            count=len(missing),
+            colon="：" if missing and call.lang == "zh" else (": " if missing else ""),
+            groups="、".join(missing),
+        ),
+    )
+    return "\n".join(lines)
+
+
+async def export(call: Call) -> str:
+    """The case records as a file, by private message (the file and its summary are the reply)."""
+    args = list(call.args)
+    group_id = typed_id(call.request.platform, args[0], GROUP_FORMS) if args else None
+    if group_id is not None:
+        args.pop(0)
+        if caller_level(call.config, call.request.caller, group_id, False) < Level.OFFICER:
+            raise CommandError(call.say("cmd_refused_private"), refused=True)
+    elif not _oversees_everything(call):
+        raise call.fail("cmd_export_need_group", with_usage=True)
+    fmt: ExportFormat = "xlsx"
+    if args and args[-1].lower() in ("xlsx", "csv"):
+        fmt = "csv" if args.pop().lower() == "csv" else "xlsx"
+    zone = call.config.digest.timezone
+    since = call.now - DEFAULT_STATS_PERIOD
+    if args:
+        since = _since(call, args[0], zone)
+    edge = call.service.edges.get(call.request.platform)
+    if edge is None:
+        raise call.usage_error()
+    result = await export_for_officer(
+        call.store,  # type: ignore[arg-type]  # SqlStore in practice
+        edge.gateway,
+        call.request.caller.id,
+        since,
+        group=group_id,
+        fmt=fmt,
+        timezone=zone,
+        language=call.lang,
+        now=call.now,
+    )
+    call.notes.append(f"export {group_id or 'all'}: {result.cases} case(s), sent={result.sent}")
+    return ""  # export_for_officer answered with the file and a summary line
+
+
+def _oversees_everything(call: Call) -> bool:
+    caller = call.request.caller.id
+    return caller in call.config.commands.superusers or caller in call.config.escalation.officers
+
+
+def _since(call: Call, word: str, zone: str) -> datetime:
+    """``7d`` before now, or local midnight of ``2026-11-01``."""
+    period = duration(word)
+    if period is not None:
+        return call.now - period
+    try:
+        day = date.fromisoformat(word)
+    except ValueError:
+        raise call.fail("cmd_bad_since", with_usage=True, value=word) from None
+    return datetime.combine(day, time(), ZoneInfo(zone))
+
+
 HANDLERS: dict[str, Handler] = {
     "help": help_,
     "warn": warn,
@@ -535,4 +661,7 @@ HANDLERS: dict[str, Handler] = {
     "stats": stats,
     "report": report,
     "appeal": appeal,
+    "register": register,
+    "groups": groups,
+    "export": export,
 }

@@ -41,6 +41,7 @@ from rules.ports import AuditEntry, Directory, Gateway, Store
 if TYPE_CHECKING:
     from rules.digest import ActionTally, CaseStat
     from rules.engine import Engine
+    from rules.registry import RegistryService
     from rules.words import WordService
 
 log = logging.getLogger(__name__)
@@ -272,10 +273,12 @@ class CommandService:
         store: CommandStore,
         words: WordService | None = None,
         notify: Callable[[], None] = lambda: None,
+        registry: RegistryService | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.words = words
+        self.registry = registry  # group registrations (/备案, /群列表)
         self.notify = notify  # called after reports are queued (wakes the outbox)
         self.edges: dict[Platform, Edge] = {}
 

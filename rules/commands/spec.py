@@ -54,6 +54,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("config", "设置", "config", Level.MANAGER),
     CommandSpec("dryrun", "试运行", "dryrun", Level.MANAGER),
     CommandSpec("stats", "统计", "stats", Level.MANAGER),
+    CommandSpec("register", "备案", "register", Level.MANAGER),
+    CommandSpec("groups", "群列表", "groups", Level.OFFICER, group_arg=False),
+    CommandSpec("export", "导出", "export", Level.OFFICER, Where.PRIVATE, group_arg=False),
     CommandSpec("report", "举报", "report", Level.MEMBER, Where.GROUP, group_arg=False),
     CommandSpec("appeal", "申诉", "appeal", Level.MEMBER, Where.PRIVATE, group_arg=False),
 )

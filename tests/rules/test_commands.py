@@ -20,9 +20,10 @@ from rules.commands.service import CommandService
 from rules.commands.spec import COMMANDS, Level
 from rules.config import parse_config
 from rules.model import ActionKind, Member, Platform, Role
+from rules.ports import GroupInfo
 from rules.runtime import MEMORY_URL, Runtime
 from rules.storage.tables import audit_log, cases, outbox, strikes
-from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, message
+from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, FakeMediaGateway, message
 
 GROUP = "qq:1001"
 OTHER_GROUP = "qq:1002"
@@ -42,7 +43,7 @@ MEMBERS = [ALICE, BOB, BOB2, ADMIN, OWNER, OFFICER_M, Member(BOT, "群卫士")]
 class Env:
     runtime: Runtime
     service: CommandService
-    gateway: FakeGateway
+    gateway: FakeMediaGateway
     clock: Clock
     quotes: dict[str, Quoted] = field(default_factory=dict)
 
@@ -94,8 +95,11 @@ async def env() -> AsyncIterator[Env]:
     clock = Clock()
     runtime = await Runtime.start(config, MEMORY_URL, clock=clock)
     assert runtime.commands is not None
-    gateway = FakeGateway()
-    directory = FakeDirectory({GROUP: list(MEMBERS), OTHER_GROUP: [ALICE]})
+    gateway = FakeMediaGateway()
+    directory = FakeDirectory(
+        {GROUP: list(MEMBERS), OTHER_GROUP: [ALICE]},
+        {GROUP: GroupInfo(GROUP, "川护教职工群", len(MEMBERS), Role.ADMIN)},
+    )
     environment = Env(runtime, runtime.commands, gateway, clock)
 
     runtime.commands.register(Platform.QQ, Edge(gateway, directory))
@@ -204,6 +208,9 @@ def _invocation(key: str) -> str:
         "stats": "/stats",
         "report": "/report @x",
         "appeal": "/appeal #1 reason",
+        "register": "/register show",
+        "groups": "/groups",
+        "export": "/export 7d",
     }[key]
 
 
@@ -575,3 +582,53 @@ async def test_every_command_is_audited_with_who_where_what_and_outcome(env: Env
     assert rows[2][3].startswith("error: 时长「abc」看不懂")
     async with env.runtime.store.engine.connect() as conn:
         assert (await conn.execute(select(strikes.c.weight))).scalars().all() == [1]
+
+
+# ---------------------------------------------------------------- registry and export
+
+
+async def test_register_a_group_and_list_the_unregistered(env: Env) -> None:
+    assert (await env.say("/备案")).startswith("本群尚未备案。")
+    reply = await env.say('/备案 set 群主=赵六 负责人=王五 管理员=王五,孙七 用途="教职工 通知"')
+    assert reply.startswith("已更新本群备案：")
+    entry = await env.runtime.registry.get(GROUP)  # type: ignore[union-attr]
+    assert entry is not None
+    assert (entry.name, entry.owner, entry.admins, entry.purpose) == (
+        "川护教职工群",  # taken from the platform when not given
+        "赵六",
+        ("王五", "孙七"),
+        "教职工 通知",
+    )
+    assert entry.updated_by == ADMIN.id
+    assert (await env.say("/备案 set 不存在=1")).startswith("备案信息有误：")
+    assert (await env.say("/备案 del", caller=ADMIN)).startswith("抱歉")
+    listed = await env.say("/群列表", caller=OFFICER_M, group=None)
+    assert listed == "机器人所在群共2个，已备案1个，未备案1个：qq:1002"
+    assert (
+        await env.say("/群列表", caller=ADMIN)
+        == "抱歉，只有本群群主、管理员或负责人可以使用 /群列表。"
+    )
+    assert await env.say("/备案 del", caller=OFFICER_M) == "已删除本群备案。"
+
+
+async def test_officer_gets_the_export_as_a_file(env: Env) -> None:
+    await _case_by_engine(env)
+    assert await env.say("/导出 1001 7d csv", caller=OFFICER_M, group=None) == ""
+    [(officer, name, data)] = env.gateway.files
+    assert officer == OFFICER and name.endswith("-qq_1001.csv")
+    assert "网赌" in data.decode("utf-8-sig")
+    assert env.gateway.private[-1][0] == OFFICER  # and a summary line
+    # An officer of one group only must name it; another group is refused.
+    env.runtime.engine.config = parse_config(
+        {"groups": {GROUP: {"escalation": {"officers": ["qq:777777"]}}}}
+    )
+    local = Member("qq:777777")
+    assert (await env.say("/export", caller=local, group=None)).startswith(
+        "请写要导出的群号（您只负责部分群）。"
+    )
+    assert (await env.say("/export 1002", caller=local, group=None)).startswith("抱歉，您不是")
+    assert await env.say("/export 1001 2026-11-01", caller=local, group=None) == ""
+    assert len(env.gateway.files) == 2
+    assert (await env.say("/export 1001 yesterday", caller=local, group=None)).startswith(
+        "「yesterday」不是时长或日期"
+    )
