@@ -21,20 +21,27 @@ from rules.engine import Engine
 from rules.members import Members
 from rules.model import Platform, utcnow
 from rules.outbox import OutboxSender
-from rules.ports import Gateway
-from rules.storage.sql_store import SqlStore, resolve_url
+from rules.ports import Gateway, SharedState
+from rules.shared_state import MemoryState, open_shared_state
+from rules.storage.resilient import ResilientStore
+from rules.storage.sql_store import resolve_url
 from rules.words import WordService
 
 MEMORY_URL = "sqlite+aiosqlite://"
 
 
-def build_detectors(config: Config) -> list[Detector[DetectorSettings]]:
-    """Every detector, configured from the global config (groups tune them per call)."""
+def build_detectors(
+    config: Config, shared: SharedState | None = None
+) -> list[Detector[DetectorSettings]]:
+    """Every detector, configured from the global config (groups tune them per call).
+
+    ``shared``: state shared with other bot processes (flood windows in Redis).
+    """
     detectors: list[Detector[DetectorSettings]] = [
         KeywordDetector.from_settings(config.keywords),  # type: ignore[list-item]
         LinkDetector(),  # type: ignore[list-item]
         PiiDetector(),  # type: ignore[list-item]
-        FloodDetector(),  # type: ignore[list-item]
+        FloodDetector(shared=shared),  # type: ignore[list-item]
         ChatterDetector(),  # type: ignore[list-item]
         NicknameDetector.from_config(config),  # type: ignore[list-item]
     ]
@@ -52,10 +59,13 @@ def rule_count(detectors: list[Detector[DetectorSettings]]) -> int:
 @dataclass
 class Runtime:
     config: Config
-    store: SqlStore
+    store: ResilientStore
     engine: Engine
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
     words: WordService | None = None  # per-group custom words (the commands use it)
+    # Claims, leases and flood windows shared with other bot processes (Redis),
+    # or kept in this process. Scheduled jobs take a lease before they run.
+    shared: SharedState = field(default_factory=MemoryState)
 
     @classmethod
     async def start(
@@ -67,8 +77,10 @@ class Runtime:
     ) -> Runtime:
         """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run."""
         url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
-        store = await SqlStore.open(url)
-        detectors = build_detectors(config)
+        shared = await open_shared_state(config.redis)
+        store = await ResilientStore.open(url, answer_within=config.database.timeout)
+        store.shared = shared
+        detectors = build_detectors(config, shared)
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
         members = Members(store, nickname)
         engine = Engine(config, detectors, store, clock=clock, dry_run=dry_run, members=members)
@@ -77,10 +89,11 @@ class Runtime:
             if isinstance(detector, KeywordDetector):
                 words = WordService(detector, store, clock=clock)
                 await words.load()
-        return cls(config=config, store=store, engine=engine, words=words)
+        return cls(config=config, store=store, engine=engine, words=words, shared=shared)
 
     def outbox(self) -> OutboxSender:
         return OutboxSender(self.store, self.gateways, clock=self.engine.clock)
 
     async def close(self) -> None:
         await self.store.close()
+        await self.shared.close()

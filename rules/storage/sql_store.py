@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import make_url
@@ -76,11 +76,15 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
     """Durable state in a SQL database. Create with :meth:`open`."""
 
     @classmethod
-    async def open(cls, url: str) -> SqlStore:
+    async def open(cls, url: str, answer_within: timedelta | None = None) -> Self:
+        """Connect and migrate; on PostgreSQL a call unanswered after ``answer_within`` fails."""
         parsed = make_url(url)
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        if parsed.get_backend_name() == "postgresql" and answer_within is not None:
+            seconds = answer_within.total_seconds()
+            kwargs = {"connect_args": {"timeout": seconds, "command_timeout": seconds}}
         engine = create_async_engine(url, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
