@@ -12,7 +12,8 @@ store goes back to writing directly. The engine does not notice, except that:
   case written later; queued writes that name it (outcomes, strikes, reports,
   including the ``#id`` in a report's text) get the real id when they land.
 - ``strike_weight`` answers from what this process last read plus the strikes it
-  queued since, so the ladder keeps climbing for a member during the outage.
+  wrote or queued since, so the ladder keeps climbing for a member during the
+  outage (strikes expiring meanwhile, or added by other processes, are missed).
 - ``claim_message`` asks the shared state (Redis, or this process's memory)
   first; the database row follows when it can.
 - ``due_reports`` is empty (reports wait in the database, and so are not lost).
@@ -162,6 +163,8 @@ class ResilientStore(SqlStore):
             assert self._outage_since is not None
             down_for = time.monotonic() - self._outage_since
             self._outage_since = None
+            for key, weight in self._queued_weights.items():  # those strikes are written now
+                self._count_weight(*key, weight, written=True)
             self._queued_weights.clear()
             log.warning(
                 "database reachable again after %.0fs: %d queued write(s) landed",
@@ -194,9 +197,13 @@ class ResilientStore(SqlStore):
             self._queue.popleft()
         return landed
 
-    def _queue_weight(self, group_id: str, member_id: str, weight: int) -> None:
+    def _count_weight(self, group_id: str, member_id: str, weight: int, written: bool) -> None:
+        """Keep the outage answer of :meth:`strike_weight` up to date with a new strike."""
         key = (group_id, member_id)
-        self._queued_weights[key] = self._queued_weights.get(key, 0) + weight
+        if not written:
+            self._queued_weights[key] = self._queued_weights.get(key, 0) + weight
+        elif key in self._weights:
+            self._weights[key] += weight
 
     # -- Store methods with an outage answer ------------------------------------
 
@@ -228,8 +235,7 @@ class ResilientStore(SqlStore):
 
     async def add_strike(self, strike: Strike) -> None:
         done, _ = await self._submit(_Write("add_strike", (strike,)))
-        if not done:
-            self._queue_weight(strike.group_id, strike.member_id, strike.weight)
+        self._count_weight(strike.group_id, strike.member_id, strike.weight, done)
 
     async def open_case(
         self,
@@ -242,11 +248,9 @@ class ResilientStore(SqlStore):
         write = _Write("open_case", (event, findings, step, at, strike_weight))
         write.provisional = next(self._provisional)
         done, case_id = await self._submit(write)
-        if done:
-            return int(case_id)
         if strike_weight:
-            self._queue_weight(event.group_id, event.member.id, strike_weight)
-        return write.provisional
+            self._count_weight(event.group_id, event.member.id, strike_weight, done)
+        return int(case_id) if done else write.provisional
 
     async def record_outcomes(
         self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime

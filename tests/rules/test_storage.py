@@ -1,4 +1,7 @@
-"""The SQL store: migrations on a fresh database, WAL, aware times, the outbox."""
+"""The SQL store: migrations on a fresh database, WAL, aware times, the outbox.
+
+Tests taking ``db_url`` run on a SQLite file and on a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
@@ -16,27 +19,36 @@ from rules.storage.tables import metadata
 from tests.fakes import T0, Clock, FakeGateway, message
 
 
-async def test_migrations_create_every_table_on_a_fresh_file(tmp_path: Path) -> None:
+async def test_migrations_create_every_table_on_a_fresh_database(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
+    async with store.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    await store.close()
+    assert set(metadata.tables) <= names
+    assert version is not None
+    again = await SqlStore.open(db_url)  # re-opening an up-to-date database is a no-op
+    async with again.engine.connect() as conn:
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    await again.close()
+    assert [v for (v,) in versions] == [version]
+
+
+async def test_sqlite_file_gets_its_folder_and_wal(tmp_path: Path) -> None:
     url = resolve_url("sqlite+aiosqlite:///nested/dir/gg.db", tmp_path)
     assert (tmp_path / "nested" / "dir").is_dir()
     store = await SqlStore.open(url)
     async with store.engine.connect() as conn:
-        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
-        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     await store.close()
-    assert set(metadata.tables) <= names
     assert mode == "wal"
-    assert version is not None
-    again = await SqlStore.open(url)  # re-opening an up-to-date database is a no-op
-    await again.close()
 
 
-async def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
+async def test_migrated_schema_matches_the_tables(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    store = await SqlStore.open(resolve_url("sqlite+aiosqlite:///s.db", tmp_path))
+    store = await SqlStore.open(db_url)
     async with store.engine.connect() as conn:
         diff = await conn.run_sync(
             lambda c: compare_metadata(MigrationContext.configure(c), metadata)
@@ -45,8 +57,8 @@ async def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
     assert diff == [], "tables.py changed without a migration"
 
 
-async def test_strikes_cases_and_times_round_trip() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def test_strikes_cases_and_times_round_trip(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
     event = message("身份证 110105********0019", at=T0)
     pii = Finding("pii", "pii", "110105********0019", 4, 22)
     case_id = await store.open_case(event, (pii,), 1, T0)
@@ -66,8 +78,8 @@ async def test_strikes_cases_and_times_round_trip() -> None:
     await store.close()
 
 
-async def test_outbox_retries_with_backoff_until_delivered(tmp_path: Path) -> None:
-    url = resolve_url("sqlite+aiosqlite:///outbox.db", tmp_path)
+async def test_outbox_retries_with_backoff_until_delivered(db_url: str) -> None:
+    url = db_url
     clock = Clock()
     store = await SqlStore.open(url)
     await store.enqueue_report("qq:900", "report 1", None, clock())
@@ -86,8 +98,8 @@ async def test_outbox_retries_with_backoff_until_delivered(tmp_path: Path) -> No
     await store.close()
 
 
-async def test_report_to_a_platform_without_connection_waits() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def test_report_to_a_platform_without_connection_waits(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
     clock = Clock()
     await store.enqueue_report("wechat:wxid_o", "r", None, clock())
     assert await OutboxSender(store, {}, clock).flush() == 0
@@ -97,8 +109,8 @@ async def test_report_to_a_platform_without_connection_waits() -> None:
     await store.close()
 
 
-async def test_a_burst_reaches_each_officer_as_one_message() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def test_a_burst_reaches_each_officer_as_one_message(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
     clock = Clock()
     for n in range(12):
         await store.enqueue_report("qq:900", f"case {n}", None, clock())
