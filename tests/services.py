@@ -12,6 +12,7 @@ its own Redis key prefix (deleted after), so tests never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -50,6 +51,13 @@ def with_database(url: str, database: str) -> str:
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """URL of a fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    async with fresh_pg_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """A new, empty database on the test server (dropped on exit); skips/fails without one."""
     base = service_url(PG_ENV, "PostgreSQL")
     name = f"gg_test_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
@@ -77,8 +85,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+async def redis_url() -> str:
     """URL of the test Redis server (shared: use ``redis_prefix`` for your keys)."""
+    return await checked_redis_url()
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    async with redis_namespace(redis_url) as prefix:
+        yield prefix
+
+
+async def checked_redis_url() -> str:
     url = service_url(REDIS_ENV, "Redis")
     client = Redis.from_url(url)
     try:
@@ -87,16 +106,18 @@ async def redis_url() -> AsyncIterator[str]:
         pytest.fail(f"Redis at {REDIS_ENV} is configured but unusable: {exc}", pytrace=False)
     finally:
         await client.aclose()
-    yield url
+    return url
 
 
-@pytest.fixture
-async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
+@contextlib.asynccontextmanager
+async def redis_namespace(url: str) -> AsyncIterator[str]:
+    """A fresh key prefix; every key under it is deleted on exit."""
     prefix = f"gg-test-{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    client = Redis.from_url(redis_url)
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    try:
+        yield prefix
+    finally:
+        client = Redis.from_url(url)
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -108,41 +108,21 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
 
     async def note_member(self, event: ChatEvent) -> None:
         at = event.time
+        group = {"id": event.group_id, "platform": event.platform.value, "name": ""}
+        member = {
+            "card": event.member.card,
+            "nickname": event.member.nickname,
+            "role": event.member.role.value,
+            "last_seen": at,
+        }
+        key = {"group_id": event.group_id, "member_id": event.member.id}
         async with self._write() as conn:
-            updated = await conn.execute(
-                update(groups).where(groups.c.id == event.group_id).values(last_activity=at)
-            )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    insert(groups).values(
-                        id=event.group_id,
-                        platform=event.platform.value,
-                        name="",
-                        first_seen=at,
-                        last_activity=at,
-                    )
+            await conn.execute(
+                self._upsert(
+                    groups, {**group, "first_seen": at, "last_activity": at}, {"last_activity": at}
                 )
-            member = {
-                "card": event.member.card,
-                "nickname": event.member.nickname,
-                "role": event.member.role.value,
-                "last_seen": at,
-            }
-            updated = await conn.execute(
-                update(members)
-                .where(members.c.group_id == event.group_id)
-                .where(members.c.member_id == event.member.id)
-                .values(**member)
             )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    insert(members).values(
-                        group_id=event.group_id,
-                        member_id=event.member.id,
-                        first_seen=at,
-                        **member,
-                    )
-                )
+            await conn.execute(self._upsert(members, {**key, **member, "first_seen": at}, member))
 
     # -- strikes and cases --------------------------------------------------
 

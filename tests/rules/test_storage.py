@@ -5,6 +5,8 @@ Tests taking ``db_url`` run on a SQLite file and on a real PostgreSQL server.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from rules.ports import AuditEntry
 from rules.storage.sql_store import SqlStore, resolve_url, safe_url
 from rules.storage.tables import metadata
 from tests.fakes import T0, Clock, FakeGateway, message
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_migrations_create_every_table_on_a_fresh_database(db_url: str) -> None:
@@ -132,3 +136,49 @@ def test_retry_delay(attempts: int, seconds: int) -> None:
 
 def test_safe_url_hides_password() -> None:
     assert "secret" not in safe_url("postgresql+asyncpg://gg:secret@db/gg")
+
+
+async def test_two_processes_noting_the_same_new_member_do_not_collide(db_url: str) -> None:
+    one, other = await SqlStore.open(db_url), await SqlStore.open(db_url)
+    for n in range(5):  # both bots see each new member's first message at the same moment
+        event = message("hi", user=f"qq:{3000 + n}", group=f"qq:{7000 + n}", card=f"卡{n}")
+        await asyncio.gather(one.note_member(event), other.note_member(event))
+        await asyncio.gather(
+            one.flag_member(event.group_id, event.member.id, "bad card", T0),
+            other.flag_member(event.group_id, event.member.id, "bad card", T0),
+        )
+    changed = message("hi", user="qq:3000", group="qq:7000", card="张三+办公室")
+    await one.note_member(changed)
+    async with one.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT member_id, card FROM members"))).all()
+        group_count = (await conn.execute(text("SELECT count(*) FROM groups"))).scalar_one()
+    assert len(rows) == 5 and group_count == 5
+    assert ("qq:3000", "张三+办公室") in [tuple(r) for r in rows]
+    assert len(await one.flagged_members()) == 5
+    await one.close()
+    await other.close()
+
+
+
+async def test_processes_starting_together_migrate_once(pg_url: str) -> None:
+    """Bots started together on an empty PostgreSQL database: one migrates, none fails."""
+    script = (
+        "import asyncio, sys\n"
+        "from rules.storage.sql_store import SqlStore\n"
+        "async def main():\n"
+        "    await (await SqlStore.open(sys.argv[1])).close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, pg_url, cwd=ROOT, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    errors = [(await p.communicate())[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = await SqlStore.open(pg_url)
+    async with store.engine.connect() as conn:
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    await store.close()
+    assert len(versions) == 1
