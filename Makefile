@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-filter bench-qq check-config clean
+.PHONY: run test lint typecheck pytest bench bench-filter bench-qq check-config clean \
+	services services-stop test-services
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,15 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## set up, then lint, type-check and run every test
+
+services:  ## start the test PostgreSQL and Redis on 127.0.0.1 (installs them on Debian as root)
+	scripts/test-services.sh start
+
+services-stop:
+	scripts/test-services.sh stop
+
+test-services: services  ## `make test` with the PostgreSQL and Redis tests required (what CI runs)
+	eval "$$(scripts/test-services.sh env)" && GROUPGUARD_REQUIRE_SERVICES=1 $(MAKE) test
 
 bench: bench-filter bench-qq  ## print performance and quality figures (not a test)
 

@@ -130,6 +130,10 @@ class DatabaseSettings(Section):
         "sqlite+aiosqlite:///data/groupguard.db",
         description="SQLAlchemy async URL; relative SQLite paths are under the project root.",
     )
+    timeout: Duration = Field(
+        default_factory=lambda: timedelta(seconds=10),
+        description="A database call unanswered this long counts as an outage (writes queue).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -157,6 +161,28 @@ class CommandSettings(Section):
     appeal_limit: int = Field(
         3, ge=1, description="Appeals (/appeal, /申诉) one member may make per day."
     )
+
+
+class RedisSettings(Section):
+    url: str = Field(
+        "",
+        description="Redis URL for state several bot processes share; empty: this process alone.",
+    )
+    key_prefix: str = Field(
+        "groupguard:", description="Prefix of every key, so deployments can share one Redis."
+    )
+    timeout: Duration = Field(
+        default_factory=lambda: timedelta(seconds=1),
+        description="A Redis call unanswered this long means Redis is unreachable (local state).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if value and scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(f"unsupported Redis URL scheme {scheme!r} (use redis://host:6379/0)")
+        return value
 
 
 class WechatSettings(Section):
@@ -561,6 +587,7 @@ class Config(Policy):
     server: ServerSettings = Field(default_factory=ServerSettings)
     onebot: OneBotSettings = Field(default_factory=OneBotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     wechat: WechatSettings = Field(default_factory=WechatSettings)
     commands: CommandSettings = Field(default_factory=CommandSettings)
     groups: dict[str, dict[str, Any]] = Field(

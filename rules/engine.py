@@ -62,6 +62,7 @@ class Engine:
         self.force_dry_run = dry_run
         self.detectors = list(detectors)
         self._reminder_only = {d.name for d in self.detectors if not d.feeds_ladder}
+        self._settling = [d for d in self.detectors if d.settles]  # shared state (Redis)
         self.store = store
         self.clock = clock
         self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
@@ -95,6 +96,8 @@ class Engine:
         # Detectors run before the first await, so they see a member's messages
         # in arrival order (flood windows) however the writes below interleave.
         findings = tuple(self.detect(event, policy))
+        if self._settling:
+            findings = await self._settle(event, policy, findings)
         await self._note_member(event)
         if self.members is not None:
             await self.members.observe(event, findings, policy)  # forgets a fixed card
@@ -158,6 +161,18 @@ class Engine:
             strikes_added=weight,
             step=step,
         )
+
+    async def _settle(
+        self, event: ChatEvent, policy: Policy, findings: tuple[Finding, ...]
+    ) -> tuple[Finding, ...]:
+        """Replace each settling detector's local findings by its shared answer."""
+        settled = list(findings)
+        for detector in self._settling:
+            own = [f for f in settled if f.detector == detector.name]
+            final = await detector.settle(event, getattr(policy, detector.section), own)
+            if final != own:
+                settled = [f for f in settled if f.detector != detector.name] + final
+        return tuple(settled)
 
     async def _note_member(self, event: ChatEvent) -> None:
         """Write the member to the store only when new or changed (not per message)."""

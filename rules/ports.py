@@ -1,13 +1,16 @@
-"""The two things the core needs from outside: a Gateway (a platform) and a Store.
+"""What the core needs from outside: a Gateway (a platform), a Store and SharedState.
 
 Platform plugins implement :class:`Gateway`; ``rules.storage`` implements
-:class:`Store`. The core only ever talks to these protocols.
+:class:`Store`; :class:`SharedState` is in memory (``rules.shared_state``) or in
+Redis (``rules.storage.redis_state``). The core only ever talks to these protocols.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from rules.model import (
@@ -189,5 +192,67 @@ class Store(Protocol):
     async def mark_report_failed(self, item_id: int, error: str, retry_at: datetime) -> None: ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FloodSample:
+    """One message as the shared flood windows count it (see ``rules.detectors.flood``)."""
+
+    group_id: str
+    member_id: str
+    message_id: str  # the same message delivered to two processes is counted once
+    key: str  # what counts as "the same text" (a digest); "" when the text has none
+    at: datetime
+    rate_limit: int
+    rate_window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class FloodCount:
+    repeats: int  # the same text this many times in a row, this message included (0: no text)
+    burst: bool  # this message completes ``rate_limit`` messages within ``rate_window``
+
+
+class SharedState(Protocol):
+    """State that several bot processes guarding the same groups must share.
+
+    With Redis it is shared between processes; in memory it serves one process
+    (``shared`` is False). An implementation that loses its backend falls back
+    to local state rather than failing: moderation never waits for it.
+    """
+
+    shared: bool
+
+    async def claim(self, key: str, ttl: timedelta) -> bool:
+        """True for the first caller (in any process) within ``ttl``, False afterwards."""
+        ...
+
+    async def try_lease(self, name: str, ttl: timedelta) -> bool:
+        """Take or renew the lease ``name`` for this process; False while another holds it.
+
+        A holder keeps it by calling again before ``ttl`` runs out (a loop that
+        only one process may run), or lets it expire (a job run at most once per
+        ``ttl``, e.g. a daily digest: ``try_lease("digest", timedelta(hours=20))``).
+        """
+        ...
+
+    async def release(self, name: str) -> None:
+        """Give up the lease ``name`` if this process holds it."""
+        ...
+
+    def lease(self, name: str, ttl: timedelta) -> AbstractAsyncContextManager[bool]:
+        """``async with state.lease(name, ttl) as held``: renewed inside, released after."""
+        ...
+
+    def count_flood(self, sample: FloodSample) -> Awaitable[FloodCount | None]:
+        """Count one message in the shared flood windows.
+
+        Called synchronously (detectors do no I/O), so messages are counted in the
+        order this process saw them; the result is awaited later. None: no shared
+        count (one process alone, or the backend is unreachable), use the local one.
+        """
+        ...
 
     async def close(self) -> None: ...

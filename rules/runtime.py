@@ -22,21 +22,28 @@ from rules.engine import Engine
 from rules.members import Members
 from rules.model import Platform, utcnow
 from rules.outbox import OutboxSender
-from rules.ports import Gateway
+from rules.ports import Gateway, SharedState
 from rules.registry import RegistryService
-from rules.storage.sql_store import SqlStore, resolve_url
+from rules.shared_state import MemoryState, open_shared_state
+from rules.storage.resilient import ResilientStore
+from rules.storage.sql_store import resolve_url
 from rules.words import WordService
 
 MEMORY_URL = "sqlite+aiosqlite://"
 
 
-def build_detectors(config: Config) -> list[Detector[DetectorSettings]]:
-    """Every detector, configured from the global config (groups tune them per call)."""
+def build_detectors(
+    config: Config, shared: SharedState | None = None
+) -> list[Detector[DetectorSettings]]:
+    """Every detector, configured from the global config (groups tune them per call).
+
+    ``shared``: state shared with other bot processes (flood windows in Redis).
+    """
     detectors: list[Detector[DetectorSettings]] = [
         KeywordDetector.from_settings(config.keywords),  # type: ignore[list-item]
         LinkDetector(),  # type: ignore[list-item]
         PiiDetector(),  # type: ignore[list-item]
-        FloodDetector(),  # type: ignore[list-item]
+        FloodDetector(shared=shared),  # type: ignore[list-item]
         ChatterDetector(),  # type: ignore[list-item]
         NicknameDetector.from_config(config),  # type: ignore[list-item]
     ]
@@ -54,12 +61,15 @@ def rule_count(detectors: list[Detector[DetectorSettings]]) -> int:
 @dataclass
 class Runtime:
     config: Config
-    store: SqlStore
+    store: ResilientStore
     engine: Engine
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
     words: WordService | None = None  # per-group custom words (the commands use it)
     commands: CommandService | None = None  # slash commands; platforms register an Edge
     registry: RegistryService | None = None  # group registrations (备案), config entries loaded
+    # Claims, leases and flood windows shared with other bot processes (Redis),
+    # or kept in this process. Scheduled jobs take a lease before they run.
+    shared: SharedState = field(default_factory=MemoryState)
 
     @classmethod
     async def start(
@@ -71,8 +81,10 @@ class Runtime:
     ) -> Runtime:
         """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run."""
         url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
-        store = await SqlStore.open(url)
-        detectors = build_detectors(config)
+        shared = await open_shared_state(config.redis)
+        store = await ResilientStore.open(url, answer_within=config.database.timeout)
+        store.shared = shared
+        detectors = build_detectors(config, shared)
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
         members = Members(store, nickname)
         engine = Engine(config, detectors, store, clock=clock, dry_run=dry_run, members=members)
@@ -92,6 +104,7 @@ class Runtime:
             words=words,
             commands=commands,
             registry=registry,
+            shared=shared,
         )
 
     def outbox(self) -> OutboxSender:
@@ -99,3 +112,4 @@ class Runtime:
 
     async def close(self) -> None:
         await self.store.close()
+        await self.shared.close()

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from nonebug import NONEBOT_INIT_KWARGS
 
+# Real PostgreSQL and Redis for the tests that ask for them (skipped when not configured).
+from tests.services import db_url, pg_url, redis_prefix, redis_url  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CONFIG = Path(__file__).resolve().parent / "data" / "config.test.toml"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 from nonebot import get_driver, get_plugin_config, logger
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from rules.config import Config, load_config
 from rules.runtime import Runtime, rule_count
+from rules.shared_state import describe
 from rules.storage.sql_store import safe_url
 
 __plugin_meta__ = PluginMetadata(
@@ -26,6 +28,10 @@ __plugin_meta__ = PluginMetadata(
 )
 
 OUTBOX_INTERVAL_S = 10.0
+# With several processes (Redis) only the holder of this lease sends the outbox;
+# it polls more often, since the process that queued a report cannot wake it.
+OUTBOX_LEASE = "outbox"
+SHARED_OUTBOX_INTERVAL_S = 2.0
 
 
 class PluginConfig(BaseModel):
@@ -61,6 +67,7 @@ def banner(config: Config, source: Path, runtime: Runtime) -> str:
         f"  OneBot v11 reverse WebSocket: ws://{shown_host}:{config.server.port}/onebot/v11/ws",
         f"  token:     {token}",
         f"  database:  {safe_url(runtime.store.engine.url.render_as_string(hide_password=False))}",
+        f"  shared:    {describe(runtime.shared)}",
         f"  rules:     {rule_count(runtime.engine.detectors)} loaded "
         f"({len(runtime.engine.detectors)} detectors)",
         f"  WeChat:    {wechat}",
@@ -83,14 +90,17 @@ async def _outbox_loop(runtime: Runtime) -> None:
     sender = runtime.outbox()
     wake = asyncio.Event()
     _state["outbox_wake"] = wake
+    interval = SHARED_OUTBOX_INTERVAL_S if runtime.shared.shared else OUTBOX_INTERVAL_S
+    lease_ttl = timedelta(seconds=3 * OUTBOX_INTERVAL_S)  # the holder renews it every tick
     while True:
         wake.clear()  # reports queued during this flush wake the next one
         try:
-            await sender.flush()
+            if await runtime.shared.try_lease(OUTBOX_LEASE, lease_ttl):
+                await sender.flush()
         except Exception:  # a store hiccup must not end the loop
             logger.exception("officer outbox flush failed; will retry")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), OUTBOX_INTERVAL_S)
+            await asyncio.wait_for(wake.wait(), interval)
 
 
 @driver.on_startup

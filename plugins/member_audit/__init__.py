@@ -56,7 +56,15 @@ async def run_audit() -> int:
 
 
 async def _job() -> None:
+    runtime = get_runtime()
+    # Several processes (Redis): the first to ask runs the audit, the others skip
+    # it; the lease outlives most of the interval, so drifting schedules still
+    # audit once per interval.
+    hold = runtime.config.nickname.audit_every * 0.9
     try:
+        if not await runtime.shared.try_lease(JOB_ID, hold):
+            logger.info("member audit: another process runs it this time")
+            return
         await run_audit()
     except Exception as exc:  # the scheduler must keep running
         logger.opt(exception=exc).error("member audit failed")

@@ -2,7 +2,9 @@
 
 Detectors are synchronous, do no I/O and keep only in-memory state, so they are
 fast and table-testable. They never act: they return findings, the ladder
-decides and the executor acts.
+decides and the executor acts. A detector whose state other processes share
+(flood windows in Redis) also has an async ``settle`` step, run right after
+detection.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ class Detector(ABC, Generic[S]):
     section: ClassVar[str]
     kinds: ClassVar[frozenset[EventKind]] = frozenset({EventKind.MESSAGE})
     feeds_ladder: ClassVar[bool] = True
+    # True for a detector whose state is shared with other processes (Redis):
+    # ``check`` answers from its local view and starts the shared count, and the
+    # engine awaits :meth:`settle` for the final answer.
+    settles: bool = False
 
     @abstractmethod
     def check(self, event: ChatEvent, settings: S) -> list[Finding]:
         """Findings for this event under these settings (empty when clean)."""
+
+    async def settle(self, event: ChatEvent, settings: S, found: list[Finding]) -> list[Finding]:
+        """The final findings, given what :meth:`check` found locally (``settles`` only)."""
+        return found

@@ -14,11 +14,19 @@ Owners and admins are not counted by default (``exempt_admins``). State is in
 memory and bounded: per-member and per-group windows live in LRU maps of fixed
 size (least recently active evicted first), and each window holds at most
 ``rate_limit`` / ``chatter_limit`` timestamps, so memory does not grow with time.
+
+With shared state (Redis, several processes guarding the same groups) the
+member windows are also counted there, each message once however many
+processes receive it: ``check`` still answers from the local windows and queues
+the message for the shared count, and ``settle`` replaces the answer with the
+shared one (or keeps the local one when Redis is unreachable). The group-wide
+chatter windows stay per process.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from functools import lru_cache
@@ -29,6 +37,7 @@ from rules.config import FloodSettings
 from rules.detectors.base import Detector
 from rules.model import ChatEvent, Finding, Role
 from rules.normalize import compare_key
+from rules.ports import FloodCount, FloodSample, SharedState
 
 _PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 
@@ -60,31 +69,66 @@ class FloodDetector(Detector[FloodSettings]):
     name: ClassVar[str] = "flood"
     section: ClassVar[str] = "flood"
 
-    def __init__(self, max_members: int = 50_000) -> None:
+    def __init__(self, max_members: int = 50_000, shared: SharedState | None = None) -> None:
         self.max_members = max_members
         self._windows: OrderedDict[tuple[str, str], _MemberWindow] = OrderedDict()
+        self.shared = shared if shared is not None and shared.shared else None
+        self.settles = self.shared is not None
+        self._pending: dict[int, Awaitable[FloodCount | None]] = {}  # id(event) -> shared count
 
     def check(self, event: ChatEvent, settings: FloodSettings) -> list[Finding]:
         if settings.exempt_admins and event.member.role in _PRIVILEGED:
             return []
         window = self._window((event.group_id, event.member.id))
-        findings: list[Finding] = []
         key = compare_key(event.text)
         if key:
             window.count = window.count + 1 if key == window.last_key else 1
             window.last_key = key
-            if window.count >= settings.repeat:
-                findings.append(self._finding(event, "flood", f"x{window.count}"))
+        burst = False
         if settings.rate_limit:
             window.times = _bounded(window.times, settings.rate_limit)
             window.times.append(event.time)
             span = window.times[-1] - window.times[0]
             if len(window.times) == settings.rate_limit and span <= settings.rate_window:
                 window.times.clear()  # the next finding needs another full burst
-                if not findings:
-                    detail = f"{settings.rate_limit}/{int(settings.rate_window.total_seconds())}s"
-                    findings.append(self._finding(event, "flood", detail))
-        return findings
+                burst = True
+        if self.shared is not None:
+            self._share(event, key, settings)
+        return self._findings(event, settings, window.count if key else 0, burst)
+
+    async def settle(
+        self, event: ChatEvent, settings: FloodSettings, found: list[Finding]
+    ) -> list[Finding]:
+        pending = self._pending.pop(id(event), None)
+        count = await pending if pending is not None else None
+        if count is None:  # not counted, or Redis unreachable: the local windows decide
+            return found
+        return self._findings(event, settings, count.repeats, count.burst)
+
+    def _share(self, event: ChatEvent, key: str, settings: FloodSettings) -> None:
+        assert self.shared is not None
+        sample = FloodSample(
+            event.group_id,
+            event.member.id,
+            event.message_id or f"local-{id(event)}-{event.time.timestamp()}",
+            key,
+            event.time,
+            settings.rate_limit,
+            settings.rate_window,
+        )
+        if len(self._pending) >= self.max_members:  # check() called without settle()
+            self._pending.pop(next(iter(self._pending)))
+        self._pending[id(event)] = self.shared.count_flood(sample)
+
+    def _findings(
+        self, event: ChatEvent, settings: FloodSettings, repeats: int, burst: bool
+    ) -> list[Finding]:
+        if repeats >= settings.repeat:
+            return [self._finding(event, "flood", f"x{repeats}")]
+        if burst:
+            detail = f"{settings.rate_limit}/{int(settings.rate_window.total_seconds())}s"
+            return [self._finding(event, "flood", detail)]
+        return []
 
     def _window(self, who: tuple[str, str]) -> _MemberWindow:
         window = self._windows.pop(who, None) or _MemberWindow()

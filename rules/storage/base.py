@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 
 class StoreBase:
@@ -34,3 +38,17 @@ class StoreBase:
             return
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    def _upsert(self, table: Table, values: Mapping[str, Any], update: Mapping[str, Any]) -> Insert:
+        """Insert a row, or update ``update`` in the row with the same primary key.
+
+        One statement, so two processes writing the same row at once (both bots
+        seeing the same new member) do not collide.
+        """
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        keys = [column.name for column in table.primary_key.columns]
+        return (
+            dialect.insert(table)
+            .values(**values)
+            .on_conflict_do_update(index_elements=keys, set_=dict(update))
+        )

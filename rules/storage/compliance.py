@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
 from rules.members import ComplianceRecord
 from rules.storage.base import StoreBase
@@ -36,20 +36,15 @@ class ComplianceStoreMixin(StoreBase):
         self, group_id: str, member_id: str, problem: str, at: datetime
     ) -> ComplianceRecord:
         """Start (or restart) a member's timeline at ``at``."""
+        timeline = {
+            "problem": problem[:2000],
+            "first_flagged_at": at,
+            "last_reminded_at": None,
+            "acted_at": None,
+        }
+        key = {"group_id": group_id, "member_id": member_id}
         async with self._write() as conn:
-            await conn.execute(
-                delete(mc).where(mc.c.group_id == group_id).where(mc.c.member_id == member_id)
-            )
-            await conn.execute(
-                insert(mc).values(
-                    group_id=group_id,
-                    member_id=member_id,
-                    problem=problem[:2000],
-                    first_flagged_at=at,
-                    last_reminded_at=None,
-                    acted_at=None,
-                )
-            )
+            await conn.execute(self._upsert(mc, {**key, **timeline}, timeline))
         return ComplianceRecord(group_id, member_id, problem, at, None, None)
 
     async def mark_reminded(

@@ -10,6 +10,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Several bot processes may start at once on one PostgreSQL database: they take
+# this advisory lock in the migration transaction, so one migrates and the
+# others then find the schema up to date.
+MIGRATION_LOCK = 0x67726F7570  # "group"
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:
@@ -26,4 +30,6 @@ def _upgrade(connection: Connection) -> None:
 async def upgrade(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await conn.run_sync(_upgrade)

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import make_url
@@ -85,16 +85,21 @@ class SqlStore(
     _scratch: str | None = None  # folder of a throw-away database, removed at close
 
     @classmethod
-    async def open(cls, url: str) -> SqlStore:
+    async def open(cls, url: str, answer_within: timedelta | None = None) -> Self:
+        """Connect and migrate; on PostgreSQL a call unanswered after ``answer_within`` fails."""
         parsed = make_url(url)
         scratch = None
+        kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
             # A throw-away database in a temporary file, not SQLite's :memory: on one
             # shared connection: there, a reader closing its connection rolls back a
             # writer's open transaction. A file gives every connection its own.
             scratch = tempfile.mkdtemp(prefix="groupguard-db-")
             parsed = parsed.set(database=str(Path(scratch) / "scratch.db"))
-        engine = create_async_engine(parsed)
+        if parsed.get_backend_name() == "postgresql" and answer_within is not None:
+            seconds = answer_within.total_seconds()
+            kwargs = {"connect_args": {"timeout": seconds, "command_timeout": seconds}}
+        engine = create_async_engine(parsed, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         await migrate.upgrade(engine)
@@ -121,41 +126,21 @@ class SqlStore(
 
     async def note_member(self, event: ChatEvent) -> None:
         at = event.time
+        group = {"id": event.group_id, "platform": event.platform.value, "name": ""}
+        member = {
+            "card": event.member.card,
+            "nickname": event.member.nickname,
+            "role": event.member.role.value,
+            "last_seen": at,
+        }
+        key = {"group_id": event.group_id, "member_id": event.member.id}
         async with self._write() as conn:
-            updated = await conn.execute(
-                update(groups).where(groups.c.id == event.group_id).values(last_activity=at)
-            )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    insert(groups).values(
-                        id=event.group_id,
-                        platform=event.platform.value,
-                        name="",
-                        first_seen=at,
-                        last_activity=at,
-                    )
+            await conn.execute(
+                self._upsert(
+                    groups, {**group, "first_seen": at, "last_activity": at}, {"last_activity": at}
                 )
-            member = {
-                "card": event.member.card,
-                "nickname": event.member.nickname,
-                "role": event.member.role.value,
-                "last_seen": at,
-            }
-            updated = await conn.execute(
-                update(members)
-                .where(members.c.group_id == event.group_id)
-                .where(members.c.member_id == event.member.id)
-                .values(**member)
             )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    insert(members).values(
-                        group_id=event.group_id,
-                        member_id=event.member.id,
-                        first_seen=at,
-                        **member,
-                    )
-                )
+            await conn.execute(self._upsert(members, {**key, **member, "first_seen": at}, member))
 
     # -- strikes and cases --------------------------------------------------
 

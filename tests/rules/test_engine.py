@@ -1,4 +1,4 @@
-"""The engine end to end on the real store (in-memory SQLite) with a recording gateway."""
+"""The engine end to end on the real store (SQLite and PostgreSQL) with a recording gateway."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ class NoteDetector(Detector[KeywordSettings]):
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SqlStore]:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def store(db_url: str) -> AsyncIterator[SqlStore]:
+    store = await SqlStore.open(db_url)
     yield store
     await store.close()
 

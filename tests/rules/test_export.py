@@ -21,11 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 T = datetime(2026, 11, 2, 1, 0, tzinfo=UTC).timestamp()
 
 
-async def _seed(tmp_path: Path) -> str:
-    """Scan three messages into a real SQLite file: two violations in two groups."""
+async def _seed(tmp_path: Path, url: str) -> str:
+    """Scan three messages into a real database: two violations in two groups."""
     words = tmp_path / "insult.txt"
     words.write_text("笨蛋\n", encoding="utf-8")
-    url = f"sqlite+aiosqlite:///{tmp_path / 'gg.db'}"
     events = [
         {"id": "1", "platform": "qq", "group": "1", "user": "7", "card": "李四", "text": "笨蛋"},
         {"id": "2", "platform": "qq", "group": "1", "user": "8", "text": "开会"},
@@ -38,8 +37,8 @@ async def _seed(tmp_path: Path) -> str:
     return url
 
 
-async def test_csv_and_xlsx_exports_hold_the_cases(tmp_path: Path) -> None:
-    store = await SqlStore.open(await _seed(tmp_path))
+async def test_csv_and_xlsx_exports_hold_the_cases(tmp_path: Path, db_url: str) -> None:
+    store = await SqlStore.open(await _seed(tmp_path, db_url))
     rows = await case_rows(store, datetime(2026, 11, 1, tzinfo=UTC))
     only_g2 = await case_rows(store, datetime(2026, 11, 1, tzinfo=UTC), group="qq:2")
     none = await case_rows(store, datetime(2026, 12, 1, tzinfo=UTC))

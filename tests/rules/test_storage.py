@@ -1,7 +1,12 @@
-"""The SQL store: migrations on a fresh database, WAL, aware times, the outbox."""
+"""The SQL store: migrations on a fresh database, WAL, aware times, the outbox.
+
+Tests taking ``db_url`` run on a SQLite file and on a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,28 +20,39 @@ from rules.storage.sql_store import SqlStore, resolve_url, safe_url
 from rules.storage.tables import metadata
 from tests.fakes import T0, Clock, FakeGateway, message
 
+ROOT = Path(__file__).resolve().parents[2]
 
-async def test_migrations_create_every_table_on_a_fresh_file(tmp_path: Path) -> None:
+
+async def test_migrations_create_every_table_on_a_fresh_database(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
+    async with store.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    await store.close()
+    assert set(metadata.tables) <= names
+    assert version is not None
+    again = await SqlStore.open(db_url)  # re-opening an up-to-date database is a no-op
+    async with again.engine.connect() as conn:
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    await again.close()
+    assert [v for (v,) in versions] == [version]
+
+
+async def test_sqlite_file_gets_its_folder_and_wal(tmp_path: Path) -> None:
     url = resolve_url("sqlite+aiosqlite:///nested/dir/gg.db", tmp_path)
     assert (tmp_path / "nested" / "dir").is_dir()
     store = await SqlStore.open(url)
     async with store.engine.connect() as conn:
-        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
-        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     await store.close()
-    assert set(metadata.tables) <= names
     assert mode == "wal"
-    assert version is not None
-    again = await SqlStore.open(url)  # re-opening an up-to-date database is a no-op
-    await again.close()
 
 
-async def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
+async def test_migrated_schema_matches_the_tables(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    store = await SqlStore.open(resolve_url("sqlite+aiosqlite:///s.db", tmp_path))
+    store = await SqlStore.open(db_url)
     async with store.engine.connect() as conn:
         diff = await conn.run_sync(
             lambda c: compare_metadata(MigrationContext.configure(c), metadata)
@@ -45,8 +61,8 @@ async def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
     assert diff == [], "tables.py changed without a migration"
 
 
-async def test_strikes_cases_and_times_round_trip() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def test_strikes_cases_and_times_round_trip(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
     event = message("身份证 110105********0019", at=T0)
     pii = Finding("pii", "pii", "110105********0019", 4, 22)
     case_id = await store.open_case(event, (pii,), 1, T0)
@@ -66,8 +82,8 @@ async def test_strikes_cases_and_times_round_trip() -> None:
     await store.close()
 
 
-async def test_outbox_retries_with_backoff_until_delivered(tmp_path: Path) -> None:
-    url = resolve_url("sqlite+aiosqlite:///outbox.db", tmp_path)
+async def test_outbox_retries_with_backoff_until_delivered(db_url: str) -> None:
+    url = db_url
     clock = Clock()
     store = await SqlStore.open(url)
     await store.enqueue_report("qq:900", "report 1", None, clock())
@@ -86,8 +102,8 @@ async def test_outbox_retries_with_backoff_until_delivered(tmp_path: Path) -> No
     await store.close()
 
 
-async def test_report_to_a_platform_without_connection_waits() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def test_report_to_a_platform_without_connection_waits(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
     clock = Clock()
     await store.enqueue_report("wechat:wxid_o", "r", None, clock())
     assert await OutboxSender(store, {}, clock).flush() == 0
@@ -97,8 +113,8 @@ async def test_report_to_a_platform_without_connection_waits() -> None:
     await store.close()
 
 
-async def test_a_burst_reaches_each_officer_as_one_message() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def test_a_burst_reaches_each_officer_as_one_message(db_url: str) -> None:
+    store = await SqlStore.open(db_url)
     clock = Clock()
     for n in range(12):
         await store.enqueue_report("qq:900", f"case {n}", None, clock())
@@ -120,3 +136,49 @@ def test_retry_delay(attempts: int, seconds: int) -> None:
 
 def test_safe_url_hides_password() -> None:
     assert "secret" not in safe_url("postgresql+asyncpg://gg:secret@db/gg")
+
+
+async def test_two_processes_noting_the_same_new_member_do_not_collide(db_url: str) -> None:
+    one, other = await SqlStore.open(db_url), await SqlStore.open(db_url)
+    for n in range(5):  # both bots see each new member's first message at the same moment
+        event = message("hi", user=f"qq:{3000 + n}", group=f"qq:{7000 + n}", card=f"卡{n}")
+        await asyncio.gather(one.note_member(event), other.note_member(event))
+        await asyncio.gather(
+            one.flag_member(event.group_id, event.member.id, "bad card", T0),
+            other.flag_member(event.group_id, event.member.id, "bad card", T0),
+        )
+    changed = message("hi", user="qq:3000", group="qq:7000", card="张三+办公室")
+    await one.note_member(changed)
+    async with one.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT member_id, card FROM members"))).all()
+        group_count = (await conn.execute(text("SELECT count(*) FROM groups"))).scalar_one()
+    assert len(rows) == 5 and group_count == 5
+    assert ("qq:3000", "张三+办公室") in [tuple(r) for r in rows]
+    assert len(await one.flagged_members()) == 5
+    await one.close()
+    await other.close()
+
+
+
+async def test_processes_starting_together_migrate_once(pg_url: str) -> None:
+    """Bots started together on an empty PostgreSQL database: one migrates, none fails."""
+    script = (
+        "import asyncio, sys\n"
+        "from rules.storage.sql_store import SqlStore\n"
+        "async def main():\n"
+        "    await (await SqlStore.open(sys.argv[1])).close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, pg_url, cwd=ROOT, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    errors = [(await p.communicate())[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = await SqlStore.open(pg_url)
+    async with store.engine.connect() as conn:
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    await store.close()
+    assert len(versions) == 1
