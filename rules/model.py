@@ -34,7 +34,7 @@ def bounded(text: str, limit: int) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def _bound(obj: object, **limits: int) -> None:
+def bound_fields(obj: object, **limits: int) -> None:
     """Apply :func:`bounded` to fields of a frozen dataclass (in ``__post_init__``)."""
     for name, limit in limits.items():
         value = getattr(obj, name)
@@ -87,7 +87,7 @@ class Member:
     role: Role = Role.MEMBER
 
     def __post_init__(self) -> None:
-        _bound(self, card=MAX_NAME, nickname=MAX_NAME)
+        bound_fields(self, card=MAX_NAME, nickname=MAX_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class SharedCard:
     title: str = ""
 
     def __post_init__(self) -> None:
-        _bound(self, url=MAX_URL, title=MAX_TITLE)
+        bound_fields(self, url=MAX_URL, title=MAX_TITLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ class ChatEvent:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("ChatEvent.time must be timezone-aware")
-        _bound(self, text=MAX_TEXT, comment=MAX_TEXT)
+        bound_fields(self, text=MAX_TEXT, comment=MAX_TEXT)
 
 
 class Severity(IntEnum):
