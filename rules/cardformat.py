@@ -13,7 +13,9 @@ A format is a string of placeholders and literals:
 
 Matching is pure and vocabulary-free: :func:`splits` lists every way a card can
 be cut into the format's fields. Judging the fields (is this a department, a
-plausible name?) is :mod:`rules.cards`' job.
+plausible name?) is :mod:`rules.cards`' job. The search is bounded by a
+:class:`Budget` of steps: adjacent placeholders make the number of cuts grow
+with a power of the card's length, and a card is text anyone can type.
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ FIELDS = ("name", "dept", "subject", "child", "relation")
 NAME_FIELDS = frozenset({"name", "child"})
 
 TokenKind = Literal["field", "sep", "text"]
+MAX_STEPS = 2_000  # search steps for judging one card (real cards take under 50)
+
+
+class Budget:
+    """Steps a search may still take; share one between the searches of one judgement."""
+
+    def __init__(self, steps: int = MAX_STEPS) -> None:
+        self.steps = steps
+
+    def spend(self) -> bool:
+        """Take one step; False once the budget is used up."""
+        self.steps -= 1
+        return self.steps >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +120,14 @@ def parse_format(source: str) -> CardFormat:
     return CardFormat(source, tuple(tokens))
 
 
-def splits(card: str, fmt: CardFormat, separators: str) -> Iterator[dict[str, str]]:
-    """Every way to cut ``card`` into ``fmt``'s fields (field values hold no separator)."""
-    yield from _walk(card, 0, fmt.tokens, 0, separators, {})
+def splits(
+    card: str, fmt: CardFormat, separators: str, budget: Budget | None = None
+) -> Iterator[dict[str, str]]:
+    """Every way to cut ``card`` into ``fmt``'s fields (field values hold no separator).
+
+    Stops early, silently, when ``budget`` (default: a fresh one) runs out.
+    """
+    yield from _walk(card, 0, fmt.tokens, 0, separators, {}, budget or Budget())
 
 
 def _walk(
@@ -117,7 +137,10 @@ def _walk(
     index: int,
     seps: str,
     got: dict[str, str],
+    budget: Budget,
 ) -> Iterator[dict[str, str]]:
+    if not budget.spend():
+        return
     if index == len(tokens):
         if pos == len(card):
             yield dict(got)
@@ -128,11 +151,11 @@ def _walk(
         while end < len(card) and card[end] in seps:
             end += 1
         if end > pos:
-            yield from _walk(card, end, tokens, index + 1, seps, got)
+            yield from _walk(card, end, tokens, index + 1, seps, got, budget)
         return
     if token.kind == "text":
         if card.startswith(token.value, pos):
-            yield from _walk(card, pos + len(token.value), tokens, index + 1, seps, got)
+            yield from _walk(card, pos + len(token.value), tokens, index + 1, seps, got, budget)
         return
     # A field: the longest separator-free run bounds its value.
     limit = pos
@@ -145,5 +168,5 @@ def _walk(
         ends = range(pos + 1, limit + 1)
     for end in ends:
         got[token.value] = card[pos:end]
-        yield from _walk(card, end, tokens, index + 1, seps, got)
+        yield from _walk(card, end, tokens, index + 1, seps, got, budget)
         del got[token.value]

@@ -21,7 +21,7 @@ from itertools import permutations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rules.cardformat import NAME_FIELDS, CardFormat, parse_format, splits
+from rules.cardformat import NAME_FIELDS, Budget, CardFormat, parse_format, splits
 from rules.messages import Language, card_field, render
 
 if TYPE_CHECKING:
@@ -165,11 +165,14 @@ class CardRules:
             return Problem(f"card_unknown_{name}", name, value)
         return None
 
-    def readings(self, card: str) -> list[tuple[dict[str, str], tuple[Problem, ...]]]:
+    def readings(
+        self, card: str, budget: Budget | None = None
+    ) -> list[tuple[dict[str, str], tuple[Problem, ...]]]:
         """Every way the cleaned card splits into some format, with its problems."""
+        budget = budget or Budget()
         out: list[tuple[dict[str, str], tuple[Problem, ...]]] = []
         for fmt in self.formats:
-            for parts in splits(card, fmt, self.separators):
+            for parts in splits(card, fmt, self.separators, budget):
                 found = (self.field_problem(k, v) for k, v in parts.items())
                 out.append((parts, tuple(p for p in found if p is not None)))
         return out
@@ -191,21 +194,22 @@ class CardRules:
     def _diagnose(self, card: str) -> tuple[Problem, ...]:
         if not card:
             return (Problem("card_empty"),)
-        readings = self.readings(card)
+        budget = Budget()  # one for the whole judgement: hostile cards stay cheap
+        readings = self.readings(card, budget)
         if any(not problems for _, problems in readings):
             return ()
         formats = self.formats_text()
         expected = (("formats", formats),)
-        if self._fits(card, (f.without_separators() for f in self.formats)):
+        if self._fits(card, (f.without_separators() for f in self.formats), budget):
             return (Problem("card_missing_separator", extra=expected),)
-        if self._fits(card, (p for f in self.formats for p in _reorderings(f))):
+        if self._fits(card, (p for f in self.formats for p in _reorderings(f)), budget):
             return (Problem("card_wrong_order", extra=expected),)
         for fmt in self.formats:
             # Try dropping free-text fields first: anything fits a department
             # when no list is configured, so "张三" lacks the department, not the name.
             order = sorted(range(len(fmt.fields)), key=lambda i: not self._free(fmt.fields[i]))
             for index in order if len(fmt.fields) > 1 else ():
-                if self._fits(card, [fmt.without_field(index)]):
+                if self._fits(card, [fmt.without_field(index)], budget):
                     return (Problem("card_missing_field", fmt.fields[index], extra=expected),)
         if readings:
             return min((problems for _, problems in readings), key=len)
@@ -217,9 +221,9 @@ class CardRules:
             return not self.check_names
         return not self.vocab.get(name)
 
-    def _fits(self, card: str, formats: Iterable[CardFormat]) -> bool:
+    def _fits(self, card: str, formats: Iterable[CardFormat], budget: Budget) -> bool:
         for fmt in formats:
-            for parts in splits(card, fmt, self.separators):
+            for parts in splits(card, fmt, self.separators, budget):
                 if all(self.field_problem(k, v) is None for k, v in parts.items()):
                     return True
         return False

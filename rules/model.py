@@ -8,9 +8,39 @@ Ids leave the platform edges qualified by platform (``qq:123456``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
+
+# What the core keeps of text from outside, whatever an edge passes in: longer
+# text is cut, so detector work, evidence and in-memory state stay bounded.
+MAX_TEXT = 4000  # message text and join-request comments
+MAX_NAME = 100  # group cards and nicknames (platforms allow far less)
+MAX_URL = 2000  # a share card's link
+MAX_TITLE = 200  # a share card's title
+# Characters a database cannot store in text: NUL (PostgreSQL) and lone
+# surrogates (not encodable as UTF-8); they become U+FFFD.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with unstorable characters replaced."""
+    text = text[:limit]
+    try:
+        text.encode("utf-8")  # fast check for lone surrogates
+    except UnicodeEncodeError:
+        return _UNSTORABLE.sub("\ufffd", text)
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def bound_fields(obj: object, **limits: int) -> None:
+    """Apply :func:`bounded` to fields of a frozen dataclass (in ``__post_init__``)."""
+    for name, limit in limits.items():
+        value = getattr(obj, name)
+        kept = bounded(value, limit)
+        if kept is not value:
+            object.__setattr__(obj, name, kept)
 
 
 class Platform(StrEnum):
@@ -56,6 +86,9 @@ class Member:
     nickname: str = ""
     role: Role = Role.MEMBER
 
+    def __post_init__(self) -> None:
+        bound_fields(self, card=MAX_NAME, nickname=MAX_NAME)
+
 
 @dataclass(frozen=True, slots=True)
 class SharedCard:
@@ -64,6 +97,9 @@ class SharedCard:
     url: str
     title: str = ""
 
+    def __post_init__(self) -> None:
+        bound_fields(self, url=MAX_URL, title=MAX_TITLE)
+
 
 @dataclass(frozen=True, slots=True)
 class ChatEvent:
@@ -71,7 +107,8 @@ class ChatEvent:
 
     ``time`` is when it happened; the engine dates cases and strikes by it, so
     edges must give a sane, aware time (their receive time if the platform's is
-    missing or implausible).
+    missing or implausible). ``text`` and ``comment`` are cut to
+    :data:`MAX_TEXT` (see :func:`bounded`).
     """
 
     kind: EventKind
@@ -90,6 +127,7 @@ class ChatEvent:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("ChatEvent.time must be timezone-aware")
+        bound_fields(self, text=MAX_TEXT, comment=MAX_TEXT)
 
 
 class Severity(IntEnum):

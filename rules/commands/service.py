@@ -26,6 +26,7 @@ from rules.commands.spec import COMMANDS, CommandSpec, Level, Where, name_in
 from rules.config import Config, Policy
 from rules.messages import Language, render, truncate
 from rules.model import (
+    MAX_TEXT,
     CaseRecord,
     Member,
     OfficerTask,
@@ -33,6 +34,7 @@ from rules.model import (
     Role,
     TaskKind,
     TaskStatus,
+    bound_fields,
     qualify,
     split_id,
 )
@@ -69,6 +71,9 @@ class CommandRequest:
     quoted: Quoted | None = None  # that message, when the platform gave it
     bot_id: str | None = None
 
+    def __post_init__(self) -> None:
+        bound_fields(self, text=MAX_TEXT)  # storable in the audit log, bounded work
+
 
 @dataclass(frozen=True, slots=True)
 class Quoted:
@@ -77,6 +82,9 @@ class Quoted:
     sender: Member
     text: str
     message_id: str
+
+    def __post_init__(self) -> None:
+        bound_fields(self, text=MAX_TEXT)
 
 
 @dataclass(frozen=True, slots=True)
