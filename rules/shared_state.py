@@ -139,4 +139,3 @@ def describe(state: SharedState) -> str:
     """One line for the start-up banner."""
     label = getattr(state, "label", None)
     return str(label) if label else "in memory (this process alone)"
-

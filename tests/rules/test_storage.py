@@ -159,7 +159,6 @@ async def test_two_processes_noting_the_same_new_member_do_not_collide(db_url: s
     await other.close()
 
 
-
 async def test_processes_starting_together_migrate_once(pg_url: str) -> None:
     """Bots started together on an empty PostgreSQL database: one migrates, none fails."""
     script = (
