@@ -107,7 +107,7 @@ async def _outbox_loop(runtime: Runtime) -> None:
 async def _start() -> None:
     path = get_plugin_config(PluginConfig).groupguard_config
     config, source = load_config(Path(path) if path else None)
-    runtime = await Runtime.start(config)
+    runtime = await Runtime.start(config, share=True)
     _state["runtime"] = runtime
     _state["outbox_task"] = asyncio.create_task(_outbox_loop(runtime), name="groupguard-outbox")
     logger.opt(colors=False).info("\n" + banner(config, source, runtime))
