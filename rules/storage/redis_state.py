@@ -277,10 +277,13 @@ class RedisState(LeaseContext):
         while self._flood:
             batch = [self._flood.popleft() for _ in range(min(len(self._flood), MAX_BATCH))]
             samples = [s for s, _ in batch]
-            ok, counts = await self._call(lambda: self._count(samples))  # noqa: B023 (awaited here)
-            for n, (_, future) in enumerate(batch):
-                if not future.done():
-                    future.set_result(counts[n] if ok and counts is not None else None)
+            counts: list[FloodCount] | None = None
+            try:
+                _, counts = await self._call(lambda: self._count(samples))  # noqa: B023
+            finally:  # also when cancelled (shutdown): nobody waits forever
+                for n, (_, future) in enumerate(batch):
+                    if not future.done():
+                        future.set_result(counts[n] if counts is not None else None)
 
     async def _count(self, samples: list[FloodSample]) -> list[FloodCount]:
         keys = [self._key("flood", s.group_id, s.member_id) for s in samples]
