@@ -78,10 +78,15 @@ class Runtime:
         db_url: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         dry_run: bool = False,
+        share: bool = False,
     ) -> Runtime:
-        """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run."""
+        """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run.
+
+        ``share``: use ``[redis]`` to share state with other bot processes (the
+        running bot does; offline tools such as ``scan`` keep theirs to themselves).
+        """
         url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
-        shared = await open_shared_state(config.redis)
+        shared = await open_shared_state(config.redis) if share else MemoryState()
         store = await ResilientStore.open(url, answer_within=config.database.timeout)
         store.shared = shared
         detectors = build_detectors(config, shared)

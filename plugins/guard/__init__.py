@@ -107,7 +107,7 @@ async def _outbox_loop(runtime: Runtime) -> None:
 async def _start() -> None:
     path = get_plugin_config(PluginConfig).groupguard_config
     config, source = load_config(Path(path) if path else None)
-    runtime = await Runtime.start(config)
+    runtime = await Runtime.start(config, share=True)
     if runtime.commands is not None:
         runtime.commands.notify = request_outbox_flush  # reports from /report, /appeal
     _state["runtime"] = runtime

@@ -3,12 +3,12 @@
 - **Claims** (``SET NX PX``): the first process to claim a message acts on it.
 - **Leases** (a key holding the owner's token, renewed by the holder): only one
   process sends the officer outbox and runs scheduled jobs.
-- **Flood windows**: one Lua script per message updates the member's repeat run
-  and rate window atomically and remembers its answer per message id, so a
-  message delivered to two processes is counted once and both get the same
-  count. Detectors are synchronous, so :meth:`count_flood` only queues the
-  message; one task sends the queue in order (pipelined, one round trip per
-  batch) and resolves each message's future.
+- **Flood windows**: a Lua script updates the member's repeat run and rate
+  window atomically and remembers its answer per message id, so a message
+  delivered to two processes is counted once and both get the same count.
+  Detectors are synchronous, so :meth:`count_flood` only queues the
+  message; one task sends the queue in order (one script call per batch) and
+  resolves each message's future.
 
 When Redis does not answer within the timeout, the bot says so once in the log
 and falls back to local state: claims in memory (the database still refuses a
@@ -43,42 +43,64 @@ from rules.shared_state import LeaseContext, MemoryState
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_BATCH = 256  # flood samples per pipelined round trip
-REPEAT_MEMORY = timedelta(days=1)  # a member's last text is forgotten after a day of silence
-SEEN_MEMORY = timedelta(minutes=10)  # how long a message's count is kept for its other deliveries
+MAX_BATCH = 256  # flood samples per script call (one round trip)
+WINDOW_MEMORY = timedelta(days=1)  # a member's windows are forgotten after a day of silence
+RECENT_BYTES = 1024  # a member's latest answers (~50 messages) kept for other deliveries
 
-# KEYS: run (hash: last, n), times (list), seen (string)
-# ARGV: text key ("" = none), time ms, rate_limit, rate_window ms, run ttl ms, seen ttl ms
-_FLOOD = """
-local seen = redis.call('GET', KEYS[3])
-if seen then
-  local sep = string.find(seen, ':', 1, true)
-  return {tonumber(string.sub(seen, 1, sep - 1)), tonumber(string.sub(seen, sep + 1))}
-end
-local n = 0
-if ARGV[1] ~= '' then
-  n = 1
-  if redis.call('HGET', KEYS[1], 'last') == ARGV[1] then
-    n = tonumber(redis.call('HGET', KEYS[1], 'n')) + 1
-  end
-  redis.call('HSET', KEYS[1], 'last', ARGV[1], 'n', n)
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-end
-local burst = 0
-local limit = tonumber(ARGV[3])
-if limit > 0 then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-  redis.call('LTRIM', KEYS[2], -limit, -1)
-  local first = tonumber(redis.call('LINDEX', KEYS[2], 0))
-  if redis.call('LLEN', KEYS[2]) == limit and tonumber(ARGV[2]) - first <= tonumber(ARGV[4]) then
-    burst = 1
-    redis.call('DEL', KEYS[2])
+# One call counts a whole batch, in order. Each member's windows are one hash,
+# touched by one HMGET and one HSET per message, and only with string functions
+# that run in C (the server's time is what this costs): ``last``/``n`` the repeat
+# run, ``times`` the rate window (",t1,t2", ms), ``recent`` the answers for the
+# member's latest messages (",id=n:burst,...", at most RECENT_BYTES), so a
+# message delivered to two processes is counted once and both get the same
+# answer. KEYS: the member's hash per message; ARGV: hash ttl ms, RECENT_BYTES,
+# then per message "text key US time ms US rate_limit US window ms US message id"
+# (US = \x1f; an empty text key means no text). Returns ",n:burst,..." in order.
+_FLOOD = r"""
+local ttl, keep = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS do
+  local key, t, limit, window, id =
+    string.match(ARGV[i + 2], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
+  t, limit, window = tonumber(t), tonumber(limit), tonumber(window)
+  local h = redis.call('HMGET', KEYS[i], 'last', 'n', 'times', 'recent')
+  local recent = h[4] or ''
+  local answer
+  local at = string.find(recent, ',' .. id .. '=', 1, true)
+  if at then
+    answer = string.match(recent, '^[^,]*', at + #id + 2)
   else
-    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+    local last, n, burst = h[1] or '', 0, 0
+    if key ~= '' then
+      n = (last == key) and tonumber(h[2]) + 1 or 1
+      last = key
+    else
+      n = tonumber(h[2] or '0')
+    end
+    local times = h[3] or ''
+    if limit > 0 then
+      times = times .. ',' .. t
+      local _, count = string.gsub(times, ',', ',')
+      while count > limit do
+        times = string.match(times, '^,[^,]*(,.*)$')
+        count = count - 1
+      end
+      local first = tonumber(string.match(times, '^,([^,]*)'))
+      if count == limit and t - first <= window then
+        burst, times = 1, ''
+      end
+    end
+    answer = (key ~= '' and n or 0) .. ':' .. burst
+    recent = ',' .. id .. '=' .. answer .. recent
+    if #recent > keep then
+      recent = string.match(string.sub(recent, 1, keep), '^(.*),')
+    end
+    redis.call('HSET', KEYS[i], 'last', last, 'n', n, 'times', times, 'recent', recent)
+    redis.call('PEXPIRE', KEYS[i], ttl)
   end
+  out[i] = ',' .. answer
 end
-redis.call('SET', KEYS[3], n .. ':' .. burst, 'PX', ARGV[6])
-return {n, burst}
+return table.concat(out)
 """
 
 # KEYS: lease; ARGV: owner, ttl ms
@@ -105,6 +127,14 @@ return 0
 
 def _ms(value: timedelta) -> int:
     return max(1, int(value.total_seconds() * 1000))
+
+
+def _plain(message_id: str) -> str:
+    """A message id safe inside the script's lists (no separators)."""
+    return message_id.translate(_SEPARATORS)
+
+
+_SEPARATORS = str.maketrans({",": "_", "=": "_", "\x1f": "_"})
 
 
 def _digest(text: str) -> str:
@@ -247,27 +277,28 @@ class RedisState(LeaseContext):
         while self._flood:
             batch = [self._flood.popleft() for _ in range(min(len(self._flood), MAX_BATCH))]
             samples = [s for s, _ in batch]
-            ok, counts = await self._call(lambda: self._count(samples))  # noqa: B023 (awaited here)
-            for n, (_, future) in enumerate(batch):
-                if not future.done():
-                    future.set_result(counts[n] if ok and counts is not None else None)
+            counts: list[FloodCount] | None = None
+            try:
+                _, counts = await self._call(lambda: self._count(samples))  # noqa: B023
+            finally:  # also when cancelled (shutdown): nobody waits forever
+                for n, (_, future) in enumerate(batch):
+                    if not future.done():
+                        future.set_result(counts[n] if counts is not None else None)
 
     async def _count(self, samples: list[FloodSample]) -> list[FloodCount]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for s in samples:
-                base = self._key("flood", s.group_id, s.member_id)
-                args: list[Any] = [
-                    _digest(s.key) if s.key else "",
-                    int(s.at.timestamp() * 1000),
-                    s.rate_limit,
-                    _ms(s.rate_window),
-                    _ms(REPEAT_MEMORY),
-                    _ms(SEEN_MEMORY),
-                ]
-                keys = [base, base + ":t", base + ":seen:" + s.message_id]
-                await self._flood_script(keys=keys, args=args, client=pipe)
-            replies = await pipe.execute()
-        return [FloodCount(int(n), bool(burst)) for n, burst in replies]
+        keys = [self._key("flood", s.group_id, s.member_id) for s in samples]
+        args: list[Any] = [_ms(WINDOW_MEMORY), RECENT_BYTES]
+        args += [
+            f"{_digest(s.key) if s.key else ''}\x1f{int(s.at.timestamp() * 1000)}\x1f"
+            f"{s.rate_limit}\x1f{_ms(s.rate_window)}\x1f{_plain(s.message_id)}"
+            for s in samples
+        ]
+        reply = await self._flood_script(keys=keys, args=args)
+        counts = []
+        for item in reply.decode().split(",")[1:]:
+            repeats, burst = item.split(":")
+            counts.append(FloodCount(int(repeats), burst == "1"))
+        return counts
 
     async def close(self) -> None:
         if self._sender is not None:

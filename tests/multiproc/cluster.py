@@ -27,15 +27,15 @@ def node_config(
     words: dict[str, list[str]],
     db_url: str,
     redis_url: str,
-    redis_prefix: str,
+    redis_prefix: str = "",
     extra: str = "",
+    db_timeout: str = "10s",
 ) -> Path:
     """A bot config on the shared database and Redis (else as the single-bot e2e tests)."""
     redis = f'\n[redis]\nurl = "{redis_url}"\nkey_prefix = "{redis_prefix}"\n' if redis_url else ""
     config = write_config(directory, port, TOKEN, words, extra + redis)
-    text = re.sub(
-        r'(?m)^url = "sqlite\+aiosqlite:.*"$', f'url = "{db_url}"', config.read_text("utf-8")
-    )
+    database = f'url = "{db_url}"\ntimeout = "{db_timeout}"'
+    text = re.sub(r'(?m)^url = "sqlite\+aiosqlite:.*"$', database, config.read_text("utf-8"))
     config.write_text(text, encoding="utf-8")
     return config
 

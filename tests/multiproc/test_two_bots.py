@@ -155,9 +155,10 @@ async def test_each_violation_is_acted_on_once(setup: Setup) -> None:
 
 async def wait_counted(setup: Setup, user: int, message_id: int) -> None:
     """Until the shared flood windows have counted this message (its answer is stored)."""
-    key = f"{setup.prefix}flood:qq:{GROUP}:qq:{user}:seen:{message_id}"
+    key = f"{setup.prefix}flood:qq:{GROUP}:qq:{user}"
     for _ in range(200):
-        if await setup.redis.exists(key):
+        recent = await setup.redis.hget(key, "recent") or b""
+        if f",{message_id}=".encode() in recent:
             return
         await asyncio.sleep(0.05)
     raise TimeoutError(f"message {message_id} was not counted in Redis")

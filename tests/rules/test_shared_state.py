@@ -236,5 +236,5 @@ async def test_the_redis_keys_expire(redis_url: str, redis_prefix: str) -> None:
     ttls = [await client.pttl(key) for key in keys]
     await client.aclose()
     await state.close()
-    assert len(keys) == 4  # claim, repeat run, rate window, the message's count
+    assert len(keys) == 2  # the claim, the member's windows
     assert all(0 < ttl <= 86_400_000 for ttl in ttls)
