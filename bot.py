@@ -87,7 +87,12 @@ def scan(args: argparse.Namespace) -> int:
     from rules.scan import run_scan
 
     config, _ = _load(args.config)
-    source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    # Bytes that are not UTF-8 become lone surrogates: the scan reports those lines.
+    if args.input == "-":
+        sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        source = sys.stdin
+    else:
+        source = open(args.input, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
     sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
         summary = sys.stderr if args.summary or args.format == "qq-export" else None

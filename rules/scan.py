@@ -5,7 +5,11 @@ Public interface (README): each input line is
 output line is ``{"id", "findings": [{"detector", "category", "match", "start",
 "end"}], "actions": [...]}``. Lines are handled in order with state carried
 across lines (flood windows, strikes). A malformed line yields
-``{"id", "line", "error", "findings": [], "actions": []}`` and scanning goes on.
+``{"id", "line", "error", "findings": [], "actions": []}`` and scanning goes on:
+a line that is not UTF-8 (read with ``surrogateescape``), not JSON, nested too
+deep, or has a field of the wrong type or out of range (ids of at most
+:data:`MAX_ID` storable characters, a ``time`` a date can hold). Only the
+first ``MAX_TEXT`` characters of a text are checked (as on every platform).
 Nothing is carried out: every platform is a dry-run gateway with its nominal
 capabilities, so fallbacks (no mute on WeChat) show as they would happen.
 """
@@ -16,9 +20,9 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from typing import Annotated, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from rules.config import Config
 from rules.executor import DryRunGateway
@@ -31,6 +35,7 @@ from rules.model import (
     OutcomeStatus,
     Platform,
     Role,
+    bounded,
     qualify,
 )
 from rules.ports import NOMINAL_CAPABILITIES
@@ -49,16 +54,29 @@ REPORTED_ACTIONS = (
 )
 
 
+MAX_ID = 200
+LAST_TIMESTAMP = 253402300799  # 9999-12-31 23:59:59 UTC
+
+
+def _storable(value: str) -> str:
+    if bounded(value, len(value)) != value:
+        raise ValueError("contains NUL or a lone surrogate")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID), AfterValidator(_storable)]
+
+
 class ScanLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: Annotated[str, Field(max_length=MAX_ID), AfterValidator(_storable)]
     platform: Platform
-    group: str = Field(min_length=1)
-    user: str = Field(min_length=1)
+    group: Id
+    user: Id
     card: str = ""
     text: str
-    time: float | None = None
+    time: float | None = Field(None, ge=0, le=LAST_TIMESTAMP, allow_inf_nan=False)
     role: Role = Role.MEMBER
 
     def to_event(self, line_no: int) -> ChatEvent:
@@ -78,12 +96,21 @@ class ScanLine(BaseModel):
 
 def _error_line(line_no: int, raw_id: object, message: str) -> dict[str, Any]:
     return {
-        "id": raw_id if isinstance(raw_id, str) else None,
+        "id": bounded(raw_id, MAX_ID) if isinstance(raw_id, str) else None,
         "line": line_no,
         "error": message,
         "findings": [],
         "actions": [],
     }
+
+
+def _utf8(raw: str) -> bool:
+    """False for a line with bytes that were not UTF-8 (read as lone surrogates)."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _describe(exc: ValidationError) -> str:
@@ -128,10 +155,16 @@ async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> list[dict[str, A
     for line_no, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
+        if not _utf8(raw):
+            out.append(_error_line(line_no, None, "not valid UTF-8"))
+            continue
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             out.append(_error_line(line_no, None, f"not valid JSON: {exc.msg}"))
+            continue
+        except RecursionError:
+            out.append(_error_line(line_no, None, "not valid JSON: nested too deep"))
             continue
         if not isinstance(data, dict):
             out.append(_error_line(line_no, None, "a line must be a JSON object"))

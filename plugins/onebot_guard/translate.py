@@ -67,6 +67,8 @@ class Segments:
 
     def read(self, segments: Iterable[Mapping[str, Any]], depth: int = 0) -> None:
         for seg in segments:
+            if not isinstance(seg, Mapping):  # fetched forward content is not validated
+                continue
             kind = seg.get("type")
             data = seg.get("data") or {}
             if not isinstance(data, Mapping):
@@ -115,7 +117,7 @@ class Segments:
     def cards_from_json(self, raw: object) -> None:
         try:
             doc = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             return
         if not isinstance(doc, Mapping):
             return
