@@ -50,8 +50,15 @@ async def run_digest(now: datetime | None = None) -> int:
     return queued
 
 
+DIGEST_LEASE_TTL = timedelta(minutes=30)
+
+
 async def _job() -> None:
     try:
+        # With several processes one runs the job; the outbox's once-a-day key
+        # (dedupe_key) keeps a digest single even if two ran.
+        if not await get_runtime().shared.try_lease(JOB_ID, DIGEST_LEASE_TTL):
+            return
         await run_digest()
     except Exception as exc:  # the scheduler must keep running
         logger.opt(exception=exc).error("officer digest failed")
