@@ -23,7 +23,7 @@ from pathlib import Path
 import jieba
 
 from rules import normalize
-from rules.detectors.keyword_index import Term, TermIndex
+from rules.detectors.keyword_index import DIRECT, Term, TermIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -95,8 +95,8 @@ def main() -> None:
     index = TermIndex(Term(t, c) for c, ts in picked.items() for t in ts)
     hits: Counter[str] = Counter()
     for text in folded_corpus:
-        for _end, key in index.iter(text):
-            if key.mode == 0:
+        for key, _start, _end in index.find(text):
+            if key.mode == DIRECT:
                 for term in key.terms:
                     hits[term.term] += 1
     for category, terms in picked.items():

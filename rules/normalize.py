@@ -3,12 +3,13 @@
 Two per-character tables are computed once (and cached under ``data/cache``):
 
 * ``DIRECT`` folds every character to what it "means" for matching: Unicode
-  compatibility forms (NFKC: full-width, circled and stylised letters and
-  digits), lower case, traditional -> simplified Chinese (OpenCC ``t2s``,
-  character by character) and number forms (①, ⑸, ⓿, 壹, 三 -> digits). Any
-  character that is not a letter or a digit (spaces, punctuation, symbols,
-  emoji, zero-width and other invisible characters) is dropped, which skips
-  noise inserted between the letters of a word (网@赌, 网 赌, 网。。赌).
+  compatibility forms (NFKC: full-width, circled, mathematical and stylised
+  letters and digits), lower case, traditional -> simplified Chinese (OpenCC
+  ``t2s``, character by character) and number forms (①, ⑸, ⓿, 壹, 三 ->
+  digits). Any character that is not a letter or a digit (spaces,
+  punctuation, symbols, emoji, zero-width and other invisible characters) is
+  dropped, which skips noise inserted between the letters of a word (网@赌,
+  网 赌, 网。。赌).
 * ``SOUND`` maps each Chinese character to one private-use character per
   toneless pinyin syllable, so homophones (堵博, 赌博) become the same string.
 
@@ -17,6 +18,12 @@ Two per-character tables are computed once (and cached under ``data/cache``):
 Words and messages go through the same functions, so a match in the folded
 text is a match in meaning. :func:`align` recomputes, only for messages that
 matched, which original characters every folded character came from.
+
+Speed: ``str.translate`` is given *lists* indexed by code point, not the
+dicts: a dict miss raises a KeyError inside ``translate`` for every character
+that stays as it is, which made folding three times slower. Code points past
+the lists (CJK extension planes, tags, private use) are rare and take a
+slower path that uses the dicts.
 """
 
 from __future__ import annotations
@@ -26,10 +33,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
 from pathlib import Path
 
-TABLE_VERSION = 4
+TABLE_VERSION = 5
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 
 # Chinese numerals (simplified after t2s) and their digits.
@@ -39,14 +45,29 @@ _NUMERALS = {
     "肆": "4", "伍": "5", "陆": "6", "柒": "7", "捌": "8", "玖": "9",
 }  # fmt: skip
 
-# Ranges scanned when building the tables: the BMP plus emoji / symbol planes and tags.
-_RANGES = ((0x0000, 0xD800), (0xE000, 0x10000), (0x1F000, 0x1FC00), (0xE0000, 0xE0080))
+# Ranges scanned when building the tables: the BMP and the supplementary
+# multilingual plane (mathematical letters, emoji, symbols), the CJK
+# compatibility ideographs supplement, tags and variation selectors.
+_RANGES = (
+    (0x0000, 0xD800),
+    (0xE000, 0x20000),
+    (0x2F800, 0x2FA20),
+    (0xE0000, 0xE01F0),
+)
 _CJK = ((0x3400, 0x4DC0), (0x4E00, 0xA000))
-# Private-use block whose characters stand for pinyin syllables.
-SOUND_BASE = 0xF0000
+# Private-use block whose characters stand for pinyin syllables (folding drops
+# private-use characters, so a mark never comes from a message).
+SOUND_BASE = 0xE000
+# Code points below this are folded through a list; higher ones by the slow path.
+LIST_LIMIT = 0x20000
+_HIGH = re.compile("[\U00020000-\U0010ffff]")
+_PRIVATE_PLANES = 0xF0000  # planes 15 and 16: private use, dropped
 
-_REPEAT = re.compile(r"(.)\1+", re.S)
-_HAS_REPEAT = re.compile(r"(.)\1", re.S)
+# A character followed by itself: deleting every such one collapses each run to
+# its last character (a lookahead is cheaper for ``re`` than a lookbehind).
+REPEATS = re.compile(r"(.)(?=\1)", re.S)
+HAS_REPEAT = re.compile(r"(.)\1", re.S)
+_RUN = re.compile(r"(.)\1+", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,19 +151,57 @@ DIRECT = TABLES.direct
 SOUND = TABLES.sound
 
 
+def _list_tables() -> tuple[tuple[str | int | None, ...], tuple[str | int | None, ...]]:
+    """``DIRECT`` and ``SOUND`` as translate tables indexed by code point.
+
+    Tuples, not lists: they hold only strings, ints and None, so the cyclic GC
+    stops tracking them and a full collection does not walk 2 x 131k slots.
+    """
+    # Unchanged characters map to their own code point.
+    same: list[str | int | None] = list(range(LIST_LIMIT))
+    fold_list: list[str | int | None] = list(same)
+    for code, folded in DIRECT.items():
+        if code < LIST_LIMIT:
+            fold_list[code] = folded
+    sound_list: list[str | int | None] = same  # (extension-plane characters keep their own sound)
+    for code, mark in SOUND.items():
+        if code < LIST_LIMIT:
+            sound_list[code] = mark
+    return tuple(fold_list), tuple(sound_list)
+
+
+FOLD_LIST, SOUND_LIST = _list_tables()
+
+
+def _fold_high(ch: str) -> str:
+    """One character folded by the slow path ('' for noise)."""
+    code = ord(ch)
+    if code in DIRECT:
+        return DIRECT[code] or ""
+    return "" if code >= _PRIVATE_PLANES else ch
+
+
+def prefold(text: str) -> str:
+    """Every character folded and noise dropped; repeats not yet collapsed."""
+    out = text.translate(FOLD_LIST)
+    if out.isascii() or not _HIGH.search(out):
+        return out
+    return "".join(c if c < "\U00020000" else _fold_high(c) for c in out)
+
+
 def collapse(text: str) -> str:
     """Runs of one repeated character reduced to one (cheap when there are none)."""
-    return _REPEAT.sub(r"\1", text) if _HAS_REPEAT.search(text) else text
+    return REPEATS.sub("", text) if HAS_REPEAT.search(text) else text
 
 
 def fold(text: str) -> str:
     """The text as matched: folded characters, noise dropped, repeats collapsed."""
-    return collapse(text.translate(DIRECT))
+    return collapse(prefold(text))
 
 
 def sound(folded: str) -> str:
     """A folded text with Chinese characters replaced by syllable marks, repeats collapsed."""
-    return collapse(folded.translate(SOUND))
+    return collapse(folded.translate(SOUND_LIST))
 
 
 def compare_key(text: str) -> str:
@@ -152,13 +211,12 @@ def compare_key(text: str) -> str:
     characters are ignored; repeated characters are *not* collapsed. A text with
     nothing but symbols keys as itself (stripped).
     """
-    key = text.translate(DIRECT)
-    return key or text.strip()
+    return prefold(text) or text.strip()
 
 
 def char_fold(ch: str) -> str:
     """One character folded ('' if it is noise)."""
-    return ch.translate(DIRECT)
+    return prefold(ch)
 
 
 def is_latin(ch: str) -> bool:
@@ -172,97 +230,102 @@ def pinyin_of(sound_key: str) -> str:
     return "".join(names) if all(names) else ""
 
 
-@dataclass(frozen=True, slots=True)
-class Alignment:
-    """A folded text and, for each of its characters, the original span it came from.
+Runs = list[tuple[int, int]]
 
-    ``simple`` is true when no original character folded to several characters;
-    then the fold of an original span is exactly the folded text it maps from.
+
+def runs(text: str) -> Runs:
+    """The ``(start, end)`` of every run of a repeated character in ``text``, in order."""
+    return [m.span() for m in _RUN.finditer(text)]
+
+
+def expand(runs: Runs, pos: int, last: bool = False) -> int:
+    """Where character ``pos`` of ``collapse(text)`` starts (or, with ``last``, ends) in ``text``.
+
+    ``runs`` are the runs of ``text`` (:func:`runs`); the end is inclusive.
+    """
+    for start, end in runs:
+        if start > pos:
+            break
+        if start == pos:
+            return end - 1 if last else pos
+        pos += end - start - 1
+    return pos
+
+
+def shrink(runs: Runs, pos: int) -> int:
+    """The position in ``collapse(text)`` of ``text`` position ``pos`` (a run boundary)."""
+    shrunk = pos
+    for start, end in runs:
+        if end > pos:
+            break
+        shrunk -= end - start - 1
+    return shrunk
+
+
+class Alignment:
+    """Maps positions in a message's :func:`prefold` back to the original text.
+
+    ``text`` is the folded message (``collapse(pre)``); :meth:`span` maps folded
+    positions and :meth:`pre_span` positions in ``pre``. Nothing is computed
+    beyond what the first call needs, so a message pays only for its hits.
     """
 
-    text: str
-    starts: list[int]
-    ends: list[int]
-    simple: bool = False
+    __slots__ = ("_kept", "_original", "_pre", "_repeats", "text")
+
+    def __init__(self, original: str, pre: str, folded: str | None = None) -> None:
+        self.text = collapse(pre) if folded is None else folded
+        self._original = original
+        self._pre = pre
+        self._kept: list[int] | bool | None = False  # not computed yet
+        self._repeats: Runs | None = None
+
+    def _map(self) -> list[int] | None:
+        """The original position of every ``pre`` character (None: the same position)."""
+        original, pre = self._original, self._pre
+        if len(pre) == len(original) and original.isascii():
+            return None  # ASCII never expands: nothing dropped means one to one
+        table = FOLD_LIST
+        try:
+            kept = [i for i, ch in enumerate(original) if table[ord(ch)] is not None]
+        except IndexError:  # a character past the list: take the slow path
+            kept = []
+        if len(kept) == len(pre):  # then no character expanded (each kept one is one)
+            return kept
+        return [i for i, ch in enumerate(original) for _ in prefold(ch)]
+
+    def pre_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``(start, end)`` of ``pre[start:end]``."""
+        kept = self._kept
+        if kept is False:
+            kept = self._kept = self._map()
+        if kept is None:
+            return start, end
+        return kept[start], kept[end - 1] + 1  # type: ignore[index]
+
+    def folded_to_pre(self, start: int, end: int) -> tuple[int, int]:
+        """``pre`` positions of folded characters ``start..end`` (whole runs)."""
+        if len(self.text) == len(self._pre):
+            return start, end
+        if self._repeats is None:
+            self._repeats = runs(self._pre)
+        return expand(self._repeats, start), expand(self._repeats, end - 1, last=True) + 1
+
+    def pre_to_folded(self, start: int, end: int) -> tuple[int, int]:
+        """Folded positions of ``pre[start:end]`` (which must cover whole runs)."""
+        if len(self.text) == len(self._pre):
+            return start, end
+        if self._repeats is None:
+            self._repeats = runs(self._pre)
+        return shrink(self._repeats, start), shrink(self._repeats, end)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of folded characters ``start..end`` (end exclusive)."""
-        return self.starts[start], self.ends[end - 1]
-
-
-@lru_cache(maxsize=1)
-def _noise_mask() -> dict[int, str]:
-    """Translate table that turns every dropped (noise) character into "\\0"."""
-    return {code: "\0" for code, folded in DIRECT.items() if not folded}
+        return self.pre_span(*self.folded_to_pre(start, end))
 
 
 def align(text: str) -> Alignment:
-    """:func:`fold` with spans; ``align(t).text == fold(t)``.
-
-    The common case (no character folds to several) runs without a Python loop
-    per character: the kept positions come from a noise mask, and runs of a
-    repeated character are merged with one step per run.
-    """
-    pre = text.translate(DIRECT)
-    mask = text.translate(_noise_mask())
-    kept = list(compress(range(len(text)), map(ord, mask)))
-    if len(kept) != len(pre):
-        return _align_per_char(text)
-    ends = [k + 1 for k in kept]
-    if not _HAS_REPEAT.search(pre):
-        return Alignment(pre, kept, ends, simple=True)
-    starts: list[int] = []
-    merged: list[int] = []
-    pos = 0
-    for run in _REPEAT.finditer(pre):
-        first, stop = run.span()
-        starts += kept[pos : first + 1]
-        merged += ends[pos:first]
-        merged.append(ends[stop - 1])
-        pos = stop
-    starts += kept[pos:]
-    merged += ends[pos:]
-    return Alignment(_REPEAT.sub(r"\1", pre), starts, merged, simple=True)
-
-
-def _align_per_char(text: str) -> Alignment:
-    """:func:`align` one character at a time (needed when a character expands)."""
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    direct = DIRECT
-    last = ""
-    for i, ch in enumerate(text):
-        mapped = direct.get(ord(ch), ch)
-        if not mapped:
-            continue
-        for c in mapped:
-            if c == last:
-                ends[-1] = i + 1
-            else:
-                out.append(c)
-                starts.append(i)
-                ends.append(i + 1)
-                last = c
-    return Alignment("".join(out), starts, ends)
-
-
-def align_sound(folded: Alignment) -> Alignment:
-    """:func:`sound` of an aligned folded text, with spans into the original text."""
-    sounded = folded.text.translate(SOUND)
-    if not _HAS_REPEAT.search(sounded):
-        return Alignment(sounded, folded.starts, folded.ends, folded.simple)
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    for mapped, start, end in zip(sounded, folded.starts, folded.ends, strict=True):
-        if out and out[-1] == mapped:
-            ends[-1] = end
-        else:
-            out.append(mapped)
-            starts.append(start)
-            ends.append(end)
-    return Alignment("".join(out), starts, ends)
+    """:func:`fold` with spans; ``align(t).text == fold(t)``."""
+    return Alignment(text, prefold(text))
 
 
 @lru_cache(maxsize=1)

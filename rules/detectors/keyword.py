@@ -29,6 +29,7 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import groupby
 from pathlib import Path
 from typing import ClassVar
 
@@ -52,9 +53,13 @@ CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 
-_fold_table = normalize.DIRECT
-_sound_table = normalize.SOUND
-_collapse = normalize.collapse
+_prefold = normalize.prefold
+_expand = normalize.expand
+_SOUND_LIST = normalize.SOUND_LIST
+# Per automaton pair (the shipped lists, the custom words): index, direct and sound matches.
+_Matched = tuple["TermIndex", list[tuple[int, int, int]], list[tuple[int, int, int]]]
+_HAS_REPEAT = normalize.HAS_REPEAT
+_REPEATS = normalize.REPEATS
 
 
 def expand_globs(patterns: Iterable[str], root: Path = PROJECT_ROOT) -> list[Path]:
@@ -113,101 +118,165 @@ class KeywordDetector(Detector[KeywordSettings]):
         text = event.text
         if not text:
             return []
-        folded = _collapse(text.translate(_fold_table))
         index, overlay = self.index, self.overlay  # one consistent snapshot
-        raw = index.iter(folded)
+        pre = _prefold(text)
+        presound = ""
+        if settings.pinyin and not pre.isascii():
+            presound = pre.translate(_SOUND_LIST)
+            if presound == pre:
+                presound = ""  # no Chinese: nothing to sound
+        # A repeat in pre is a repeat in its sound, so one search serves both.
+        if _HAS_REPEAT.search(presound or pre):
+            folded = _REPEATS.sub("", pre)
+            sounded = _REPEATS.sub("", presound)
+        else:
+            folded, sounded = pre, presound
+        found = index.matches(folded)
+        sound_found = index.sound_matches(sounded) if sounded else _NONE
         if overlay.size:
-            raw += overlay.iter(folded)
-        sounded = ""
-        if settings.pinyin:
-            sounded = _collapse(folded.translate(_sound_table))
-            if sounded != folded:
-                raw += [hit for hit in index.iter(sounded) if hit[1].mode == SOUND]
-                if overlay.size:
-                    raw += [hit for hit in overlay.iter(sounded) if hit[1].mode == SOUND]
-        if not raw:
+            extra = overlay.matches(folded), overlay.sound_matches(sounded) if sounded else _NONE
+        elif not found and not sound_found:
             return []
-        same_length = len(sounded) == len(folded)
-        return self._resolve(event, settings, raw, (index, overlay), same_length)
+        else:
+            extra = (_NONE, _NONE)
+        return _Message(event, settings, pre, folded).findings(
+            ((index, found, sound_found), (overlay, *extra)), presound, sounded
+        )
 
-    def _resolve(
-        self,
-        event: ChatEvent,
-        settings: KeywordSettings,
-        raw: list[tuple[int, Key]],
-        indexes: tuple[TermIndex, TermIndex],
-        sound_is_folded: bool,
-    ) -> list[Finding]:
-        """Findings for the raw hits: spans mapped back, homophones and allow terms applied.
 
-        ``sound_is_folded`` says the sounded text lines up one to one with the
-        folded text (no extra repeats collapsed), so sound hits need no alignment
-        of their own.
-        """
-        text = event.text
-        aligned = normalize.align(text)
-        sound_aligned = aligned if sound_is_folded and aligned.simple else None
-        scopes = ("", "*", event.group_id)
-        blocks: dict[tuple[int, int, str], str] = {}
-        allows: list[tuple[int, int]] = []
-        for end, key in raw:
-            if key.mode == SOUND:
-                first = end - key.length + 1
-                if sound_aligned is aligned:
-                    seen = aligned.text[first : end + 1]  # the fold of the original span
-                    if _ordinary_sound(seen, key, indexes):
-                        continue
-                    start, stop = aligned.span(first, end + 1)
-                else:
-                    if sound_aligned is None:
-                        sound_aligned = normalize.align_sound(aligned)
-                    start, stop = sound_aligned.span(first, end + 1)
-                    if _ordinary_sound(normalize.fold(text[start:stop]), key, indexes):
-                        continue
-            else:
-                if key.mode != DIRECT and not settings.pinyin:
-                    continue
-                start, stop = aligned.span(end - key.length + 1, end + 1)
-                if not _boundary_ok(text, start, stop, key):
-                    continue
-            for term in key.terms:
-                if term.scope not in scopes:
-                    continue
-                if term.allow:
-                    allows.append((start, stop))
-                else:
-                    note = term.term if key.mode == DIRECT else f"{term.term} (sounds alike)"
-                    blocks.setdefault((start, stop, term.category), note)
-        if not blocks:
+_NONE: list[tuple[int, int, int]] = []
+
+
+class _Message:
+    """One message with raw matches: maps them to findings (spans, word rules, allow terms).
+
+    Cheap checks come first (repeats a term needs, ordinary words that sound
+    like a term); only matches that pass them are mapped to the original text.
+    """
+
+    __slots__ = ("aligned", "allows", "blocks", "folded", "pre", "scopes", "settings", "text")
+
+    def __init__(self, event: ChatEvent, settings: KeywordSettings, pre: str, folded: str) -> None:
+        self.text = event.text
+        self.settings = settings
+        self.pre = pre
+        self.folded = folded
+        self.aligned = normalize.Alignment(event.text, pre, folded)
+        self.scopes = ("", "*", event.group_id)
+        self.blocks: dict[tuple[int, int, str], str] = {}
+        self.allows: list[tuple[int, int]] = []
+
+    def findings(self, matched: Iterable[_Matched], presound: str, sounded: str) -> list[Finding]:
+        guards = tuple(index.guard for index, _, _ in matched)
+        sound_runs: normalize.Runs | None = None
+        for index, found, sound_found in matched:
+            if found:
+                self._direct(index, found)
+            if sound_found:
+                if sound_runs is None:
+                    sound_runs = normalize.runs(presound) if len(sounded) != len(presound) else []
+                self._sound(index, sound_found, sound_runs, guards)
+        if not self.blocks:
             return []
-        if settings.allow:
-            for end, key in _allow_index(tuple(settings.allow)).iter(aligned.text):
-                start, stop = aligned.span(end - key.length + 1, end + 1)
-                if _boundary_ok(text, start, stop, key):
-                    allows.append((start, stop))
+        text, aligned, allows = self.text, self.aligned, self.allows
+        if self.settings.allow:
+            for key, first, stop in _allow_index(tuple(self.settings.allow)).find(self.folded):
+                start, end = aligned.span(first, stop)
+                if _boundary_ok(text, start, end, key):
+                    allows.append((start, end))
         return [
-            Finding(self.name, category, text[start:stop], start, stop, detail=note)
-            for (start, stop, category), note in sorted(blocks.items())
-            if not any(_suppresses(a, (start, stop)) for a in allows)
+            Finding(KeywordDetector.name, category, text[start:end], start, end, detail=note)
+            for (start, end, category), note in sorted(self.blocks.items())
+            if not allows or not any(_suppresses(a, start, end) for a in allows)
         ]
 
+    def _direct(self, index: TermIndex, found: list[tuple[int, int, int]]) -> None:
+        text, pre, aligned, pinyin = self.text, self.pre, self.aligned, self.settings.pinyin
+        made = index.made
+        for number, first, stop in found:
+            key = made.get(number) or index.key(number)
+            if key.mode != DIRECT and not pinyin:
+                continue
+            pre_start, pre_end = aligned.folded_to_pre(first, stop)
+            terms = key.terms
+            if key.runs:
+                terms = _runs_met(key, pre[pre_start:pre_end])
+                if not terms:
+                    continue
+            start, end = aligned.pre_span(pre_start, pre_end)
+            if (key.left_word or key.right_word) and not _boundary_ok(text, start, end, key):
+                continue
+            self._add(terms, key.mode, start, end)
 
-def _ordinary_sound(seen: str, key: Key, indexes: tuple[TermIndex, TermIndex]) -> bool:
+    def _sound(
+        self,
+        index: TermIndex,
+        found: list[tuple[int, int, int]],
+        runs: normalize.Runs,
+        guards: tuple[frozenset[str], ...],
+    ) -> None:
+        pre, folded, aligned = self.pre, self.folded, self.aligned
+        made = index.made_sound
+        for number, first, stop in found:
+            key = made.get(number) or index.sound_key(number)
+            if runs:  # sound positions -> pre positions
+                first = _expand(runs, first)
+                stop = _expand(runs, stop - 1, True) + 1
+            if folded is pre:
+                seen = pre[first:stop]
+            else:
+                seen_start, seen_end = aligned.pre_to_folded(first, stop)
+                seen = folded[seen_start:seen_end]
+            if not _ordinary_sound(seen, key, guards):
+                start, end = aligned.pre_span(first, stop)
+                self._add(key.terms, SOUND, start, end)
+
+    def _add(self, terms: tuple[Term, ...], mode: int, start: int, end: int) -> None:
+        """Record a hit at ``start:end`` for each of ``terms`` in scope."""
+        scopes = self.scopes
+        for term in terms:
+            if term.scope not in scopes:
+                continue
+            if term.allow:
+                self.allows.append((start, end))
+            else:
+                note = term.term if mode == DIRECT else f"{term.term} (sounds alike)"
+                self.blocks.setdefault((start, end, term.category), note)
+
+
+def _runs_met(key: Key, seen: str) -> tuple[Term, ...]:
+    """The terms of ``key`` whose repeated letters ``seen`` repeats as often.
+
+    妈妈 folds to 妈 like every repeated word, so on its own it would match any 妈;
+    it matches where the message repeats the character too (妈妈, 妈妈妈, 妈.妈).
+    ``seen`` is the message's fold at the hit before runs were collapsed.
+    """
+    if len(seen) == key.length:  # nothing repeated here
+        return key.single
+    have = [len(list(run)) for _, run in groupby(seen)]
+    kept = []
+    for term, need in zip(key.terms, key.runs, strict=True):
+        want = [len(list(run)) for _, run in groupby(need)]
+        if not need or all(h >= w for h, w in zip(have, want, strict=True)):
+            kept.append(term)
+    return tuple(kept)
+
+
+def _ordinary_sound(seen: str, key: Key, guards: tuple[frozenset[str], ...]) -> bool:
     """True when a sound match is not a homophone hit.
 
     That is: its folded text ``seen`` is a direct hit (reported already) or an
     ordinary word, or it has two characters that share none with the term
     (any two characters sound like some term).
     """
-    if seen in key.folded or any(seen in index.guard for index in indexes):
+    if seen in key.folded or any(seen in guard for guard in guards):
         return True
     return len(seen) < MIN_PURE_HOMOPHONE and not any(set(seen) & set(f) for f in key.folded)
 
 
-def _suppresses(allow: tuple[int, int], hit: tuple[int, int]) -> bool:
+def _suppresses(allow: tuple[int, int], start: int, end: int) -> bool:
     """An allow span clears a hit it overlaps, unless it lies strictly inside the hit."""
     a_start, a_end = allow
-    start, end = hit
     if a_end <= start or end <= a_start:
         return False
     inside = start <= a_start and a_end <= end

@@ -1,11 +1,19 @@
-"""The term index behind the keyword detector: one Aho-Corasick automaton.
+"""The term index behind the keyword detector: Aho-Corasick automata over folded keys.
 
 Every term is added under its folded form (:func:`rules.normalize.fold`), so
 the automaton matches the folded message in one pass whatever the evasion.
 Chinese terms of two or more characters are also added under their *sound*
-key (one private-use mark per pinyin syllable) and, when that spelling is not
-also the sound of an ordinary word, under their Latin pinyin (赌博 -> dubo).
-The keys live in disjoint alphabets, so one automaton serves all three.
+key (one private-use mark per pinyin syllable), matched on the sounded text,
+and, when that spelling is not also the sound of an ordinary word, under their
+Latin pinyin (赌博 -> dubo), matched on the folded text.
+
+The automata are ``ahocorasick_rs`` (Rust ``aho-corasick``): on the 65k-word
+list it finds all overlapping matches several times faster than pyahocorasick,
+whose trie scans a node's children linearly (thousands at the root for
+Chinese); ``make bench-filter`` prints both in the same run. An automaton
+cannot be pickled, so the cache holds the keys and their rows and a load
+rebuilds the automata (both at once, in two threads; the build releases the
+GIL).
 
 The homophone guard: a sound match whose folded text is an ordinary word of
 jieba's dictionary (病毒 for 冰毒) is not a hit. ``guard`` holds exactly those
@@ -14,23 +22,23 @@ ordinary words that sound like some term, computed when the index is built.
 
 from __future__ import annotations
 
-import gc
 import hashlib
+import json
 import pickle
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick
 
 from rules import normalize
 
-INDEX_VERSION = 5
+INDEX_VERSION = 7
 DIRECT, SOUND, PINYIN = 0, 1, 2
 ALLOW = "allow"  # the category of allow-listed terms (file ``allow.txt``)
 MIN_PINYIN_LETTERS = 4
-ROOT_CHARS = 6000  # characters put first under the root, most frequent first
-SMALL_INDEX = 200  # below this many terms the root is small; no need to order it
+PARALLEL_BUILD = 20_000  # keys from which the two automata are built in two threads
 
 
 class Term(NamedTuple):
@@ -46,30 +54,47 @@ class Term(NamedTuple):
 
 
 class Key(NamedTuple):
-    """The value stored in the automaton for one key."""
+    """What one automaton key stands for."""
 
     length: int
     mode: int  # DIRECT, SOUND or PINYIN
     left_word: str  # "a" / "0" when the key starts with a letter / digit: check the boundary
     right_word: str
-    folded: frozenset[str]  # folded forms of the terms (for SOUND keys)
+    folded: frozenset[str]  # folded forms of the terms (for SOUND and PINYIN keys)
     terms: tuple[Term, ...]
+    # Per term, its fold before repeats collapsed when that has repeats (妈妈), else "";
+    # ``single`` are the terms without such repeats (all of them when ``runs`` is empty).
+    runs: tuple[str, ...] = ()
+    single: tuple[Term, ...] = ()
 
 
-# A Key as plain tuples and strings: unpickles without a constructor call per object.
-KeyRow = tuple[int, int, str, str, tuple[str, ...], tuple[tuple[str, str, str], ...]]
+# A match: (key, start, end) in the searched text, end exclusive.
+Hit = tuple[Key, int, int]
 
 
-def _row(key: Key) -> KeyRow:
-    """A Key as it is stored (and pickled)."""
-    terms = tuple((t.term, t.category, t.scope) for t in key.terms)
-    return (key.length, key.mode, key.left_word, key.right_word, tuple(sorted(key.folded)), terms)
+def _row(
+    length: int, mode: int, left: str, right: str, folded: Iterable[str], terms: Iterable[Term]
+) -> str:
+    """A Key as it is stored: one JSON string, so the cyclic GC has nothing to walk."""
+    return json.dumps(
+        [length, mode, left, right, sorted(folded), [list(t) for t in terms]],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
-def _key(row: KeyRow) -> Key:
-    """The Key of a stored row."""
-    length, mode, left, right, folded, terms = row
-    return Key(length, mode, left, right, frozenset(folded), tuple(Term(*t) for t in terms))
+def _key(row: str) -> Key:
+    """The Key of a stored row (made on the key's first hit)."""
+    length, mode, left, right, folded, terms = json.loads(row)
+    listed = tuple(Term(*t) for t in terms)
+    runs: tuple[str, ...] = ()
+    single = listed
+    if mode == DIRECT:
+        pre = [normalize.prefold(t.term) for t in listed]
+        if any(len(p) != length for p in pre):
+            runs = tuple(p if len(p) != length else "" for p in pre)
+            single = tuple(t for t, need in zip(listed, runs, strict=True) if not need)
+    return Key(length, mode, left, right, frozenset(folded), listed, runs, single)
 
 
 def _edge(ch: str) -> str:
@@ -110,53 +135,6 @@ def _sound_index() -> dict[str, frozenset[str]]:
     return index
 
 
-def _char_order() -> str:
-    """Characters of folded text, most frequent first (ASCII, then jieba's character counts).
-
-    pyahocorasick scans a node's children linearly, and the root has thousands;
-    adding every common character to the root first, in this order, keeps the
-    scan short for ordinary text (a 100x difference on the 65k-word list).
-    """
-    path = normalize.CACHE_DIR / f"char-order-v{normalize.TABLE_VERSION}.txt"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    import jieba
-
-    counts: dict[str, int] = {}
-    dictionary = Path(jieba.__file__).resolve().parent / "dict.txt"
-    with dictionary.open(encoding="utf-8") as fh:
-        for line in fh:
-            word, _, rest = line.partition(" ")
-            freq = int(rest.split(" ", 1)[0] or 0)
-            for ch in normalize.fold(word):
-                counts[ch] = counts.get(ch, 0) + freq
-                mark = normalize.SOUND.get(ord(ch))
-                if mark:
-                    counts[mark] = counts.get(mark, 0) + freq
-    ascii_first = "eaitonsrhlcdumpfgwybvkxjqz0123456789"
-    ranked = sorted(counts, key=lambda c: -counts[c])
-    order = ascii_first + "".join(c for c in ranked if c not in ascii_first)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(order, encoding="utf-8")
-    except OSError:
-        pass
-    return order
-
-
-def _load_without_gc(data: bytes) -> object:
-    """Unpickle with the cyclic GC paused (it would scan the fresh rows many times)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return pickle.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _write_cache(path: Path, value: object) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,8 +146,20 @@ def _write_cache(path: Path, value: object) -> None:
         pass
 
 
+def _automata(direct: list[str], sound: list[str]) -> tuple[AhoCorasick, AhoCorasick]:
+    """Both automata; built side by side when big (the Rust build releases the GIL)."""
+    if len(direct) + len(sound) < PARALLEL_BUILD:
+        return AhoCorasick(direct), AhoCorasick(sound)
+    built: list[AhoCorasick] = []
+    worker = threading.Thread(target=lambda: built.append(AhoCorasick(sound)))
+    worker.start()
+    first = AhoCorasick(direct)
+    worker.join()
+    return first, built[0]
+
+
 class TermIndex:
-    """One automaton over all terms; see the module docstring for the three key kinds."""
+    """The keys of all terms in two automata: folded text (direct, pinyin) and sounded text."""
 
     def __init__(self, terms: Iterable[Term], pinyin: bool = True) -> None:
         direct: dict[str, list[Term]] = {}
@@ -185,74 +175,97 @@ class TermIndex:
                     if len(skey) >= 2:
                         sounds.setdefault(skey, []).extend((key, t) for t in listed)
 
-        self.guard: frozenset[str] = frozenset()
+        guard: set[str] = set()
         ambiguous: set[str] = set()
         if sounds:
             ordinary = _sound_index()
-            guard: set[str] = set()
             for skey, pairs in sounds.items():
                 alike = ordinary.get(skey, frozenset()) - {key for key, _ in pairs}
                 guard.update(alike)
                 if alike:
                     ambiguous.add(skey)
-            self.guard = frozenset(guard)
 
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        keys: list[Key] = []
-        if len(direct) > SMALL_INDEX:
-            for ch in _char_order()[:ROOT_CHARS]:
-                automaton.add_word(ch + "\0", -1)  # "\0" never survives folding
+        direct_keys: list[str] = []
+        rows: list[str] = []
         for key, listed in direct.items():
-            automaton.add_word(key, len(keys))
-            keys.append(
-                Key(len(key), DIRECT, _edge(key[0]), _edge(key[-1]), frozenset(), tuple(listed))
-            )
+            direct_keys.append(key)
+            rows.append(_row(len(key), DIRECT, _edge(key[0]), _edge(key[-1]), (), listed))
+        sound_keys: list[str] = []
+        sound_rows: list[str] = []
+        spellings: set[str] = set()
         for skey, pairs in sounds.items():
-            folded = frozenset(key for key, _ in pairs)
-            listed_terms = tuple(dict.fromkeys(t for _, t in pairs))
-            automaton.add_word(skey, len(keys))
-            keys.append(Key(len(skey), SOUND, "", "", folded, listed_terms))
+            folded = {key for key, _ in pairs}
+            listed_terms = dict.fromkeys(t for _, t in pairs)
+            sound_keys.append(skey)
+            sound_rows.append(_row(len(skey), SOUND, "", "", folded, listed_terms))
             spelled = normalize.pinyin_of(skey)
             if (
                 skey not in ambiguous
                 and len(spelled) >= MIN_PINYIN_LETTERS
                 and spelled not in direct
-                and not automaton.exists(spelled)
+                and spelled not in spellings
             ):
-                automaton.add_word(spelled, len(keys))
-                keys.append(Key(len(spelled), PINYIN, "a", "a", folded, listed_terms))
+                spellings.add(spelled)
+                direct_keys.append(spelled)
+                rows.append(_row(len(spelled), PINYIN, "a", "a", folded, listed_terms))
         self.size = len(direct)
-        self._rows = [_row(key) for key in keys]
-        self._made: dict[int, Key] = dict(enumerate(keys))
-        self.automaton = automaton
-        if len(automaton):
-            automaton.make_automaton()
+        self.guard: frozenset[str] = frozenset(guard)
+        # Keys never contain a newline (folding drops it): stored joined, one string each.
+        self._keys = ("\n".join(direct_keys), "\n".join(sound_keys))
+        self._rows = tuple(rows)  # tuples of strings: the GC stops tracking them
+        self._sound_rows = tuple(sound_rows)
+        self._setup()
+
+    def _setup(self) -> None:
+        direct, sound = (keys.split("\n") if keys else [] for keys in self._keys)
+        self._direct, self._sound = _automata(direct, sound)
+        self.made: dict[int, Key] = {}  # Keys made so far, by number in the direct automaton
+        self.made_sound: dict[int, Key] = {}
 
     def __len__(self) -> int:
         return self.size
 
+    @property
+    def keys(self) -> int:
+        """How many keys the automata hold (terms, sound keys, pinyin spellings)."""
+        return len(self._rows) + len(self._sound_rows)
+
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without Key objects (rows only): a cached load makes them on first use."""
+        """Pickled as keys and rows only: a load rebuilds the automata, Keys on first use."""
         state = dict(self.__dict__)
-        state["_made"] = {}
+        for name in ("_direct", "_sound", "made", "made_sound"):
+            del state[name]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._setup()
 
     def key(self, number: int) -> Key:
-        """The Key stored in the automaton under ``number`` (made once, then reused)."""
-        made = self._made.get(number)
-        if made is None:
-            made = self._made[number] = _key(self._rows[number])
-        return made
+        """The Key of direct-automaton match ``number`` (see :meth:`matches`)."""
+        key = self.made.get(number)
+        if key is None:
+            key = self.made[number] = _key(self._rows[number])
+        return key
 
-    def iter(self, text: str) -> list[tuple[int, Key]]:
-        """``(end_index, key)`` for every key found in ``text`` (end inclusive)."""
-        if not self.size or not text:
-            return []
-        made = self._made
-        return [(end, made.get(i) or self.key(i)) for end, i in self.automaton.iter(text)]
+    def sound_key(self, number: int) -> Key:
+        """The Key of sound-automaton match ``number`` (see :meth:`sound_matches`)."""
+        key = self.made_sound.get(number)
+        if key is None:
+            key = self.made_sound[number] = _key(self._sound_rows[number])
+        return key
+
+    def matches(self, folded: str) -> list[tuple[int, int, int]]:
+        """Direct and pinyin keys in a folded text: ``(number, start, end)``, overlapping."""
+        return self._direct.find_matches_as_indexes(folded, overlapping=True)
+
+    def sound_matches(self, sounded: str) -> list[tuple[int, int, int]]:
+        """Sound keys in a sounded text (:func:`rules.normalize.sound`), as :meth:`matches`."""
+        return self._sound.find_matches_as_indexes(sounded, overlapping=True)
+
+    def find(self, folded: str) -> list[Hit]:
+        """:meth:`matches` with their Keys: ``(key, start, end)``."""
+        return [(self.key(i), start, end) for i, start, end in self.matches(folded)]
 
     @classmethod
     def from_files(cls, paths: Iterable[Path], cache_dir: Path | None = None) -> TermIndex:
@@ -269,7 +282,7 @@ class TermIndex:
             cache = cache_dir / f"keywords-{digest.hexdigest()[:24]}.pickle"
             try:
                 with cache.open("rb") as fh:
-                    loaded = _load_without_gc(fh.read())
+                    loaded = pickle.load(fh)
                 if isinstance(loaded, TermIndex):
                     return loaded
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
