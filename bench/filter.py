@@ -158,7 +158,7 @@ def performance(corpus: list[str]) -> None:
         cwd=ROOT,
         check=True,
     )
-    print(f"terms {index.size}; automaton keys {len(index.automaton)}")
+    print(f"terms {index.size}; automaton keys {index.keys}")
     print(
         f"build {build:.2f} s; cached load {cached:.3f} s; "
         f"cold start (fresh interpreter, imports + cached load) {float(cold.stdout):.2f} s; "
