@@ -83,7 +83,7 @@ async def qq() -> AsyncIterator[QQ]:
     await runtime.close()
 
 
-@hostile(80)
+@hostile(60)
 @given(text=injected, kind=st.sampled_from([ActionKind.WARN, ActionKind.REMIND]))
 async def test_notices_are_an_at_and_verbatim_text(qq: QQ, text: str, kind: ActionKind) -> None:
     mark = len(qq.bot.wire)
@@ -94,7 +94,7 @@ async def test_notices_are_an_at_and_verbatim_text(qq: QQ, text: str, kind: Acti
     assert assert_plain(sent, at={"200001"}) == [" " + text]
 
 
-@hostile(60)
+@hostile(40)
 @given(text=injected)
 async def test_private_messages_are_verbatim_text(qq: QQ, text: str) -> None:
     mark = len(qq.bot.wire)
@@ -103,7 +103,7 @@ async def test_private_messages_are_verbatim_text(qq: QQ, text: str) -> None:
     assert assert_plain(sent) == [text]
 
 
-@hostile(80)
+@hostile(60)
 @given(text=injected, card=injected, nickname=injected, user=st.sampled_from(MEMBERS))
 async def test_moderation_and_reports_send_only_plain_text(
     qq: QQ, text: str, card: str, nickname: str, user: dict[str, Any]
@@ -160,7 +160,7 @@ COMMANDS = [
 ]
 
 
-@hostile(80)
+@hostile(60)
 @given(command=st.sampled_from(COMMANDS), args=injected, private=st.booleans())
 async def test_command_replies_are_plain_text(
     qq: QQ, command: str, args: str, private: bool

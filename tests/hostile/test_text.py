@@ -75,7 +75,7 @@ def storable(text: str) -> bool:
 # ---------------------------------------------------------------- the event itself
 
 
-@hostile(300)
+@hostile(200)
 @given(text=hostile_text(), card=hostile_text(), nickname=short_text)
 def test_events_are_cut_and_storable(text: str, card: str, nickname: str) -> None:
     chat = event(text, card, nickname)
@@ -96,7 +96,7 @@ def test_detectors_never_raise_and_spans_stay_in_the_text(
 ) -> None:
     settings = getattr(POLICY, detector.section)
 
-    @hostile(150)
+    @hostile(100)
     @given(text=hostile_text(), card=hostile_text(max_pieces=4), user=st.integers(2000, 2005))
     def check(text: str, card: str, user: int) -> None:
         chat = event(text, card, user=user)
@@ -143,7 +143,7 @@ async def engine() -> AsyncIterator[Engine]:
     await runtime.close()
 
 
-@hostile(120)
+@hostile(100)
 @given(text=hostile_text(), card=hostile_text(max_pieces=4), nickname=short_text, data=st.data())
 async def test_engine_handles_anything(
     engine: Engine, text: str, card: str, nickname: str, data: st.DataObject
@@ -226,7 +226,7 @@ def test_judging_a_card_takes_bounded_work(fmt: str, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cardformat, "_walk", counting)
     rules = CardRules(NicknameSettings(enabled=True, format=fmt, departments=["办公室"]))
 
-    @hostile(60)
+    @hostile(40)
     @given(card=st.one_of(hostile_text(max_pieces=6), st.text("张三（）+办公室 ", max_size=200)))
     def judge(card: str) -> None:
         steps[0] = 0

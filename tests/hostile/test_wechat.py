@@ -29,7 +29,7 @@ timestamps = st.one_of(
 )
 
 
-@hostile(200)
+@hostile(150)
 @given(text=st.one_of(hostile_text(), st.sampled_from(INJECTION)), count=st.integers(0, 5))
 def test_strip_mentions_only_removes(text: str, count: int) -> None:
     from plugins.wechaty_guard.commands import looks_like_command, strip_mentions
@@ -49,7 +49,7 @@ def test_strip_mentions_examples() -> None:
     assert strip_mentions("@@@@ /help", 1) == "@@@@ /help"  # no name: not a mention
 
 
-@hostile(200)
+@hostile(150)
 @given(timestamp=timestamps)
 def test_event_time_of_any_timestamp(timestamp: Any) -> None:
     from plugins.wechaty_guard.bridge import event_time
@@ -97,7 +97,7 @@ kinds = st.sampled_from(
 short = hostile_text(max_pieces=4)
 
 
-@hostile(120)
+@hostile(80)
 @given(
     kind=kinds,
     text=hostile_text(),
