@@ -31,7 +31,7 @@ from rules.model import MAX_NAME, ChatEvent, EventKind, Member, Platform
 from rules.runtime import MEMORY_URL, Runtime
 from rules.scan import scan_lines
 from tests.fakes import Clock, FakeGateway
-from tests.hostile.strategies import ONE_MB, hostile_text
+from tests.hostile.strategies import MEGABYTE_TEXTS, hostile_text
 
 EXAMPLES = int(os.environ.get("HOSTILE_BENCH_EXAMPLES", "400"))
 CONFIG = parse_config(
@@ -41,14 +41,6 @@ CONFIG = parse_config(
         "nickname": {"enabled": True, "format": "{name}+{dept}"},
     }
 )
-LARGE = {
-    "letters": "a" * ONE_MB,
-    "dotted": "a." * (ONE_MB // 2),
-    "banned words": "赌博" * (ONE_MB // 2),
-    "mixed": "赌博 http://x.com 13800138000 a@b.com " * (ONE_MB // 38),
-    "combining": "a" + "\u0301" * ONE_MB,
-    "surrogates": "\ud800赌" * (ONE_MB // 2),
-}
 CARD_FORMATS = [
     "{name}+{dept}",
     "{name}+{dept}+{subject}",
@@ -119,7 +111,7 @@ async def engine_figures() -> None:
         f" median {statistics.median(times) * 1e3:.2f} ms"
     )
     print("engine, fixed 1 MB messages (best of 3, spread; peak allocated while handling):")
-    for name, text in LARGE.items():
+    for name, text in MEGABYTE_TEXTS.items():
         runs = []
         for _ in range(3):
             start = time.perf_counter()
@@ -135,7 +127,7 @@ async def engine_figures() -> None:
         )
 
     line = json.dumps(
-        {"id": "1", "platform": "qq", "group": "1", "user": "2", "text": LARGE["mixed"]},
+        {"id": "1", "platform": "qq", "group": "1", "user": "2", "text": MEGABYTE_TEXTS["mixed"]},
         ensure_ascii=False,
     )
     scan_runtime = await Runtime.start(CONFIG, MEMORY_URL, dry_run=True)

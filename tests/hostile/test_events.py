@@ -18,7 +18,6 @@ the group. Properties:
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from hypothesis import strategies as st
 from nonebot.adapters.onebot.v11 import Adapter, GroupMessageEvent
 
 from rules.model import MAX_NAME, MAX_TEXT, MAX_TITLE, MAX_URL
+from tests.e2e.onebot_client import group_message_event
 from tests.hostile.strategies import (
     INJECTION,
     ONE_MB,
@@ -41,20 +41,8 @@ from tests.hostile.strategies import (
 
 
 def base_event(message: Any, sender: Any = None) -> dict[str, Any]:
-    return {
-        "time": int(time.time()),
-        "self_id": 10000,
-        "post_type": "message",
-        "message_type": "group",
-        "sub_type": "normal",
-        "message_id": 9,
-        "group_id": 55,
-        "user_id": 66,
-        "message": message,
-        "raw_message": "",
-        "font": 0,
-        "sender": sender if sender is not None else {"user_id": 66, "card": "张三+办公室"},
-    }
+    sender = sender if sender is not None else {"card": "张三+办公室"}
+    return group_message_event(10000, 55, 66, message, 9, sender)
 
 
 def parse(event: dict[str, Any]) -> Any:

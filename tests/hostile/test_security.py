@@ -18,7 +18,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from rules.config import ConfigError, parse_config
-from tests.e2e.onebot_client import FakeOneBot, SimGroup, free_port, running_bot, text
+from tests.e2e.onebot_client import (
+    FakeOneBot,
+    SimGroup,
+    free_port,
+    group_message_event,
+    running_bot,
+    text,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -72,37 +79,14 @@ async def bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
     """One bot with every secret set; its whole output is checked when it has stopped."""
     directory = tmp_path_factory.mktemp("security")
     port, closed = free_port(), free_port()
-    words = directory / "words"
-    words.mkdir()
-    (words / "gambling.txt").write_text("测试赌局\n", encoding="utf-8")
-    config = directory / "config.toml"
-    config.write_text(
-        f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-
-[onebot]
-access_token = "{TOKEN}"
-
-[database]
-url = "sqlite+aiosqlite:///{directory / "guard.db"}"
-
+    wechat = f"""
 [wechat]
 enabled = true
 endpoint = "127.0.0.1:{closed}"  # nothing listens: the bot keeps retrying, and logs it
 token = "{WECHAT_TOKEN}"
 connect_timeout = "1s"
-
-[keywords]
-files = ["{words}/*.txt"]
-
-[escalation]
-officers = ["qq:{OFFICER}"]
-batch_window = "1s"
-""",
-        encoding="utf-8",
-    )
+"""
+    config = write_config(directory, port, TOKEN, {"gambling": ["测试赌局"]}, wechat)
     log = directory / "bot.log"
     async with running_bot(config, port, log):
         yield Running(port, log)
@@ -149,20 +133,8 @@ async def test_the_endpoint_refuses_connections_without_the_token(bot: Running, 
 
 
 def forged(user: int, role: str, message: str, message_id: int) -> dict[str, object]:
-    return {
-        "time": int(time.time()),
-        "self_id": BOT,
-        "post_type": "message",
-        "message_type": "group",
-        "sub_type": "normal",
-        "message_id": message_id,
-        "group_id": GROUP,
-        "user_id": user,
-        "message": text(message),
-        "raw_message": message,
-        "font": 0,
-        "sender": {"user_id": user, "card": "王主任+办公室", "role": role},
-    }
+    sender = {"card": "王主任+办公室", "role": role}
+    return group_message_event(BOT, GROUP, user, text(message), message_id, sender)
 
 
 async def test_events_cannot_be_posted_over_http(bot: Running) -> None:
