@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rules.config import PROJECT_ROOT, Config, ConfigError, load_config
 
@@ -152,9 +153,52 @@ def run(path: Path | None) -> int:
         log_level="INFO",
     )
     nonebot.get_driver().register_adapter(OneBotAdapter)
+    _reverse_websocket_only()
+    _redact_secrets(config)
     nonebot.load_plugins(str(Path(__file__).resolve().parent / "plugins"))
     nonebot.run()
     return 0
+
+
+def _reverse_websocket_only() -> None:
+    """Serve OneBot over the reverse WebSocket only: drop the adapter's HTTP POST endpoints.
+
+    The adapter accepts events posted there without checking the access token,
+    as any connected account (forged commands, forged roles), and an account
+    id posted there first keeps that account's WebSocket out ("duplicate").
+    """
+    import nonebot
+    from fastapi.routing import APIRoute
+
+    app = nonebot.get_app()
+    app.router.routes = [
+        r
+        for r in app.router.routes
+        if not (isinstance(r, APIRoute) and r.path.startswith("/onebot/"))
+    ]
+
+
+def _redact_secrets(config: Config) -> None:
+    """Mask the configured secrets in every log line (e.g. a client's token in a request URL)."""
+    from urllib.parse import quote
+
+    from nonebot.log import logger
+    from sqlalchemy import make_url
+
+    password = make_url(config.database.url).password
+    raw = [config.onebot.access_token, config.wechat.token, str(password or "")]
+    secrets = {form for s in raw if s.strip() for form in (s, quote(s, safe=""))}
+    if not secrets:
+        return
+
+    def redact(record: Any) -> None:
+        message = record["message"]
+        for secret in secrets:
+            if secret in message:
+                message = message.replace(secret, "***")
+        record["message"] = message
+
+    logger.configure(patcher=redact)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from rules.cardformat import parse_format
 from rules.durations import format_duration, parse_duration
@@ -105,18 +107,29 @@ class Section(BaseModel):
 # ---------------------------------------------------------------- global sections
 
 
+def _ip_address(value: object) -> object:
+    """An IP address as the server binds it ("localhost" is 127.0.0.1; no other names)."""
+    if value == "localhost":
+        return "127.0.0.1"
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                "use an IP address: 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)"
+            ) from None
+    return value
+
+
 class ServerSettings(Section):
-    host: str = Field("127.0.0.1", description="Address the bot listens on for OneBot.")
+    host: Annotated[str, BeforeValidator(_ip_address)] = Field(
+        "127.0.0.1", description="Address the bot listens on for OneBot."
+    )
     port: int = Field(8080, ge=1, le=65535, description="Port the bot listens on.")
 
     @property
     def loopback_only(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return ipaddress.ip_address(self.host).is_loopback
 
 
 class OneBotSettings(Section):
@@ -144,6 +157,10 @@ class DatabaseSettings(Section):
                 f"unsupported database URL scheme {scheme!r} "
                 "(use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)"
             )
+        try:
+            make_url(value)
+        except (ValueError, ArgumentError):  # the messages may quote the URL: not shown
+            raise ValueError("not a valid database URL (check the host and port)") from None
         return value
 
 
@@ -602,7 +619,7 @@ class Config(Policy):
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> Config:
-        if not self.onebot.access_token and not self.server.loopback_only:
+        if not self.onebot.access_token.strip() and not self.server.loopback_only:
             raise ValueError(
                 "onebot.access_token: must be set when server.host "
                 f"({self.server.host}) is not a loopback address"
@@ -657,6 +674,8 @@ def _merge_policy(base: Policy, override: Mapping[str, Any]) -> Policy:
 
 
 _KEYED_MESSAGE = re.compile(r"^([a-z_][a-z_.]*): (.*)$", re.S)
+# Keys whose values are secret (or hold one): errors name them, never show the value.
+SECRET_KEYS = frozenset({"onebot.access_token", "wechat.token", "database.url"})
 
 
 def _describe(error: Mapping[str, Any], prefix: str, model: type[BaseModel]) -> str:
@@ -672,7 +691,7 @@ def _describe(error: Mapping[str, Any], prefix: str, model: type[BaseModel]) -> 
     got = error.get("input")
     shown = (
         ""
-        if isinstance(got, dict | list) or got is None or repr(got) in message
+        if loc in SECRET_KEYS or isinstance(got, dict | list) or got is None or repr(got) in message
         else f" (got {got!r})"
     )
     return f"{key}: {message}{shown}"

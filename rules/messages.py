@@ -518,6 +518,10 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "en": "{setting} is back to its default",
     },
     "cmd_config_unknown": {"zh": "没有设置项 {setting}。", "en": "There is no setting {setting}."},
+    "cmd_config_not_set": {
+        "zh": "设置项 {setting} 没有用命令设置过，无需恢复。",
+        "en": "{setting} was not set by command; nothing to undo.",
+    },
     "cmd_config_invalid": {"zh": "设置无效：{problem}", "en": "Invalid setting: {problem}"},
     "cmd_dryrun_on": {
         "zh": "本群已开启试运行：只记录，不删除、不禁言、不踢人。",

@@ -24,9 +24,17 @@ from typing import Any
 
 from nonebot.adapters.onebot.v11 import GroupMessageEvent, Message
 
-from rules.model import ChatEvent, EventKind, Member, Platform, Role, SharedCard, qualify
+from rules.model import (
+    MAX_TEXT,  # longer messages are cut (the core cuts again): bounded work and evidence
+    ChatEvent,
+    EventKind,
+    Member,
+    Platform,
+    Role,
+    SharedCard,
+    qualify,
+)
 
-MAX_TEXT = 4000  # longer messages are cut: bounded detector work and evidence
 MAX_CARDS = 20
 MAX_FORWARD_DEPTH = 3
 MAX_FORWARD_NODES = 200

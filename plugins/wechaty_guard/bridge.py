@@ -53,11 +53,14 @@ PrivateHandler = Callable[[PrivateMessage], Awaitable[Any]]
 
 
 def event_time(timestamp: float | int | None) -> datetime:
-    """A puppet timestamp (seconds or milliseconds) as an aware datetime."""
+    """A puppet timestamp (seconds or milliseconds) as an aware datetime; now if implausible."""
     if not timestamp:
         return utcnow()
-    seconds = timestamp / 1000 if timestamp > _MAX_TIMESTAMP_S else timestamp
-    return datetime.fromtimestamp(seconds, UTC)
+    try:
+        seconds = timestamp / 1000 if timestamp > _MAX_TIMESTAMP_S else timestamp
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # NaN, infinite, beyond the years 1-9999
+        return utcnow()
 
 
 class WechatyBridge:

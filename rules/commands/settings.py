@@ -182,5 +182,8 @@ async def unset_value(call: Call, group_id: str, key: str) -> str:
     if not path or _field_annotation(path) is None:
         raise call.fail("cmd_config_unknown", setting=key)
     _check_allowed(call, dotted)
+    overridden = _flatten(call.config.runtime_overrides(group_id))
+    if not any(k == dotted or k.startswith(dotted + ".") for k in overridden):
+        raise call.fail("cmd_config_not_set", setting=dotted)  # (global-only keys never are)
     await store_override(call, group_id, path, None, remove=True)
     return call.say("cmd_config_unset", setting=dotted)

@@ -212,23 +212,8 @@ class FakeOneBot:
         self, group_id: int, user_id: int, segments: list[dict[str, Any]], message_id: int
     ) -> dict[str, Any]:
         member = self.groups[group_id].members[user_id]
-        raw = "".join(s["data"].get("text", "") for s in segments if s["type"] == "text")
-        return self.base("message") | {
-            "message_type": "group",
-            "sub_type": "normal",
-            "message_id": message_id,
-            "group_id": group_id,
-            "user_id": user_id,
-            "message": segments,
-            "raw_message": raw,
-            "font": 0,
-            "sender": {
-                "user_id": user_id,
-                "nickname": member.nickname,
-                "card": member.card,
-                "role": member.role,
-            },
-        }
+        sender = {"nickname": member.nickname, "card": member.card, "role": member.role}
+        return group_message_event(self.self_id, group_id, user_id, segments, message_id, sender)
 
     def notice(self, notice_type: str, group_id: int, user_id: int, **extra: Any) -> dict[str, Any]:
         return self.base("notice") | {
@@ -261,6 +246,33 @@ class FakeOneBot:
 
 def text(value: str) -> list[dict[str, Any]]:
     return [{"type": "text", "data": {"text": value}}]
+
+
+def group_message_event(
+    self_id: int, group_id: int, user_id: int, segments: Any, message_id: int, sender: Any
+) -> dict[str, Any]:
+    """A OneBot v11 group message event as NapCat posts it (``segments`` and ``sender`` as given;
+    a dict ``sender`` gets the ``user_id``)."""
+    parts = segments if isinstance(segments, list) else []
+    raw = "".join(
+        str(s["data"].get("text", ""))
+        for s in parts
+        if isinstance(s, dict) and s.get("type") == "text" and isinstance(s.get("data"), dict)
+    )
+    return {
+        "time": int(time.time()),
+        "self_id": self_id,
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "message_id": message_id,
+        "group_id": group_id,
+        "user_id": user_id,
+        "message": segments,
+        "raw_message": raw,
+        "font": 0,
+        "sender": {"user_id": user_id, **sender} if isinstance(sender, dict) else sender,
+    }
 
 
 @contextlib.asynccontextmanager

@@ -37,6 +37,16 @@ def hostile(examples: int) -> settings:
 
 
 ONE_MB = 1_000_000
+# Fixed 1 MB messages of the shapes that cost detectors most (tests and bench/hostile.py).
+MEGABYTE_TEXTS = {
+    "letters": "a" * ONE_MB,
+    "dotted": "a." * (ONE_MB // 2),
+    "banned words": "赌博" * (ONE_MB // 2),
+    "mixed": "赌博 http://x.com 13800138000 a@b.com " * (ONE_MB // 38),
+    "combining": "a" + "\u0301" * ONE_MB,
+    "rtl and zero-width": "\u202e\u200b" * (ONE_MB // 2),
+    "surrogates": "\ud800赌" * (ONE_MB // 2),
+}
 
 # Characters that break naive text handling.
 RTL = ["\u202e", "\u202b", "\u200f", "\u061c", "\u2067"]  # overrides, RTL marks, isolates

@@ -18,7 +18,6 @@ the group. Properties:
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from hypothesis import strategies as st
 from nonebot.adapters.onebot.v11 import Adapter, GroupMessageEvent
 
 from rules.model import MAX_NAME, MAX_TEXT, MAX_TITLE, MAX_URL
+from tests.e2e.onebot_client import group_message_event
 from tests.hostile.strategies import (
     INJECTION,
     ONE_MB,
@@ -41,20 +41,8 @@ from tests.hostile.strategies import (
 
 
 def base_event(message: Any, sender: Any = None) -> dict[str, Any]:
-    return {
-        "time": int(time.time()),
-        "self_id": 10000,
-        "post_type": "message",
-        "message_type": "group",
-        "sub_type": "normal",
-        "message_id": 9,
-        "group_id": 55,
-        "user_id": 66,
-        "message": message,
-        "raw_message": "",
-        "font": 0,
-        "sender": sender if sender is not None else {"user_id": 66, "card": "张三+办公室"},
-    }
+    sender = sender if sender is not None else {"card": "张三+办公室"}
+    return group_message_event(10000, 55, 66, message, 9, sender)
 
 
 def parse(event: dict[str, Any]) -> Any:
@@ -114,7 +102,7 @@ def forward(depth: int, content: list[Any]) -> list[Any]:
     return content
 
 
-@hostile(200)
+@hostile(120)
 @given(message=st.lists(segment, max_size=8), depth=st.sampled_from([0, 0, 1, 3, 10, 40]))
 def test_any_message_is_read_bounded(message: list[Any], depth: int) -> None:
     """Any segments, sometimes inside forwards nested ``depth`` deep (QQ allows nesting)."""
@@ -127,7 +115,7 @@ def test_any_message_is_read_bounded(message: list[Any], depth: int) -> None:
     assert {m.removeprefix("qq:") for m in chat.mentions} <= ats
 
 
-@hostile(100)
+@hostile(50)
 @given(text=st.sampled_from(INJECTION), card=st.sampled_from(INJECTION))
 def test_markup_in_text_and_cards_stays_text(text: str, card: str) -> None:
     chat = read([{"type": "text", "data": {"text": text}}], {"user_id": 66, "card": card})
@@ -162,7 +150,7 @@ def test_huge_texts_and_forwards_are_cut() -> None:
 # ---------------------------------------------------------------- raw forwarded nodes
 
 
-@hostile(150)
+@hostile(100)
 @given(
     nodes=st.lists(st.one_of(json_values, st.lists(segment, max_size=3)), max_size=6),
     depth=st.sampled_from([0, 1, 5]),
@@ -201,7 +189,7 @@ def _mutations() -> st.SearchStrategy[dict[str, Any]]:
     ).map(lambda p: {**{k: v for k, v in base.items() if k not in p[0]}, **p[1]})
 
 
-@hostile(300)
+@hostile(150)
 @given(event=st.one_of(_mutations(), st.dictionaries(st.text(max_size=8), json_values)))
 def test_malformed_events_never_raise(event: dict[str, Any]) -> None:
     from plugins.onebot_guard.translate import group_message, read_message
@@ -212,7 +200,7 @@ def test_malformed_events_never_raise(event: dict[str, Any]) -> None:
         assert len(chat.text) <= MAX_TEXT and len(chat.member.card) <= MAX_NAME
 
 
-@hostile(100)
+@hostile(60)
 @given(
     sender=st.dictionaries(st.sampled_from(["card", "nickname", "role", "user_id"]), json_values)
 )
@@ -225,7 +213,7 @@ def test_odd_senders(sender: dict[str, Any]) -> None:
         assert chat.member.role.value in {"member", "admin", "owner"}
 
 
-@hostile(80)
+@hostile(50)
 @given(reply=st.one_of(json_values, st.lists(segment, max_size=4)))
 def test_quoted_replies_of_any_shape(reply: Any) -> None:
     """The message a /report quotes (the adapter fetched it) is read like any other."""

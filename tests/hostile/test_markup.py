@@ -12,7 +12,6 @@ segments: ``text`` segments holding the text verbatim, a ``reply`` quote, and
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +27,7 @@ from rules.config import parse_config
 from rules.model import Action, ActionKind, ChatEvent, EventKind, Member, Platform, Role
 from rules.runtime import MEMORY_URL, Runtime
 from rules.storage.tables import audit_log
+from tests.e2e.onebot_client import group_message_event
 from tests.fakes import Clock
 from tests.hostile.qq import RecordingBot, assert_plain
 from tests.hostile.strategies import INJECTION, hostile, hostile_text
@@ -83,7 +83,7 @@ async def qq() -> AsyncIterator[QQ]:
     await runtime.close()
 
 
-@hostile(80)
+@hostile(60)
 @given(text=injected, kind=st.sampled_from([ActionKind.WARN, ActionKind.REMIND]))
 async def test_notices_are_an_at_and_verbatim_text(qq: QQ, text: str, kind: ActionKind) -> None:
     mark = len(qq.bot.wire)
@@ -94,7 +94,7 @@ async def test_notices_are_an_at_and_verbatim_text(qq: QQ, text: str, kind: Acti
     assert assert_plain(sent, at={"200001"}) == [" " + text]
 
 
-@hostile(60)
+@hostile(40)
 @given(text=injected)
 async def test_private_messages_are_verbatim_text(qq: QQ, text: str) -> None:
     mark = len(qq.bot.wire)
@@ -103,7 +103,7 @@ async def test_private_messages_are_verbatim_text(qq: QQ, text: str) -> None:
     assert assert_plain(sent) == [text]
 
 
-@hostile(80)
+@hostile(60)
 @given(text=injected, card=injected, nickname=injected, user=st.sampled_from(MEMBERS))
 async def test_moderation_and_reports_send_only_plain_text(
     qq: QQ, text: str, card: str, nickname: str, user: dict[str, Any]
@@ -129,24 +129,14 @@ async def test_moderation_and_reports_send_only_plain_text(
         assert_plain(call, at={str(user["user_id"])})
 
 
-def command_event(text: str, user_id: int, role: str, group: bool) -> Any:
+def command_event(text: str, user_id: int, group: bool) -> Any:
     from nonebot.adapters.onebot.v11 import Adapter
 
-    event = {
-        "time": int(time.time()),
-        "self_id": 10000,
-        "post_type": "message",
-        "message_type": "group" if group else "private",
-        "sub_type": "normal" if group else "friend",
-        "message_id": 77,
-        "user_id": user_id,
-        "message": [{"type": "text", "data": {"text": text}}],
-        "raw_message": text,
-        "font": 0,
-        "sender": {"user_id": user_id, "card": "王五+办公室", "role": role},
-    }
-    if group:
-        event["group_id"] = GROUP
+    segments = [{"type": "text", "data": {"text": text}}]
+    event = group_message_event(10000, GROUP, user_id, segments, 77, {"role": "admin"})
+    if not group:
+        del event["group_id"]
+        event |= {"message_type": "private", "sub_type": "friend"}
     return Adapter.json_to_event(event)
 
 
@@ -160,7 +150,7 @@ COMMANDS = [
 ]
 
 
-@hostile(80)
+@hostile(60)
 @given(command=st.sampled_from(COMMANDS), args=injected, private=st.booleans())
 async def test_command_replies_are_plain_text(
     qq: QQ, command: str, args: str, private: bool
@@ -187,7 +177,7 @@ async def test_command_replies_are_plain_text(
     assert await qq.audited() == audited + 1  # even with text no database can store
     if reply:
         user = OFFICER if private else ADMIN
-        await _send(qq.bot, command_event(text, user, "admin", not private), reply)
+        await _send(qq.bot, command_event(text, user, not private), reply)
     acted = {str(m["user_id"]) for m in MEMBERS}
     for call in qq.sent_since(mark):
         assert_plain(call, at=acted)

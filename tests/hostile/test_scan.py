@@ -76,7 +76,7 @@ async def runtime() -> AsyncIterator[Runtime]:
     await runtime.close()
 
 
-@hostile(40)
+@hostile(30)
 @given(batch=st.lists(lines, min_size=1, max_size=6))
 async def test_every_line_gets_one_answer(runtime: Runtime, batch: list[str]) -> None:
     raw = [line.replace("\n", " ") for line in [*batch, _dump(last)]]

@@ -4,35 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import pytest
 from nonebot.adapters.onebot.v11 import Adapter
 
 from rules.model import Role, SharedCard
+from tests.e2e.onebot_client import group_message_event
 
 # The plugin package can only be imported once nonebot has loaded it (session
 # fixture), so its modules are imported inside the tests.
 
 
 def event(message: Any) -> Any:
-    return Adapter.json_to_event(
-        {
-            "time": int(time.time()),
-            "self_id": 1,
-            "post_type": "message",
-            "message_type": "group",
-            "sub_type": "normal",
-            "message_id": 9,
-            "group_id": 55,
-            "user_id": 66,
-            "message": message,
-            "raw_message": "",
-            "font": 0,
-            "sender": {"user_id": 66, "card": "李四+教务处", "role": "admin"},
-        }
-    )
+    sender = {"card": "李四+教务处", "role": "admin"}
+    return Adapter.json_to_event(group_message_event(1, 55, 66, message, 9, sender))
 
 
 def test_replies_and_mentions_stay_out_of_the_text() -> None:
