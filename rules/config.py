@@ -511,9 +511,17 @@ class Config(Policy):
 
     def policy_for(self, group_id: str) -> Policy:
         """The policy for one group: global policy with that group's overrides merged."""
-        if group_id not in self._policies:
-            self._policies[group_id] = _merge_policy(self.policy(), self.groups.get(group_id, {}))
-        return self._policies[group_id]
+        # Called for every message: read the private storage directly, because
+        # ``self._policies`` goes through pydantic's slow ``__getattr__``.
+        private = self.__pydantic_private__
+        assert private is not None
+        policies: dict[str, Policy] = private["_policies"]
+        policy = policies.get(group_id)
+        if policy is None:
+            policy = policies[group_id] = _merge_policy(
+                self.policy(), self.groups.get(group_id, {})
+            )
+        return policy
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

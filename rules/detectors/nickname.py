@@ -13,6 +13,7 @@ the message text.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 from rules.cards import CardRules, Problem, clean
@@ -69,7 +70,7 @@ class NicknameDetector(Detector[NicknameSettings]):
     def check(self, event: ChatEvent, settings: NicknameSettings) -> list[Finding]:
         card = event.member.card
         return [
-            Finding(self.name, p.category, card, 0, 0, detail=p.text("zh"))
+            Finding(self.name, p.category, card, 0, 0, detail=_text(p))
             for p in self.problems(event.member, settings)
         ]
 
@@ -80,6 +81,12 @@ class NicknameDetector(Detector[NicknameSettings]):
         if person is None or person.left:
             return None
         return card_for(person, self.rules_for(settings))
+
+
+@lru_cache(maxsize=4096)
+def _text(problem: Problem) -> str:
+    """A problem in words (the same card is checked on every message its member sends)."""
+    return problem.text("zh")
 
 
 def _person_name(reading: dict[str, str]) -> str:
