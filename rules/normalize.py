@@ -62,6 +62,7 @@ _CJK = ((0x3400, 0x4DC0), (0x4E00, 0xA000))
 # the characters they stand for are remapped to SEPARATOR.
 SOUND_BASE = 0x0100
 SEPARATOR = "\x01"
+NOISE = "\0"  # what a dropped character becomes in a marked text (a control: dropped itself)
 # Code points below this are folded through a list; higher ones by the slow path.
 LIST_LIMIT = 0x20000
 _HIGH = re.compile("[\U00020000-\U0010ffff]")
@@ -156,17 +157,17 @@ SOUND = TABLES.sound
 
 
 def _list_tables() -> tuple[tuple[str | int | None, ...], tuple[str | int | None, ...]]:
-    """``DIRECT`` and ``SOUND`` as translate tables indexed by code point.
+    """``DIRECT`` (noise as ``NOISE``) and ``SOUND`` as translate tables by code point.
 
     Tuples, not lists: they hold only strings, ints and None, so the cyclic GC
     stops tracking them and a full collection does not walk 2 x 131k slots.
     """
-    # Unchanged characters map to their own code point.
+    # Unchanged characters map to their own code point; noise to NOISE.
     same: list[str | int | None] = list(range(LIST_LIMIT))
     fold_list: list[str | int | None] = list(same)
     for code, folded in DIRECT.items():
         if code < LIST_LIMIT:
-            fold_list[code] = folded
+            fold_list[code] = folded or NOISE
     sound_list = same
     for code in range(SOUND_BASE, SOUND_BASE + len(TABLES.syllables)):
         sound_list[code] = SEPARATOR
@@ -176,22 +177,30 @@ def _list_tables() -> tuple[tuple[str | int | None, ...], tuple[str | int | None
     return tuple(fold_list), tuple(sound_list)
 
 
-FOLD_LIST, SOUND_LIST = _list_tables()
+MARK_LIST, SOUND_LIST = _list_tables()
 
 
 def _fold_high(ch: str) -> str:
-    """One character folded by the slow path ('' for noise)."""
+    """One character folded by the slow path (``NOISE`` for noise)."""
     code = ord(ch)
     if code in DIRECT:
-        return DIRECT[code] or ""
-    return "" if code >= _PRIVATE_PLANES else ch
+        return DIRECT[code] or NOISE
+    return NOISE if code >= _PRIVATE_PLANES else ch
 
 
-_last: tuple[str, str] = ("", "")  # the last text prefolded, and its fold
+def marked(text: str) -> str:
+    """Every character folded, noise as ``NOISE``: one per character unless one expands."""
+    out = text.translate(MARK_LIST)
+    if not out.isascii() and _HIGH.search(out):
+        out = "".join(c if c < "\U00020000" else _fold_high(c) for c in out)
+    return out
 
 
-def prefold(text: str) -> str:
-    """Every character folded and noise dropped; repeats not yet collapsed.
+_last: tuple[str, str, str] = ("", "", "")  # the last text folded: it, marked, prefolded
+
+
+def fold_marked(text: str) -> tuple[str, str]:
+    """``(marked(text), prefold(text))`` from one translation.
 
     The last result is kept: the keyword and flood detectors fold the same
     message one after the other, and the second gets it for free.
@@ -199,12 +208,21 @@ def prefold(text: str) -> str:
     global _last  # one tuple, replaced whole: safe across threads
     last = _last
     if last[0] is text:
-        return last[1]
-    out = text.translate(FOLD_LIST)
-    if not out.isascii() and _HIGH.search(out):
-        out = "".join(c if c < "\U00020000" else _fold_high(c) for c in out)
-    _last = (text, out)
-    return out
+        return last[1], last[2]
+    mark = marked(text)
+    pre = mark.replace(NOISE, "") if NOISE in mark else mark
+    _last = (text, mark, pre)
+    return mark, pre
+
+
+def prefold(text: str) -> str:
+    """Every character folded and noise dropped; repeats not yet collapsed."""
+    return fold_marked(text)[1]
+
+
+def _unmarked(text: str) -> str:
+    """:func:`prefold` without touching the kept result (for single characters)."""
+    return marked(text).replace(NOISE, "")
 
 
 def collapse(text: str) -> str:
@@ -234,7 +252,7 @@ def compare_key(text: str) -> str:
 
 def char_fold(ch: str) -> str:
     """One character folded ('' if it is noise)."""
-    return prefold(ch)
+    return _unmarked(ch)
 
 
 def is_latin(ch: str) -> bool:
@@ -251,9 +269,9 @@ def pinyin_of(sound_key: str) -> str:
 Runs = list[tuple[int, int]]
 
 
-def runs(text: str) -> Runs:
-    """The ``(start, end)`` of every run of a repeated character in ``text``, in order."""
-    return [m.span() for m in _RUN.finditer(text)]
+def runs(text: str, start: int = 0) -> Runs:
+    """The ``(start, end)`` of every run of a repeated character in ``text[start:]``, in order."""
+    return [m.span() for m in _RUN.finditer(text, start)]
 
 
 def expand(runs: Runs, pos: int, last: bool = False) -> int:
@@ -289,26 +307,7 @@ def _skip(dropped: Runs, pos: int) -> int:
     return pos
 
 
-@lru_cache(maxsize=1)
-def _noise_runs() -> re.Pattern[str]:
-    """Runs of characters :func:`prefold` drops, assuming every astral one is dropped.
-
-    (The assumption only makes the count of dropped characters too high, which
-    :class:`Alignment` notices; a regular expression finds the runs much faster
-    than a Python loop over the characters, and a class of BMP characters stays
-    fast in ``re`` where one with astral ranges would not.)
-    """
-    codes = sorted(code for code, folded in DIRECT.items() if not folded and code < 0x10000)
-    ranges: list[list[int]] = []
-    for code in codes:
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
-    bmp = "".join(
-        re.escape(chr(lo)) + ("" if lo == hi else "-" + re.escape(chr(hi))) for lo, hi in ranges
-    )
-    return re.compile(f"(?:[{bmp}]|[\U00010000-\U0010ffff])+")
+_NOISE_RUN = re.compile(NOISE + "+")
 
 
 class Alignment:
@@ -319,12 +318,24 @@ class Alignment:
     beyond what the first call needs, so a message pays only for its hits.
     """
 
-    __slots__ = ("_mapped", "_noise", "_original", "_pre", "_repeats", "_starts", "text")
+    __slots__ = (
+        "_mapped",
+        "_marked",
+        "_noise",
+        "_original",
+        "_pre",
+        "_repeats",
+        "_starts",
+        "text",
+    )
 
-    def __init__(self, original: str, pre: str, folded: str | None = None) -> None:
+    def __init__(
+        self, original: str, pre: str, folded: str | None = None, mark: str | None = None
+    ) -> None:
         self.text = collapse(pre) if folded is None else folded
         self._original = original
         self._pre = pre
+        self._marked = mark  # marked(original), when the caller has it
         self._mapped = False
         self._noise: Runs = []  # the dropped runs of the original
         self._starts: list[int] | None = None  # per pre character, when one expanded
@@ -336,14 +347,11 @@ class Alignment:
         original, pre = self._original, self._pre
         if len(pre) == len(original) and original.isascii():
             return  # ASCII never expands: nothing dropped means one to one
-        noise = [m.span() for m in _noise_runs().finditer(original)]
-        dropped = 0
-        for start, end in noise:
-            dropped += end - start
-        if len(original) - dropped == len(pre):  # so none expanded and none was mistaken
-            self._noise = noise
-        else:
-            self._starts = [i for i, ch in enumerate(original) for _ in prefold(ch)]
+        mark = self._marked if self._marked is not None else marked(original)
+        if len(mark) != len(original):  # a character expanded (⑽ -> 10)
+            self._starts = [i for i, ch in enumerate(original) for _ in _unmarked(ch)]
+        elif len(pre) != len(mark):
+            self._noise = [m.span() for m in _NOISE_RUN.finditer(mark)]
 
     def pre_span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of ``pre[start:end]``."""

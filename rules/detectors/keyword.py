@@ -54,12 +54,13 @@ CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 
-_prefold = normalize.prefold
+_fold_marked = normalize.fold_marked
 _expand = normalize.expand
 _shrink = normalize.shrink
 _SOUND_LIST = normalize.SOUND_LIST
 _HAS_REPEAT = normalize.HAS_REPEAT
 _REPEATS = normalize.REPEATS
+_NO_RUNS: normalize.Runs = []
 
 
 def expand_globs(patterns: Iterable[str], root: Path = PROJECT_ROOT) -> list[Path]:
@@ -119,29 +120,37 @@ class KeywordDetector(Detector[KeywordSettings]):
         if not text:
             return []
         index, overlay = self.index, self.overlay  # one consistent snapshot
-        pre = _prefold(text)
+        mark, pre = _fold_marked(text)
         ascii_only = pre.isascii()
         presound = pre  # the sound automaton searches the folded text when nothing sounds
         if settings.pinyin and not ascii_only:
             presound = pre.translate(_SOUND_LIST)
             if presound == pre:
                 presound = pre
-        if _HAS_REPEAT.search(presound):  # a repeat in pre is a repeat in its sound
-            folded = _REPEATS.sub("", pre)
-            sounded = folded if presound is pre else _REPEATS.sub("", presound)
-        else:
-            folded, sounded = pre, presound
+        repeat = _HAS_REPEAT.search(presound)  # a repeat in pre is a repeat in its sound
+        if repeat is None:
+            folded, sounded, first = pre, presound, -1
+        else:  # collapse from the first repeat on
+            first = repeat.start()
+            folded = pre[:first] + _REPEATS.sub("", pre[first:])
+            if len(folded) == len(pre):  # only homophones repeated
+                folded = pre
+            sounded = (
+                folded if presound is pre else presound[:first] + _REPEATS.sub("", presound[first:])
+            )
         latin = settings.pinyin and _may_spell(folded)
-        found = _matches(index, folded, sounded, ascii_only, latin)
+        han = _NONE if ascii_only else index.han.matches(folded)
+        sound = index.sound.matches(sounded)
+        spelled = index.pinyin.matches(folded) if latin else _NONE
         if overlay.size:
             extra = _matches(overlay, folded, sounded, ascii_only, latin)
-        elif not any(found):
+        elif not han and not sound and not spelled:
             return []
         else:
             extra = _NOTHING
-        forms = _Forms(text, pre, folded, presound, sounded)
-        hits = _hits(forms, settings, index, found, overlay.guard)
-        if any(extra):
+        forms = _Forms(text, mark, pre, folded, presound, sounded, first)
+        hits = _hits(forms, settings, index, (han, sound, spelled), overlay.guard)
+        if extra is not _NOTHING:
             hits += _hits(forms, settings, overlay, extra, index.guard)
         if not hits:
             return []
@@ -171,30 +180,31 @@ def _matches(
 
 
 class _Forms:
-    """A message's text in its matched forms, and the runs that map them to each other."""
+    """A message's text in its matched forms, and the runs that map them to each other.
 
-    __slots__ = ("_runs", "_sound_runs", "folded", "pre", "presound", "sounded", "text")
+    ``presound`` is ``pre`` when nothing sounds (the sound automaton then
+    searched ``folded``); ``first`` is where the first repeat is (-1: none).
+    """
 
-    def __init__(self, text: str, pre: str, folded: str, presound: str, sounded: str) -> None:
-        self.text, self.pre, self.folded = text, pre, folded
-        self.presound, self.sounded = presound, sounded
-        self._runs: normalize.Runs | None = None
-        self._sound_runs: normalize.Runs | None = None
+    __slots__ = ("first", "folded", "mark", "pre", "presound", "sounded", "text")
+
+    def __init__(
+        self, text: str, mark: str, pre: str, folded: str, presound: str, sounded: str, first: int
+    ) -> None:
+        self.text, self.mark, self.pre, self.folded = text, mark, pre, folded
+        self.presound, self.sounded, self.first = presound, sounded, first
 
     def runs(self) -> normalize.Runs:
-        """Runs of ``pre`` that :func:`rules.normalize.collapse` folded (computed once)."""
-        if self._runs is None:
-            self._runs = normalize.runs(self.pre) if self.folded is not self.pre else []
-        return self._runs
+        """The runs of ``pre`` that ``folded`` collapsed."""
+        return normalize.runs(self.pre, self.first) if self.folded is not self.pre else _NO_RUNS
 
-    def sound_runs(self) -> normalize.Runs:
-        """Runs of ``presound`` that the sounded text collapsed (computed once)."""
+    def sound_runs(self, runs: normalize.Runs) -> normalize.Runs:
+        """The runs of ``presound`` that the sounded text collapsed (``runs``: of ``pre``)."""
         if self.presound is self.pre:
-            return self.runs()
-        if self._sound_runs is None:
-            collapsed = len(self.sounded) != len(self.presound)
-            self._sound_runs = normalize.runs(self.presound) if collapsed else []
-        return self._sound_runs
+            return runs
+        if len(self.sounded) == len(self.presound):
+            return _NO_RUNS
+        return normalize.runs(self.presound, self.first)
 
 
 # A hit that passed the cheap checks: pre positions, key, the terms it stands for.
@@ -217,10 +227,11 @@ def _hits(
     hits: list[_Hit] = []
     han_found, sound_found, pinyin_found = found
     pre, folded = forms.pre, forms.folded
-    runs = forms.runs() if folded is not pre else None
-    for automaton, matched in ((index.han, han_found), (index.pinyin, pinyin_found)):
+    runs = forms.runs()
+    searched = ((index.han, han_found), (index.pinyin, pinyin_found)) if pinyin_found else None
+    for automaton, matched in searched or ((index.han, han_found),):
         made = automaton.made
-        for number, first, stop in matched:  # folded positions
+        for first, stop, number in matched:  # folded positions
             key = made.get(number) or automaton.key(number)
             if runs:
                 first, stop = _expand(runs, first), _expand(runs, stop - 1, True) + 1
@@ -232,11 +243,11 @@ def _hits(
             hits.append((first, stop, key, terms))
     if not sound_found:
         return hits
-    sound_runs = forms.sound_runs()
+    sound_runs = forms.sound_runs(runs)
     sounds = forms.presound is not pre  # else the sounded text is the folded one
     made = index.sound.made
     guard = index.guard
-    for number, first, stop in sound_found:  # sound keys and ASCII keys, in sounded positions
+    for first, stop, number in sound_found:  # sound keys and ASCII keys, in sounded positions
         key = made.get(number) or index.sound.key(number)
         if key.mode == SOUND and not sounds:
             continue
@@ -270,7 +281,7 @@ def _findings(
 ) -> list[Finding]:
     """Findings for hits: mapped to the original text, whole words, scopes, allow terms."""
     text = forms.text
-    aligned = normalize.Alignment(text, forms.pre, forms.folded)
+    aligned = normalize.Alignment(text, forms.pre, forms.folded, forms.mark)
     scopes = ("", "*", group_id)
     blocks: dict[tuple[int, int, str], str] = {}
     allows: list[tuple[int, int]] = []

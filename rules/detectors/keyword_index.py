@@ -1,4 +1,4 @@
-"""The term index behind the keyword detector: two Aho-Corasick automata over folded keys.
+"""The term index behind the keyword detector: Aho-Corasick automata over folded keys.
 
 Every term is added under its folded form (:func:`rules.normalize.fold`), so
 the automata match the folded message whatever the evasion. Chinese terms of
@@ -6,22 +6,22 @@ two or more characters are also added under their *sound* key (one mark per
 pinyin syllable, :func:`rules.normalize.sound`) and, when that spelling is not
 also the sound of an ordinary word, under their Latin pinyin (赌博 -> dubo).
 
-Three automata, split so that a message needs few searches and the builds
-can run side by side:
+Three automata, split so that a message needs few searches:
 
 * ``han``: term keys with a character outside ASCII, searched in the folded
   text (not for an ASCII message);
 * ``sound``: sound keys and ASCII term keys (Latin and digit terms), searched
   in the sounded text, where ASCII stays as it is;
 * ``pinyin``: pinyin spellings, searched in the folded text only when it has
-  a run of at least ``MIN_PINYIN_LETTERS`` Latin letters.
+  at least ``MIN_PINYIN_LETTERS`` Latin letters.
 
-The automata are ``ahocorasick_rs`` (Rust ``aho-corasick``): on the 65k-word
-list it finds all overlapping matches several times faster than pyahocorasick,
-whose trie scans a node's children linearly (thousands at the root for
-Chinese); ``make bench-filter`` prints both in the same run. An automaton
-cannot be pickled, so the cache holds the keys and their rows and a load
-rebuilds the automata in two threads (the build releases the GIL).
+The automata are daachorse's character-wise double-array Aho-Corasick
+(``CharwiseDoubleArrayAhoCorasick``, Rust): one transition per character (a
+Chinese character is three in a byte automaton), all overlapping matches
+several times faster than pyahocorasick, whose trie scans a node's children
+one by one (thousands at the root for Chinese), and serialisable, so the
+cache loads the built automata in milliseconds. ``make bench-filter`` times
+both libraries on the same keys in the same run; the README says why.
 
 The homophone guard: a sound match whose folded text is an ordinary word of
 jieba's dictionary (病毒 for 冰毒) is not a hit. ``guard`` holds exactly those
@@ -33,21 +33,20 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import threading
 from collections.abc import Callable, Iterable
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from ahocorasick_rs import AhoCorasick
+from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
 
-INDEX_VERSION = 9
+INDEX_VERSION = 10
 DIRECT, SOUND, PINYIN = 0, 1, 2  # what a key is
 HAN, SOUNDS, PINYINS = 0, 1, 2  # which automaton holds it
 ALLOW = "allow"  # the category of allow-listed terms (file ``allow.txt``)
 MIN_PINYIN_LETTERS = 4
-PARALLEL_BUILD = 20_000  # keys from which the two automata are built in two threads
 
 
 class Term(NamedTuple):
@@ -156,63 +155,48 @@ def _write_cache(path: Path, value: object) -> None:
 
 
 class Automaton:
-    """One automaton with the stored rows of its keys and the Keys made from them."""
+    """One automaton with the stored rows of its keys and the Keys made from them.
 
-    __slots__ = ("_search", "keys", "made", "rows")
+    Pickled with the automaton itself (daachorse serialises it): a cached load
+    takes milliseconds where building it again took a good part of a second.
+    """
+
+    __slots__ = ("_automaton", "keys", "made", "matches", "rows")
 
     def __init__(self, keys: str, rows: tuple[str, ...]) -> None:
         self.keys = keys  # joined by newlines (folding never leaves one in a key)
         self.rows = rows  # a tuple of strings: the GC does not track it
-        self.made: dict[int, Key] = {}  # Keys made so far, by match number
-        self._search: Callable[..., list[tuple[int, int, int]]] = _NO_MATCHES
+        self.made: dict[int, Key] = {}  # Keys made so far, by key number
+        self._use(CharwiseDoubleArrayAhoCorasick(keys.split("\n")) if keys else None)
 
-    def build(self) -> None:
-        if self.keys:
-            self._search = AhoCorasick(self.keys.split("\n")).find_matches_as_indexes
-
-    def matches(self, text: str) -> list[tuple[int, int, int]]:
-        """``(number, start, end)`` of every key in ``text``, overlapping, end exclusive."""
-        return self._search(text, overlapping=True)
+    def _use(self, automaton: CharwiseDoubleArrayAhoCorasick | None) -> None:
+        self._automaton = automaton
+        # ``matches(text)``: ``(start, end, number)`` of every key in ``text``,
+        # overlapping, end exclusive (the automaton's own method: no Python frame).
+        self.matches: Callable[[str], list[tuple[int, int, int]]] = (
+            automaton.find_overlapping if automaton is not None else _no_matches
+        )
 
     def key(self, number: int) -> Key:
-        """The Key of match ``number``."""
+        """The Key of key ``number``."""
         key = self.made.get(number)
         if key is None:
             key = self.made[number] = _key(self.rows[number])
         return key
 
-    def __getstate__(self) -> tuple[str, tuple[str, ...]]:
-        return self.keys, self.rows
+    def __getstate__(self) -> tuple[str, tuple[str, ...], bytes | None]:
+        automaton = self._automaton
+        return self.keys, self.rows, automaton.serialize() if automaton is not None else None
 
-    def __setstate__(self, state: tuple[str, tuple[str, ...]]) -> None:
-        self.keys, self.rows = state
+    def __setstate__(self, state: tuple[str, tuple[str, ...], bytes | None]) -> None:
+        self.keys, self.rows, blob = state
         self.made = {}
-        self._search = _NO_MATCHES
+        # A damaged blob raises ValueError, and the cache is then rebuilt.
+        self._use(CharwiseDoubleArrayAhoCorasick.deserialize(blob) if blob is not None else None)
 
 
-def _no_matches(haystack: str, overlapping: bool = True) -> list[tuple[int, int, int]]:
+def _no_matches(text: str) -> list[tuple[int, int, int]]:
     return []
-
-
-_NO_MATCHES: Callable[..., list[tuple[int, int, int]]] = _no_matches
-
-
-def _build_all(automata: list[Automaton]) -> None:
-    for automaton in automata:
-        automaton.build()
-
-
-def _build(automata: tuple[Automaton, ...]) -> None:
-    """Build the automata; in two threads when big (the Rust build releases the GIL)."""
-    if sum(len(a.rows) for a in automata) < PARALLEL_BUILD:
-        for automaton in automata:
-            automaton.build()
-        return
-    first, *rest = automata
-    worker = threading.Thread(target=_build_all, args=(rest,))
-    worker.start()
-    first.build()
-    worker.join()
 
 
 class TermIndex:
@@ -270,7 +254,6 @@ class TermIndex:
             Automaton("\n".join(keys[which]), tuple(rows[which]))
             for which in (HAN, SOUNDS, PINYINS)
         )
-        _build((self.han, self.sound, self.pinyin))
 
     def __len__(self) -> int:
         return self.size
@@ -280,15 +263,10 @@ class TermIndex:
         """How many keys the automata hold (terms, sound keys, pinyin spellings)."""
         return len(self.han.rows) + len(self.sound.rows) + len(self.pinyin.rows)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A cached index: the automata are built again (the key rows are stored)."""
-        self.__dict__.update(state)
-        _build((self.han, self.sound, self.pinyin))
-
     def find(self, folded: str) -> list[Hit]:
         """Every term key (no sound or pinyin) in a folded text: ``(key, start, end)``."""
-        hits = [(self.han.key(i), start, end) for i, start, end in self.han.matches(folded)]
-        for i, start, end in self.sound.matches(folded):
+        hits = [(self.han.key(i), start, end) for start, end, i in self.han.matches(folded)]
+        for start, end, i in self.sound.matches(folded):
             key = self.sound.key(i)
             if key.mode == DIRECT:
                 hits.append((key, start, end))
@@ -298,7 +276,8 @@ class TermIndex:
     def from_files(cls, paths: Iterable[Path], cache_dir: Path | None = None) -> TermIndex:
         """The index of word-list files (category = file stem), cached by content hash."""
         paths = sorted(paths)
-        digest = hashlib.sha256(f"{INDEX_VERSION}/{normalize.TABLE_VERSION}".encode())
+        versions = f"{INDEX_VERSION}/{normalize.TABLE_VERSION}/{version('daachorse')}"
+        digest = hashlib.sha256(versions.encode())
         contents = []
         for path in paths:
             data = path.read_bytes()
@@ -312,7 +291,7 @@ class TermIndex:
                     loaded = pickle.load(fh)
                 if isinstance(loaded, TermIndex):
                     return loaded
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
                 pass
         index = cls(
             Term(term, stem)
