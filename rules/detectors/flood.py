@@ -75,22 +75,28 @@ class FloodDetector(Detector[FloodSettings]):
             window.last_key = key
             if window.count >= settings.repeat:
                 findings.append(self._finding(event, "flood", f"x{window.count}"))
-        if settings.rate_limit:
-            window.times = _bounded(window.times, settings.rate_limit)
-            window.times.append(event.time)
-            span = window.times[-1] - window.times[0]
-            if len(window.times) == settings.rate_limit and span <= settings.rate_window:
-                window.times.clear()  # the next finding needs another full burst
+        limit = settings.rate_limit
+        if limit:
+            times = window.times
+            if times.maxlen != limit:
+                times = window.times = _bounded(times, limit)
+            times.append(event.time)
+            if len(times) == limit and times[-1] - times[0] <= settings.rate_window:
+                times.clear()  # the next finding needs another full burst
                 if not findings:
                     detail = f"{settings.rate_limit}/{int(settings.rate_window.total_seconds())}s"
                     findings.append(self._finding(event, "flood", detail))
         return findings
 
     def _window(self, who: tuple[str, str]) -> _MemberWindow:
-        window = self._windows.pop(who, None) or _MemberWindow()
-        self._windows[who] = window
-        if len(self._windows) > self.max_members:
-            self._windows.popitem(last=False)
+        windows = self._windows
+        window = windows.get(who)
+        if window is not None:
+            windows.move_to_end(who)
+            return window
+        window = windows[who] = _MemberWindow()
+        if len(windows) > self.max_members:
+            windows.popitem(last=False)
         return window
 
     def _finding(self, event: ChatEvent, category: str, detail: str) -> Finding:
@@ -118,10 +124,14 @@ class ChatterDetector(Detector[FloodSettings]):
             return []
         if not in_work_hours(event.time, settings):
             return []
-        window = self._windows.pop(event.group_id, None) or _GroupWindow()
-        self._windows[event.group_id] = window
-        if len(self._windows) > self.max_groups:
-            self._windows.popitem(last=False)
+        windows = self._windows
+        window = windows.get(event.group_id)
+        if window is not None:
+            windows.move_to_end(event.group_id)
+        else:
+            window = windows[event.group_id] = _GroupWindow()
+            if len(windows) > self.max_groups:
+                windows.popitem(last=False)
         window.times = _bounded(window.times, settings.chatter_limit)
         window.times.append(event.time)
         if len(window.times) < settings.chatter_limit:
@@ -156,10 +166,30 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+_WorkHours = tuple[FloodSettings, ZoneInfo, frozenset[int], tuple[tuple[time, time], ...]]
+_work_hours_cache: dict[int, _WorkHours] = {}
+
+
+def _work_hours(settings: FloodSettings) -> _WorkHours:
+    """Zone, days and hours of these settings, parsed once (this runs on every message)."""
+    entry = _work_hours_cache.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        if len(_work_hours_cache) > 1024:
+            _work_hours_cache.clear()
+        hours = _hours(tuple(settings.work_hours))
+        entry = (settings, _zone(settings.timezone), frozenset(settings.work_days), hours)
+        _work_hours_cache[id(settings)] = entry
+    return entry
+
+
 def in_work_hours(when: datetime, settings: FloodSettings) -> bool:
     """Whether ``when`` falls in the configured working days and hours (local time)."""
-    local = when.astimezone(_zone(settings.timezone))
-    if local.isoweekday() not in settings.work_days:
+    _, zone, days, hours = _work_hours(settings)
+    local = when.astimezone(zone)
+    if local.isoweekday() not in days:
         return False
     now = local.time()
-    return any(start <= now < end for start, end in _hours(tuple(settings.work_hours)))
+    for start, end in hours:  # noqa: SIM110 (per message: a generator costs more)
+        if start <= now < end:
+            return True
+    return False
