@@ -95,6 +95,29 @@ def _boundary_ok(text: str, start: int, end: int, key: Key) -> bool:
     return True
 
 
+def _whole_word_within(
+    text: str, pre: str, aligned: normalize.Alignment, first: int, stop: int, key: Key
+) -> tuple[int, int] | None:
+    """A whole-word span for a hit whose edge letter is a run reaching into the next word.
+
+    Repeats collapse across noise, so in "sha ash" the two a's are one run and
+    both words seem to run into each other; without the run's other letters
+    at an edge, each is a whole word. ``first``/``stop`` are ``pre`` positions.
+    """
+    inner_first = first
+    while inner_first + 1 < stop and pre[inner_first + 1] == pre[first]:
+        inner_first += 1
+    inner_stop = stop
+    while inner_stop - 1 > inner_first and pre[inner_stop - 2] == pre[stop - 1]:
+        inner_stop -= 1
+    for lo, hi in ((inner_first, stop), (first, inner_stop), (inner_first, inner_stop)):
+        if (lo, hi) != (first, stop):
+            start, end = aligned.pre_span(lo, hi)
+            if _boundary_ok(text, start, end, key):
+                return start, end
+    return None
+
+
 def _same_class(ch: str, word_class: str) -> bool:
     return normalize.is_latin(ch) if word_class == "a" else ch.isdigit()
 
@@ -285,10 +308,14 @@ def _findings(
     scopes = ("", "*", group_id)
     blocks: dict[tuple[int, int, str], str] = {}
     allows: list[tuple[int, int]] = []
+    pre = forms.pre
     for first, stop, key, terms in hits:
         start, end = aligned.pre_span(first, stop)
         if (key.left_word or key.right_word) and not _boundary_ok(text, start, end, key):
-            continue
+            span = _whole_word_within(text, pre, aligned, first, stop, key)
+            if span is None:
+                continue
+            start, end = span
         for term, category, scope in terms:
             if scope not in scopes:
                 continue
