@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 from rules.config import FloodSettings
 from rules.detectors.base import Detector
 from rules.model import ChatEvent, Finding, Role
-from rules.normalize import compare_key
+from rules.normalize import compare_key, fold_marked
+
+_fold_marked = fold_marked
 
 _PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 
@@ -69,7 +71,7 @@ class FloodDetector(Detector[FloodSettings]):
             return []
         window = self._window((event.group_id, event.member.id))
         findings: list[Finding] = []
-        key = compare_key(event.text)
+        key = _fold_marked(event.text)[1] or event.text.strip()  # compare_key, inlined
         if key:
             window.count = window.count + 1 if key == window.last_key else 1
             window.last_key = key
@@ -84,7 +86,7 @@ class FloodDetector(Detector[FloodSettings]):
             if len(times) == limit and times[-1] - times[0] <= settings.rate_window:
                 times.clear()  # the next finding needs another full burst
                 if not findings:
-                    detail = f"{settings.rate_limit}/{int(settings.rate_window.total_seconds())}s"
+                    detail = f"{limit}/{int(settings.rate_window.total_seconds())}s"
                     findings.append(self._finding(event, "flood", detail))
         return findings
 
@@ -118,7 +120,8 @@ class ChatterDetector(Detector[FloodSettings]):
         self._windows: OrderedDict[str, _GroupWindow] = OrderedDict()
 
     def check(self, event: ChatEvent, settings: FloodSettings) -> list[Finding]:
-        if not settings.chatter_limit:
+        limit = settings.chatter_limit
+        if not limit:
             return []
         if settings.exempt_admins and event.member.role in _PRIVILEGED:
             return []
@@ -132,18 +135,20 @@ class ChatterDetector(Detector[FloodSettings]):
             window = windows[event.group_id] = _GroupWindow()
             if len(windows) > self.max_groups:
                 windows.popitem(last=False)
-        window.times = _bounded(window.times, settings.chatter_limit)
-        window.times.append(event.time)
-        if len(window.times) < settings.chatter_limit:
+        times = window.times
+        if times.maxlen != limit:
+            times = window.times = _bounded(times, limit)
+        times.append(event.time)
+        if len(times) < limit:
             return []
-        if window.times[-1] - window.times[0] > settings.chatter_window:
+        span = settings.chatter_window
+        if times[-1] - times[0] > span:
             return []
-        if window.last_alert and event.time - window.last_alert < settings.chatter_window:
+        if window.last_alert and event.time - window.last_alert < span:
             return []
         window.last_alert = event.time
-        window.times.clear()
-        minutes = int(settings.chatter_window.total_seconds() // 60)
-        detail = f"{settings.chatter_limit}/{minutes}min"
+        times.clear()
+        detail = f"{limit}/{int(span.total_seconds() // 60)}min"
         return [Finding(self.name, "chatter", event.text, 0, len(event.text), detail=detail)]
 
     def __len__(self) -> int:

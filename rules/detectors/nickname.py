@@ -68,11 +68,11 @@ class NicknameDetector(Detector[NicknameSettings]):
         return found + roster_problems(member, rules, roster, settings)
 
     def check(self, event: ChatEvent, settings: NicknameSettings) -> list[Finding]:
+        problems = self.problems(event.member, settings)
+        if not problems:  # the usual case: no list to build
+            return []
         card = event.member.card
-        return [
-            Finding(self.name, p.category, card, 0, 0, detail=_text(p))
-            for p in self.problems(event.member, settings)
-        ]
+        return [Finding(self.name, p.category, card, 0, 0, detail=_text(p)) for p in problems]
 
     def expected_card(self, member: Member, settings: NicknameSettings) -> str | None:
         """The card the roster says this member should have, when it is unambiguous."""
