@@ -3,12 +3,15 @@
 Word lists are plain files, one term per line, ``#`` comments; the category is
 the file name without extension (``data/keywords/gambling.txt`` -> gambling);
 a file named ``allow.txt`` holds allow-listed terms. Terms and messages are
-folded the same way (:mod:`rules.normalize`) and matched on one Aho-Corasick
-automaton (:mod:`rules.detectors.keyword_index`); every hit is reported with
-its span in the *original* text.
+folded the same way (:mod:`rules.normalize`) and matched on Aho-Corasick
+automata (:mod:`rules.detectors.keyword_index`); every hit is reported with
+its span in the *original* text. Checks that need no span run first, so a
+message whose matches they reject is never mapped back.
 
 Rules on top of the raw matches:
 
+* A term with a repeated character needs the repeat: 妈妈 folds to 妈 (runs
+  collapse), but a lone 妈 is not 妈妈.
 * Latin terms match whole words only (``av`` is not in ``have``), judged on
   the original text; short Latin terms may not span a space.
 * A homophone or pinyin match (堵博, dubo for 赌博) is dropped when its text is
@@ -19,7 +22,7 @@ Rules on top of the raw matches:
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
 
-Per-group custom words live in a second, small automaton (``overlay``) that
+Per-group custom words live in a second, small index (``overlay``) that
 :class:`rules.words.WordService` rebuilds off the hot path and swaps in with
 one assignment; the big shipped lists are never rebuilt for a custom word.
 """
