@@ -632,10 +632,16 @@ class Config(Policy):
 
     def policy_for(self, group_id: str) -> Policy:
         """The policy for one group: global policy, the file's and then the commands' overrides."""
-        if group_id not in self._policies:
+        # Called for every message: read the private storage directly, because
+        # ``self._policies`` goes through pydantic's slow ``__getattr__``.
+        private = self.__pydantic_private__
+        assert private is not None
+        policies: dict[str, Policy] = private["_policies"]
+        policy = policies.get(group_id)
+        if policy is None:
             override = _merge(self.groups.get(group_id, {}), self._runtime.get(group_id, {}))
-            self._policies[group_id] = _merge_policy(self.policy(), override)
-        return self._policies[group_id]
+            policy = policies[group_id] = _merge_policy(self.policy(), override)
+        return policy
 
     def runtime_overrides(self, group_id: str) -> dict[str, Any]:
         """The overrides set by command for one group (a copy)."""

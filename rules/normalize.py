@@ -10,8 +10,11 @@ Two per-character tables are computed once (and cached under ``data/cache``):
   punctuation, symbols, emoji, zero-width and other invisible characters) is
   dropped, which skips noise inserted between the letters of a word (网@赌,
   网 赌, 网。。赌).
-* ``SOUND`` maps each Chinese character to one private-use character per
-  toneless pinyin syllable, so homophones (堵博, 赌博) become the same string.
+* ``SOUND`` maps each Chinese character to one *mark* per toneless pinyin
+  syllable, so homophones (堵博, 赌博) become the same string. Marks are
+  two-byte UTF-8 characters (U+0100 on), which keeps the sound automaton
+  small and its walk short; a folded character that happens to be one of them
+  (ā) sounds as ``SEPARATOR``, every other character as itself.
 
 :func:`fold` applies ``DIRECT`` and collapses runs of a repeated character
 (ffffuuuucccckkk -> fuck); :func:`sound` applies ``SOUND`` to a folded text.
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-TABLE_VERSION = 5
+TABLE_VERSION = 6
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
 
 # Chinese numerals (simplified after t2s) and their digits.
@@ -55,9 +58,11 @@ _RANGES = (
     (0xE0000, 0xE01F0),
 )
 _CJK = ((0x3400, 0x4DC0), (0x4E00, 0xA000))
-# Private-use block whose characters stand for pinyin syllables (folding drops
-# private-use characters, so a mark never comes from a message).
-SOUND_BASE = 0xE000
+# Marks for pinyin syllables (about 410 of them) start here; in a sounded text
+# the characters they stand for are remapped to SEPARATOR.
+SOUND_BASE = 0x0100
+SEPARATOR = "\x01"
+NOISE = "\0"  # what a dropped character becomes in a marked text (a control: dropped itself)
 # Code points below this are folded through a list; higher ones by the slow path.
 LIST_LIMIT = 0x20000
 _HIGH = re.compile("[\U00020000-\U0010ffff]")
@@ -152,41 +157,72 @@ SOUND = TABLES.sound
 
 
 def _list_tables() -> tuple[tuple[str | int | None, ...], tuple[str | int | None, ...]]:
-    """``DIRECT`` and ``SOUND`` as translate tables indexed by code point.
+    """``DIRECT`` (noise as ``NOISE``) and ``SOUND`` as translate tables by code point.
 
     Tuples, not lists: they hold only strings, ints and None, so the cyclic GC
     stops tracking them and a full collection does not walk 2 x 131k slots.
     """
-    # Unchanged characters map to their own code point.
+    # Unchanged characters map to their own code point; noise to NOISE.
     same: list[str | int | None] = list(range(LIST_LIMIT))
     fold_list: list[str | int | None] = list(same)
     for code, folded in DIRECT.items():
         if code < LIST_LIMIT:
-            fold_list[code] = folded
-    sound_list: list[str | int | None] = same  # (extension-plane characters keep their own sound)
+            fold_list[code] = folded or NOISE
+    sound_list = same
+    for code in range(SOUND_BASE, SOUND_BASE + len(TABLES.syllables)):
+        sound_list[code] = SEPARATOR
     for code, mark in SOUND.items():
         if code < LIST_LIMIT:
             sound_list[code] = mark
     return tuple(fold_list), tuple(sound_list)
 
 
-FOLD_LIST, SOUND_LIST = _list_tables()
+MARK_LIST, SOUND_LIST = _list_tables()
 
 
 def _fold_high(ch: str) -> str:
-    """One character folded by the slow path ('' for noise)."""
+    """One character folded by the slow path (``NOISE`` for noise)."""
     code = ord(ch)
     if code in DIRECT:
-        return DIRECT[code] or ""
-    return "" if code >= _PRIVATE_PLANES else ch
+        return DIRECT[code] or NOISE
+    return NOISE if code >= _PRIVATE_PLANES else ch
+
+
+def marked(text: str) -> str:
+    """Every character folded, noise as ``NOISE``: one per character unless one expands."""
+    out = text.translate(MARK_LIST)
+    if not out.isascii() and _HIGH.search(out):
+        out = "".join(c if c < "\U00020000" else _fold_high(c) for c in out)
+    return out
+
+
+_last: tuple[str, str, str] = ("", "", "")  # the last text folded: it, marked, prefolded
+
+
+def fold_marked(text: str) -> tuple[str, str]:
+    """``(marked(text), prefold(text))`` from one translation.
+
+    The last result is kept: the keyword and flood detectors fold the same
+    message one after the other, and the second gets it for free.
+    """
+    global _last  # one tuple, replaced whole: safe across threads
+    last = _last
+    if last[0] is text:
+        return last[1], last[2]
+    mark = marked(text)
+    pre = mark.replace(NOISE, "") if NOISE in mark else mark
+    _last = (text, mark, pre)
+    return mark, pre
 
 
 def prefold(text: str) -> str:
     """Every character folded and noise dropped; repeats not yet collapsed."""
-    out = text.translate(FOLD_LIST)
-    if out.isascii() or not _HIGH.search(out):
-        return out
-    return "".join(c if c < "\U00020000" else _fold_high(c) for c in out)
+    return fold_marked(text)[1]
+
+
+def _unmarked(text: str) -> str:
+    """:func:`prefold` without touching the kept result (for single characters)."""
+    return marked(text).replace(NOISE, "")
 
 
 def collapse(text: str) -> str:
@@ -200,7 +236,7 @@ def fold(text: str) -> str:
 
 
 def sound(folded: str) -> str:
-    """A folded text with Chinese characters replaced by syllable marks, repeats collapsed."""
+    """A folded text's Chinese characters as syllable marks, others as SEPARATOR, collapsed."""
     return collapse(folded.translate(SOUND_LIST))
 
 
@@ -216,7 +252,7 @@ def compare_key(text: str) -> str:
 
 def char_fold(ch: str) -> str:
     """One character folded ('' if it is noise)."""
-    return prefold(ch)
+    return _unmarked(ch)
 
 
 def is_latin(ch: str) -> bool:
@@ -233,9 +269,9 @@ def pinyin_of(sound_key: str) -> str:
 Runs = list[tuple[int, int]]
 
 
-def runs(text: str) -> Runs:
-    """The ``(start, end)`` of every run of a repeated character in ``text``, in order."""
-    return [m.span() for m in _RUN.finditer(text)]
+def runs(text: str, start: int = 0) -> Runs:
+    """The ``(start, end)`` of every run of a repeated character in ``text[start:]``, in order."""
+    return [m.span() for m in _RUN.finditer(text, start)]
 
 
 def expand(runs: Runs, pos: int, last: bool = False) -> int:
@@ -262,6 +298,18 @@ def shrink(runs: Runs, pos: int) -> int:
     return shrunk
 
 
+def _skip(dropped: Runs, pos: int) -> int:
+    """Where the ``pos``-th character left after deleting ``dropped`` stood before."""
+    for start, end in dropped:
+        if start > pos:
+            break
+        pos += end - start
+    return pos
+
+
+_NOISE_RUN = re.compile(NOISE + "+")
+
+
 class Alignment:
     """Maps positions in a message's :func:`prefold` back to the original text.
 
@@ -270,37 +318,51 @@ class Alignment:
     beyond what the first call needs, so a message pays only for its hits.
     """
 
-    __slots__ = ("_kept", "_original", "_pre", "_repeats", "text")
+    __slots__ = (
+        "_mapped",
+        "_marked",
+        "_noise",
+        "_original",
+        "_pre",
+        "_repeats",
+        "_starts",
+        "text",
+    )
 
-    def __init__(self, original: str, pre: str, folded: str | None = None) -> None:
+    def __init__(
+        self, original: str, pre: str, folded: str | None = None, mark: str | None = None
+    ) -> None:
         self.text = collapse(pre) if folded is None else folded
         self._original = original
         self._pre = pre
-        self._kept: list[int] | bool | None = False  # not computed yet
+        self._marked = mark  # marked(original), when the caller has it
+        self._mapped = False
+        self._noise: Runs = []  # the dropped runs of the original
+        self._starts: list[int] | None = None  # per pre character, when one expanded
         self._repeats: Runs | None = None
 
-    def _map(self) -> list[int] | None:
-        """The original position of every ``pre`` character (None: the same position)."""
+    def _map(self) -> None:
+        """Find the dropped characters (or, when one expanded, map every character)."""
+        self._mapped = True
         original, pre = self._original, self._pre
         if len(pre) == len(original) and original.isascii():
-            return None  # ASCII never expands: nothing dropped means one to one
-        table = FOLD_LIST
-        try:
-            kept = [i for i, ch in enumerate(original) if table[ord(ch)] is not None]
-        except IndexError:  # a character past the list: take the slow path
-            kept = []
-        if len(kept) == len(pre):  # then no character expanded (each kept one is one)
-            return kept
-        return [i for i, ch in enumerate(original) for _ in prefold(ch)]
+            return  # ASCII never expands: nothing dropped means one to one
+        mark = self._marked if self._marked is not None else marked(original)
+        if len(mark) != len(original):  # a character expanded (⑽ -> 10)
+            self._starts = [i for i, ch in enumerate(original) for _ in _unmarked(ch)]
+        elif len(pre) != len(mark):
+            self._noise = [m.span() for m in _NOISE_RUN.finditer(mark)]
 
     def pre_span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of ``pre[start:end]``."""
-        kept = self._kept
-        if kept is False:
-            kept = self._kept = self._map()
-        if kept is None:
+        if not self._mapped:
+            self._map()
+        if self._starts is not None:
+            return self._starts[start], self._starts[end - 1] + 1
+        noise = self._noise
+        if not noise:
             return start, end
-        return kept[start], kept[end - 1] + 1  # type: ignore[index]
+        return _skip(noise, start), _skip(noise, end - 1) + 1
 
     def folded_to_pre(self, start: int, end: int) -> tuple[int, int]:
         """``pre`` positions of folded characters ``start..end`` (whole runs)."""
@@ -309,14 +371,6 @@ class Alignment:
         if self._repeats is None:
             self._repeats = runs(self._pre)
         return expand(self._repeats, start), expand(self._repeats, end - 1, last=True) + 1
-
-    def pre_to_folded(self, start: int, end: int) -> tuple[int, int]:
-        """Folded positions of ``pre[start:end]`` (which must cover whole runs)."""
-        if len(self.text) == len(self._pre):
-            return start, end
-        if self._repeats is None:
-            self._repeats = runs(self._pre)
-        return shrink(self._repeats, start), shrink(self._repeats, end)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of folded characters ``start..end`` (end exclusive)."""

@@ -36,8 +36,10 @@ from zoneinfo import ZoneInfo
 from rules.config import FloodSettings
 from rules.detectors.base import Detector
 from rules.model import ChatEvent, Finding, Role
-from rules.normalize import compare_key
+from rules.normalize import compare_key, fold_marked
 from rules.ports import FloodCount, FloodSample, SharedState
+
+_fold_marked = fold_marked
 
 _PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 
@@ -80,17 +82,19 @@ class FloodDetector(Detector[FloodSettings]):
         if settings.exempt_admins and event.member.role in _PRIVILEGED:
             return []
         window = self._window((event.group_id, event.member.id))
-        key = compare_key(event.text)
+        key = _fold_marked(event.text)[1] or event.text.strip()  # compare_key, inlined
         if key:
             window.count = window.count + 1 if key == window.last_key else 1
             window.last_key = key
         burst = False
-        if settings.rate_limit:
-            window.times = _bounded(window.times, settings.rate_limit)
-            window.times.append(event.time)
-            span = window.times[-1] - window.times[0]
-            if len(window.times) == settings.rate_limit and span <= settings.rate_window:
-                window.times.clear()  # the next finding needs another full burst
+        limit = settings.rate_limit
+        if limit:
+            times = window.times
+            if times.maxlen != limit:
+                times = window.times = _bounded(times, limit)
+            times.append(event.time)
+            if len(times) == limit and times[-1] - times[0] <= settings.rate_window:
+                times.clear()  # the next finding needs another full burst
                 burst = True
         if self.shared is not None:
             self._share(event, key, settings)
@@ -131,10 +135,14 @@ class FloodDetector(Detector[FloodSettings]):
         return []
 
     def _window(self, who: tuple[str, str]) -> _MemberWindow:
-        window = self._windows.pop(who, None) or _MemberWindow()
-        self._windows[who] = window
-        if len(self._windows) > self.max_members:
-            self._windows.popitem(last=False)
+        windows = self._windows
+        window = windows.get(who)
+        if window is not None:
+            windows.move_to_end(who)
+            return window
+        window = windows[who] = _MemberWindow()
+        if len(windows) > self.max_members:
+            windows.popitem(last=False)
         return window
 
     def _finding(self, event: ChatEvent, category: str, detail: str) -> Finding:
@@ -156,28 +164,35 @@ class ChatterDetector(Detector[FloodSettings]):
         self._windows: OrderedDict[str, _GroupWindow] = OrderedDict()
 
     def check(self, event: ChatEvent, settings: FloodSettings) -> list[Finding]:
-        if not settings.chatter_limit:
+        limit = settings.chatter_limit
+        if not limit:
             return []
         if settings.exempt_admins and event.member.role in _PRIVILEGED:
             return []
         if not in_work_hours(event.time, settings):
             return []
-        window = self._windows.pop(event.group_id, None) or _GroupWindow()
-        self._windows[event.group_id] = window
-        if len(self._windows) > self.max_groups:
-            self._windows.popitem(last=False)
-        window.times = _bounded(window.times, settings.chatter_limit)
-        window.times.append(event.time)
-        if len(window.times) < settings.chatter_limit:
+        windows = self._windows
+        window = windows.get(event.group_id)
+        if window is not None:
+            windows.move_to_end(event.group_id)
+        else:
+            window = windows[event.group_id] = _GroupWindow()
+            if len(windows) > self.max_groups:
+                windows.popitem(last=False)
+        times = window.times
+        if times.maxlen != limit:
+            times = window.times = _bounded(times, limit)
+        times.append(event.time)
+        if len(times) < limit:
             return []
-        if window.times[-1] - window.times[0] > settings.chatter_window:
+        span = settings.chatter_window
+        if times[-1] - times[0] > span:
             return []
-        if window.last_alert and event.time - window.last_alert < settings.chatter_window:
+        if window.last_alert and event.time - window.last_alert < span:
             return []
         window.last_alert = event.time
-        window.times.clear()
-        minutes = int(settings.chatter_window.total_seconds() // 60)
-        detail = f"{settings.chatter_limit}/{minutes}min"
+        times.clear()
+        detail = f"{limit}/{int(span.total_seconds() // 60)}min"
         return [Finding(self.name, "chatter", event.text, 0, len(event.text), detail=detail)]
 
     def __len__(self) -> int:
@@ -200,10 +215,30 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+_WorkHours = tuple[FloodSettings, ZoneInfo, frozenset[int], tuple[tuple[time, time], ...]]
+_work_hours_cache: dict[int, _WorkHours] = {}
+
+
+def _work_hours(settings: FloodSettings) -> _WorkHours:
+    """Zone, days and hours of these settings, parsed once (this runs on every message)."""
+    entry = _work_hours_cache.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        if len(_work_hours_cache) > 1024:
+            _work_hours_cache.clear()
+        hours = _hours(tuple(settings.work_hours))
+        entry = (settings, _zone(settings.timezone), frozenset(settings.work_days), hours)
+        _work_hours_cache[id(settings)] = entry
+    return entry
+
+
 def in_work_hours(when: datetime, settings: FloodSettings) -> bool:
     """Whether ``when`` falls in the configured working days and hours (local time)."""
-    local = when.astimezone(_zone(settings.timezone))
-    if local.isoweekday() not in settings.work_days:
+    _, zone, days, hours = _work_hours(settings)
+    local = when.astimezone(zone)
+    if local.isoweekday() not in days:
         return False
     now = local.time()
-    return any(start <= now < end for start, end in _hours(tuple(settings.work_hours)))
+    for start, end in hours:  # noqa: SIM110 (per message: a generator costs more)
+        if start <= now < end:
+            return True
+    return False

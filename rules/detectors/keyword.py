@@ -3,12 +3,15 @@
 Word lists are plain files, one term per line, ``#`` comments; the category is
 the file name without extension (``data/keywords/gambling.txt`` -> gambling);
 a file named ``allow.txt`` holds allow-listed terms. Terms and messages are
-folded the same way (:mod:`rules.normalize`) and matched on one Aho-Corasick
-automaton (:mod:`rules.detectors.keyword_index`); every hit is reported with
-its span in the *original* text.
+folded the same way (:mod:`rules.normalize`) and matched on Aho-Corasick
+automata (:mod:`rules.detectors.keyword_index`); every hit is reported with
+its span in the *original* text. Checks that need no span run first, so a
+message whose matches they reject is never mapped back.
 
 Rules on top of the raw matches:
 
+* A term with a repeated character needs the repeat: 妈妈 folds to 妈 (runs
+  collapse), but a lone 妈 is not 妈妈.
 * Latin terms match whole words only (``av`` is not in ``have``), judged on
   the original text; short Latin terms may not span a space.
 * A homophone or pinyin match (堵博, dubo for 赌博) is dropped when its text is
@@ -19,7 +22,7 @@ Rules on top of the raw matches:
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
 
-Per-group custom words live in a second, small automaton (``overlay``) that
+Per-group custom words live in a second, small index (``overlay``) that
 :class:`rules.words.WordService` rebuilds off the hot path and swaps in with
 one assignment; the big shipped lists are never rebuilt for a custom word.
 """
@@ -39,6 +42,7 @@ from rules.detectors.base import Detector
 from rules.detectors.keyword_index import (
     ALLOW,
     DIRECT,
+    MIN_PINYIN_LETTERS,
     SOUND,
     Key,
     Term,
@@ -53,13 +57,13 @@ CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 
-_prefold = normalize.prefold
+_fold_marked = normalize.fold_marked
 _expand = normalize.expand
+_shrink = normalize.shrink
 _SOUND_LIST = normalize.SOUND_LIST
-# Per automaton pair (the shipped lists, the custom words): index, direct and sound matches.
-_Matched = tuple["TermIndex", list[tuple[int, int, int]], list[tuple[int, int, int]]]
 _HAS_REPEAT = normalize.HAS_REPEAT
 _REPEATS = normalize.REPEATS
+_NO_RUNS: normalize.Runs = []
 
 
 def expand_globs(patterns: Iterable[str], root: Path = PROJECT_ROOT) -> list[Path]:
@@ -94,6 +98,29 @@ def _boundary_ok(text: str, start: int, end: int, key: Key) -> bool:
     return True
 
 
+def _whole_word_within(
+    text: str, pre: str, aligned: normalize.Alignment, first: int, stop: int, key: Key
+) -> tuple[int, int] | None:
+    """A whole-word span for a hit whose edge letter is a run reaching into the next word.
+
+    Repeats collapse across noise, so in "sha ash" the two a's are one run and
+    both words seem to run into each other; without the run's other letters
+    at an edge, each is a whole word. ``first``/``stop`` are ``pre`` positions.
+    """
+    inner_first = first
+    while inner_first + 1 < stop and pre[inner_first + 1] == pre[first]:
+        inner_first += 1
+    inner_stop = stop
+    while inner_stop - 1 > inner_first and pre[inner_stop - 2] == pre[stop - 1]:
+        inner_stop -= 1
+    for lo, hi in ((inner_first, stop), (first, inner_stop), (inner_first, inner_stop)):
+        if (lo, hi) != (first, stop):
+            start, end = aligned.pre_span(lo, hi)
+            if _boundary_ok(text, start, end, key):
+                return start, end
+    return None
+
+
 def _same_class(ch: str, word_class: str) -> bool:
     return normalize.is_latin(ch) if word_class == "a" else ch.isdigit()
 
@@ -119,129 +146,204 @@ class KeywordDetector(Detector[KeywordSettings]):
         if not text:
             return []
         index, overlay = self.index, self.overlay  # one consistent snapshot
-        pre = _prefold(text)
-        presound = ""
-        if settings.pinyin and not pre.isascii():
+        mark, pre = _fold_marked(text)
+        ascii_only = pre.isascii()
+        presound = pre  # the sound automaton searches the folded text when nothing sounds
+        if settings.pinyin and not ascii_only:
             presound = pre.translate(_SOUND_LIST)
             if presound == pre:
-                presound = ""  # no Chinese: nothing to sound
-        # A repeat in pre is a repeat in its sound, so one search serves both.
-        if _HAS_REPEAT.search(presound or pre):
-            folded = _REPEATS.sub("", pre)
-            sounded = _REPEATS.sub("", presound)
-        else:
-            folded, sounded = pre, presound
-        found = index.matches(folded)
-        sound_found = index.sound_matches(sounded) if sounded else _NONE
+                presound = pre
+        repeat = _HAS_REPEAT.search(presound)  # a repeat in pre is a repeat in its sound
+        if repeat is None:
+            folded, sounded, first = pre, presound, -1
+        else:  # collapse from the first repeat on
+            first = repeat.start()
+            folded = pre[:first] + _REPEATS.sub("", pre[first:])
+            if len(folded) == len(pre):  # only homophones repeated
+                folded = pre
+            sounded = (
+                folded if presound is pre else presound[:first] + _REPEATS.sub("", presound[first:])
+            )
+        latin = settings.pinyin and _may_spell(folded)
+        han = _NONE if ascii_only else index.han.matches(folded)
+        sound = index.sound.matches(sounded)
+        spelled = index.pinyin.matches(folded) if latin else _NONE
         if overlay.size:
-            extra = overlay.matches(folded), overlay.sound_matches(sounded) if sounded else _NONE
-        elif not found and not sound_found:
+            extra = _matches(overlay, folded, sounded, ascii_only, latin)
+        elif not han and not sound and not spelled:
             return []
         else:
-            extra = (_NONE, _NONE)
-        return _Message(event, settings, pre, folded).findings(
-            ((index, found, sound_found), (overlay, *extra)), presound, sounded
-        )
+            extra = _NOTHING
+        forms = _Forms(text, mark, pre, folded, presound, sounded, first)
+        hits = _hits(forms, settings, index, (han, sound, spelled), overlay.guard)
+        if extra is not _NOTHING:
+            hits += _hits(forms, settings, overlay, extra, index.guard)
+        if not hits:
+            return []
+        return _findings(forms, settings, event.group_id, hits)
 
 
-_NONE: list[tuple[int, int, int]] = []
+Matches = list[tuple[int, int, int]]
+_NONE: Matches = []
+_NOTHING = (_NONE, _NONE, _NONE)
+_DIGITS = b"0123456789"
 
 
-class _Message:
-    """One message with raw matches: maps them to findings (spans, word rules, allow terms).
+def _may_spell(folded: str) -> bool:
+    """Whether ``folded`` has enough Latin letters for a pinyin spelling (a cheap test)."""
+    return len(folded.encode("ascii", "ignore").translate(None, _DIGITS)) >= MIN_PINYIN_LETTERS
 
-    Cheap checks come first (repeats a term needs, ordinary words that sound
-    like a term); only matches that pass them are mapped to the original text.
+
+def _matches(
+    index: TermIndex, folded: str, sounded: str, ascii_only: bool, latin: bool
+) -> tuple[Matches, Matches, Matches]:
+    """The raw matches of the han, sound and pinyin automata (see keyword_index)."""
+    return (
+        _NONE if ascii_only else index.han.matches(folded),
+        index.sound.matches(sounded),
+        index.pinyin.matches(folded) if latin else _NONE,
+    )
+
+
+class _Forms:
+    """A message's text in its matched forms, and the runs that map them to each other.
+
+    ``presound`` is ``pre`` when nothing sounds (the sound automaton then
+    searched ``folded``); ``first`` is where the first repeat is (-1: none).
     """
 
-    __slots__ = ("aligned", "allows", "blocks", "folded", "pre", "scopes", "settings", "text")
+    __slots__ = ("first", "folded", "mark", "pre", "presound", "sounded", "text")
 
-    def __init__(self, event: ChatEvent, settings: KeywordSettings, pre: str, folded: str) -> None:
-        self.text = event.text
-        self.settings = settings
-        self.pre = pre
-        self.folded = folded
-        self.aligned = normalize.Alignment(event.text, pre, folded)
-        self.scopes = ("", "*", event.group_id)
-        self.blocks: dict[tuple[int, int, str], str] = {}
-        self.allows: list[tuple[int, int]] = []
+    def __init__(
+        self, text: str, mark: str, pre: str, folded: str, presound: str, sounded: str, first: int
+    ) -> None:
+        self.text, self.mark, self.pre, self.folded = text, mark, pre, folded
+        self.presound, self.sounded, self.first = presound, sounded, first
 
-    def findings(self, matched: Iterable[_Matched], presound: str, sounded: str) -> list[Finding]:
-        guards = tuple(index.guard for index, _, _ in matched)
-        sound_runs: normalize.Runs | None = None
-        for index, found, sound_found in matched:
-            if found:
-                self._direct(index, found)
-            if sound_found:
-                if sound_runs is None:
-                    sound_runs = normalize.runs(presound) if len(sounded) != len(presound) else []
-                self._sound(index, sound_found, sound_runs, guards)
-        if not self.blocks:
-            return []
-        text, aligned, allows = self.text, self.aligned, self.allows
-        if self.settings.allow:
-            for key, first, stop in _allow_index(tuple(self.settings.allow)).find(self.folded):
-                start, end = aligned.span(first, stop)
-                if _boundary_ok(text, start, end, key):
-                    allows.append((start, end))
-        return [
-            Finding(KeywordDetector.name, category, text[start:end], start, end, detail=note)
-            for (start, end, category), note in sorted(self.blocks.items())
-            if not allows or not any(_suppresses(a, start, end) for a in allows)
-        ]
+    def runs(self) -> normalize.Runs:
+        """The runs of ``pre`` that ``folded`` collapsed."""
+        return normalize.runs(self.pre, self.first) if self.folded is not self.pre else _NO_RUNS
 
-    def _direct(self, index: TermIndex, found: list[tuple[int, int, int]]) -> None:
-        text, pre, aligned, pinyin = self.text, self.pre, self.aligned, self.settings.pinyin
-        made = index.made
-        for number, first, stop in found:
-            key = made.get(number) or index.key(number)
-            if key.mode != DIRECT and not pinyin:
-                continue
-            pre_start, pre_end = aligned.folded_to_pre(first, stop)
+    def sound_runs(self, runs: normalize.Runs) -> normalize.Runs:
+        """The runs of ``presound`` that the sounded text collapsed (``runs``: of ``pre``)."""
+        if self.presound is self.pre:
+            return runs
+        if len(self.sounded) == len(self.presound):
+            return _NO_RUNS
+        return normalize.runs(self.presound, self.first)
+
+
+# A hit that passed the cheap checks: pre positions, key, the terms it stands for.
+_Hit = tuple[int, int, Key, tuple[Term, ...]]
+
+
+def _hits(
+    forms: _Forms,
+    settings: KeywordSettings,
+    index: TermIndex,
+    found: tuple[Matches, Matches, Matches],
+    other_guard: frozenset[str],
+) -> list[_Hit]:
+    """Matches that pass the checks needing no original span, in ``pre`` positions.
+
+    The checks: repeats a term needs (妈妈), pinyin switched off, and for a
+    homophone its text being the term itself or an ordinary word. ``found``
+    are the han, sound and pinyin matches (:func:`_matches`).
+    """
+    hits: list[_Hit] = []
+    han_found, sound_found, pinyin_found = found
+    pre, folded = forms.pre, forms.folded
+    runs = forms.runs()
+    searched = ((index.han, han_found), (index.pinyin, pinyin_found)) if pinyin_found else None
+    for automaton, matched in searched or ((index.han, han_found),):
+        made = automaton.made
+        for first, stop, number in matched:  # folded positions
+            key = made.get(number) or automaton.key(number)
+            if runs:
+                first, stop = _expand(runs, first), _expand(runs, stop - 1, True) + 1
             terms = key.terms
             if key.runs:
-                terms = _runs_met(key, pre[pre_start:pre_end])
+                terms = _runs_met(key, pre[first:stop])
                 if not terms:
                     continue
-            start, end = aligned.pre_span(pre_start, pre_end)
-            if (key.left_word or key.right_word) and not _boundary_ok(text, start, end, key):
+            hits.append((first, stop, key, terms))
+    if not sound_found:
+        return hits
+    sound_runs = forms.sound_runs(runs)
+    sounds = forms.presound is not pre  # else the sounded text is the folded one
+    made = index.sound.made
+    guard = index.guard
+    for first, stop, number in sound_found:  # sound keys and ASCII keys, in sounded positions
+        key = made.get(number) or index.sound.key(number)
+        if key.mode == SOUND and not sounds:
+            continue
+        if sound_runs:
+            first, stop = _expand(sound_runs, first), _expand(sound_runs, stop - 1, True) + 1
+        terms = key.terms
+        if key.mode == SOUND:
+            seen = folded[_shrink(runs, first) : _shrink(runs, stop)] if runs else pre[first:stop]
+            if seen in key.folded or seen in guard or seen in other_guard:
+                continue  # the term itself (a direct hit) or an ordinary word
+            if len(seen) < MIN_PURE_HOMOPHONE and not _shares_a_character(seen, key.folded):
+                continue  # any two characters sound like some term (seen has two)
+        elif key.runs:
+            terms = _runs_met(key, pre[first:stop])
+            if not terms:
                 continue
-            self._add(terms, key.mode, start, end)
+        hits.append((first, stop, key, terms))
+    return hits
 
-    def _sound(
-        self,
-        index: TermIndex,
-        found: list[tuple[int, int, int]],
-        runs: normalize.Runs,
-        guards: tuple[frozenset[str], ...],
-    ) -> None:
-        pre, folded, aligned = self.pre, self.folded, self.aligned
-        made = index.made_sound
-        for number, first, stop in found:
-            key = made.get(number) or index.sound_key(number)
-            if runs:  # sound positions -> pre positions
-                first = _expand(runs, first)
-                stop = _expand(runs, stop - 1, True) + 1
-            if folded is pre:
-                seen = pre[first:stop]
-            else:
-                seen_start, seen_end = aligned.pre_to_folded(first, stop)
-                seen = folded[seen_start:seen_end]
-            if not _ordinary_sound(seen, key, guards):
-                start, end = aligned.pre_span(first, stop)
-                self._add(key.terms, SOUND, start, end)
 
-    def _add(self, terms: tuple[Term, ...], mode: int, start: int, end: int) -> None:
-        """Record a hit at ``start:end`` for each of ``terms`` in scope."""
-        scopes = self.scopes
-        for term in terms:
-            if term.scope not in scopes:
+def _shares_a_character(pair: str, folded: frozenset[str]) -> bool:
+    first, second = pair[0], pair[1]
+    for word in folded:  # noqa: SIM110 (on the hot path a generator costs more)
+        if first in word or second in word:
+            return True
+    return False
+
+
+def _findings(
+    forms: _Forms, settings: KeywordSettings, group_id: str, hits: list[_Hit]
+) -> list[Finding]:
+    """Findings for hits: mapped to the original text, whole words, scopes, allow terms."""
+    text = forms.text
+    aligned = normalize.Alignment(text, forms.pre, forms.folded, forms.mark)
+    scopes = ("", "*", group_id)
+    blocks: dict[tuple[int, int, str], str] = {}
+    allows: list[tuple[int, int]] = []
+    pre = forms.pre
+    for first, stop, key, terms in hits:
+        start, end = aligned.pre_span(first, stop)
+        if (key.left_word or key.right_word) and not _boundary_ok(text, start, end, key):
+            span = _whole_word_within(text, pre, aligned, first, stop, key)
+            if span is None:
                 continue
-            if term.allow:
-                self.allows.append((start, end))
+            start, end = span
+        for term, category, scope in terms:
+            if scope not in scopes:
+                continue
+            if category == ALLOW:
+                allows.append((start, end))
+            elif key.mode == DIRECT:
+                blocks.setdefault((start, end, category), term)
             else:
-                note = term.term if mode == DIRECT else f"{term.term} (sounds alike)"
-                self.blocks.setdefault((start, end, term.category), note)
+                blocks.setdefault((start, end, category), f"{term} (sounds alike)")
+    if not blocks:
+        return []
+    if settings.allow:
+        runs = forms.runs()
+        for key, first, stop in _allow_index(tuple(settings.allow)).find(forms.folded):
+            if runs:
+                first, stop = _expand(runs, first), _expand(runs, stop - 1, True) + 1
+            start, end = aligned.pre_span(first, stop)
+            if _boundary_ok(text, start, end, key):
+                allows.append((start, end))
+    findings = []
+    for (start, end, category), note in sorted(blocks.items()):
+        if allows and _suppressed(allows, start, end):
+            continue
+        findings.append(Finding(KeywordDetector.name, category, text[start:end], start, end, note))
+    return findings
 
 
 def _runs_met(key: Key, seen: str) -> tuple[Term, ...]:
@@ -262,22 +364,12 @@ def _runs_met(key: Key, seen: str) -> tuple[Term, ...]:
     return tuple(kept)
 
 
-def _ordinary_sound(seen: str, key: Key, guards: tuple[frozenset[str], ...]) -> bool:
-    """True when a sound match is not a homophone hit.
-
-    That is: its folded text ``seen`` is a direct hit (reported already) or an
-    ordinary word, or it has two characters that share none with the term
-    (any two characters sound like some term).
-    """
-    if seen in key.folded or any(seen in guard for guard in guards):
-        return True
-    return len(seen) < MIN_PURE_HOMOPHONE and not any(set(seen) & set(f) for f in key.folded)
-
-
-def _suppresses(allow: tuple[int, int], start: int, end: int) -> bool:
+def _suppressed(allows: list[tuple[int, int]], start: int, end: int) -> bool:
     """An allow span clears a hit it overlaps, unless it lies strictly inside the hit."""
-    a_start, a_end = allow
-    if a_end <= start or end <= a_start:
-        return False
-    inside = start <= a_start and a_end <= end
-    return not inside or (a_end - a_start) >= (end - start)
+    for a_start, a_end in allows:
+        if a_end <= start or end <= a_start:
+            continue
+        inside = start <= a_start and a_end <= end
+        if not inside or (a_end - a_start) >= (end - start):
+            return True
+    return False

@@ -1,19 +1,27 @@
 """The term index behind the keyword detector: Aho-Corasick automata over folded keys.
 
 Every term is added under its folded form (:func:`rules.normalize.fold`), so
-the automaton matches the folded message in one pass whatever the evasion.
-Chinese terms of two or more characters are also added under their *sound*
-key (one private-use mark per pinyin syllable), matched on the sounded text,
-and, when that spelling is not also the sound of an ordinary word, under their
-Latin pinyin (赌博 -> dubo), matched on the folded text.
+the automata match the folded message whatever the evasion. Chinese terms of
+two or more characters are also added under their *sound* key (one mark per
+pinyin syllable, :func:`rules.normalize.sound`) and, when that spelling is not
+also the sound of an ordinary word, under their Latin pinyin (赌博 -> dubo).
 
-The automata are ``ahocorasick_rs`` (Rust ``aho-corasick``): on the 65k-word
-list it finds all overlapping matches several times faster than pyahocorasick,
-whose trie scans a node's children linearly (thousands at the root for
-Chinese); ``make bench-filter`` prints both in the same run. An automaton
-cannot be pickled, so the cache holds the keys and their rows and a load
-rebuilds the automata (both at once, in two threads; the build releases the
-GIL).
+Three automata, split so that a message needs few searches:
+
+* ``han``: term keys with a character outside ASCII, searched in the folded
+  text (not for an ASCII message);
+* ``sound``: sound keys and ASCII term keys (Latin and digit terms), searched
+  in the sounded text, where ASCII stays as it is;
+* ``pinyin``: pinyin spellings, searched in the folded text only when it has
+  at least ``MIN_PINYIN_LETTERS`` Latin letters.
+
+The automata are daachorse's character-wise double-array Aho-Corasick
+(``CharwiseDoubleArrayAhoCorasick``, Rust): one transition per character (a
+Chinese character is three in a byte automaton), all overlapping matches
+several times faster than pyahocorasick, whose trie scans a node's children
+one by one (thousands at the root for Chinese), and serialisable, so the
+cache loads the built automata in milliseconds. ``make bench-filter`` times
+both libraries on the same keys in the same run; the README says why.
 
 The homophone guard: a sound match whose folded text is an ordinary word of
 jieba's dictionary (病毒 for 冰毒) is not a hit. ``guard`` holds exactly those
@@ -25,20 +33,20 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from ahocorasick_rs import AhoCorasick
+from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
 
-INDEX_VERSION = 7
-DIRECT, SOUND, PINYIN = 0, 1, 2
+INDEX_VERSION = 10
+DIRECT, SOUND, PINYIN = 0, 1, 2  # what a key is
+HAN, SOUNDS, PINYINS = 0, 1, 2  # which automaton holds it
 ALLOW = "allow"  # the category of allow-listed terms (file ``allow.txt``)
 MIN_PINYIN_LETTERS = 4
-PARALLEL_BUILD = 20_000  # keys from which the two automata are built in two threads
 
 
 class Term(NamedTuple):
@@ -146,20 +154,53 @@ def _write_cache(path: Path, value: object) -> None:
         pass
 
 
-def _automata(direct: list[str], sound: list[str]) -> tuple[AhoCorasick, AhoCorasick]:
-    """Both automata; built side by side when big (the Rust build releases the GIL)."""
-    if len(direct) + len(sound) < PARALLEL_BUILD:
-        return AhoCorasick(direct), AhoCorasick(sound)
-    built: list[AhoCorasick] = []
-    worker = threading.Thread(target=lambda: built.append(AhoCorasick(sound)))
-    worker.start()
-    first = AhoCorasick(direct)
-    worker.join()
-    return first, built[0]
+class Automaton:
+    """One automaton with the stored rows of its keys and the Keys made from them.
+
+    Pickled with the automaton itself (daachorse serialises it): a cached load
+    takes milliseconds where building it again took a good part of a second.
+    """
+
+    __slots__ = ("_automaton", "keys", "made", "matches", "rows")
+
+    def __init__(self, keys: str, rows: tuple[str, ...]) -> None:
+        self.keys = keys  # joined by newlines (folding never leaves one in a key)
+        self.rows = rows  # a tuple of strings: the GC does not track it
+        self.made: dict[int, Key] = {}  # Keys made so far, by key number
+        self._use(CharwiseDoubleArrayAhoCorasick(keys.split("\n")) if keys else None)
+
+    def _use(self, automaton: CharwiseDoubleArrayAhoCorasick | None) -> None:
+        self._automaton = automaton
+        # ``matches(text)``: ``(start, end, number)`` of every key in ``text``,
+        # overlapping, end exclusive (the automaton's own method: no Python frame).
+        self.matches: Callable[[str], list[tuple[int, int, int]]] = (
+            automaton.find_overlapping if automaton is not None else _no_matches
+        )
+
+    def key(self, number: int) -> Key:
+        """The Key of key ``number``."""
+        key = self.made.get(number)
+        if key is None:
+            key = self.made[number] = _key(self.rows[number])
+        return key
+
+    def __getstate__(self) -> tuple[str, tuple[str, ...], bytes | None]:
+        automaton = self._automaton
+        return self.keys, self.rows, automaton.serialize() if automaton is not None else None
+
+    def __setstate__(self, state: tuple[str, tuple[str, ...], bytes | None]) -> None:
+        self.keys, self.rows, blob = state
+        self.made = {}
+        # A damaged blob raises ValueError, and the cache is then rebuilt.
+        self._use(CharwiseDoubleArrayAhoCorasick.deserialize(blob) if blob is not None else None)
+
+
+def _no_matches(text: str) -> list[tuple[int, int, int]]:
+    return []
 
 
 class TermIndex:
-    """The keys of all terms in two automata: folded text (direct, pinyin) and sounded text."""
+    """The keys of all terms in two automata (see the module docstring)."""
 
     def __init__(self, terms: Iterable[Term], pinyin: bool = True) -> None:
         direct: dict[str, list[Term]] = {}
@@ -177,6 +218,7 @@ class TermIndex:
 
         guard: set[str] = set()
         ambiguous: set[str] = set()
+        spellings: set[str] = set()
         if sounds:
             ordinary = _sound_index()
             for skey, pairs in sounds.items():
@@ -185,19 +227,17 @@ class TermIndex:
                 if alike:
                     ambiguous.add(skey)
 
-        direct_keys: list[str] = []
-        rows: list[str] = []
+        keys: dict[int, list[str]] = {HAN: [], SOUNDS: [], PINYINS: []}
+        rows: dict[int, list[str]] = {HAN: [], SOUNDS: [], PINYINS: []}
         for key, listed in direct.items():
-            direct_keys.append(key)
-            rows.append(_row(len(key), DIRECT, _edge(key[0]), _edge(key[-1]), (), listed))
-        sound_keys: list[str] = []
-        sound_rows: list[str] = []
-        spellings: set[str] = set()
+            which = SOUNDS if key.isascii() else HAN
+            keys[which].append(key)
+            rows[which].append(_row(len(key), DIRECT, _edge(key[0]), _edge(key[-1]), (), listed))
         for skey, pairs in sounds.items():
             folded = {key for key, _ in pairs}
             listed_terms = dict.fromkeys(t for _, t in pairs)
-            sound_keys.append(skey)
-            sound_rows.append(_row(len(skey), SOUND, "", "", folded, listed_terms))
+            keys[SOUNDS].append(skey)
+            rows[SOUNDS].append(_row(len(skey), SOUND, "", "", folded, listed_terms))
             spelled = normalize.pinyin_of(skey)
             if (
                 skey not in ambiguous
@@ -206,21 +246,14 @@ class TermIndex:
                 and spelled not in spellings
             ):
                 spellings.add(spelled)
-                direct_keys.append(spelled)
-                rows.append(_row(len(spelled), PINYIN, "a", "a", folded, listed_terms))
+                keys[PINYINS].append(spelled)
+                rows[PINYINS].append(_row(len(spelled), PINYIN, "a", "a", folded, listed_terms))
         self.size = len(direct)
         self.guard: frozenset[str] = frozenset(guard)
-        # Keys never contain a newline (folding drops it): stored joined, one string each.
-        self._keys = ("\n".join(direct_keys), "\n".join(sound_keys))
-        self._rows = tuple(rows)  # tuples of strings: the GC stops tracking them
-        self._sound_rows = tuple(sound_rows)
-        self._setup()
-
-    def _setup(self) -> None:
-        direct, sound = (keys.split("\n") if keys else [] for keys in self._keys)
-        self._direct, self._sound = _automata(direct, sound)
-        self.made: dict[int, Key] = {}  # Keys made so far, by number in the direct automaton
-        self.made_sound: dict[int, Key] = {}
+        self.han, self.sound, self.pinyin = (
+            Automaton("\n".join(keys[which]), tuple(rows[which]))
+            for which in (HAN, SOUNDS, PINYINS)
+        )
 
     def __len__(self) -> int:
         return self.size
@@ -228,50 +261,23 @@ class TermIndex:
     @property
     def keys(self) -> int:
         """How many keys the automata hold (terms, sound keys, pinyin spellings)."""
-        return len(self._rows) + len(self._sound_rows)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled as keys and rows only: a load rebuilds the automata, Keys on first use."""
-        state = dict(self.__dict__)
-        for name in ("_direct", "_sound", "made", "made_sound"):
-            del state[name]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._setup()
-
-    def key(self, number: int) -> Key:
-        """The Key of direct-automaton match ``number`` (see :meth:`matches`)."""
-        key = self.made.get(number)
-        if key is None:
-            key = self.made[number] = _key(self._rows[number])
-        return key
-
-    def sound_key(self, number: int) -> Key:
-        """The Key of sound-automaton match ``number`` (see :meth:`sound_matches`)."""
-        key = self.made_sound.get(number)
-        if key is None:
-            key = self.made_sound[number] = _key(self._sound_rows[number])
-        return key
-
-    def matches(self, folded: str) -> list[tuple[int, int, int]]:
-        """Direct and pinyin keys in a folded text: ``(number, start, end)``, overlapping."""
-        return self._direct.find_matches_as_indexes(folded, overlapping=True)
-
-    def sound_matches(self, sounded: str) -> list[tuple[int, int, int]]:
-        """Sound keys in a sounded text (:func:`rules.normalize.sound`), as :meth:`matches`."""
-        return self._sound.find_matches_as_indexes(sounded, overlapping=True)
+        return len(self.han.rows) + len(self.sound.rows) + len(self.pinyin.rows)
 
     def find(self, folded: str) -> list[Hit]:
-        """:meth:`matches` with their Keys: ``(key, start, end)``."""
-        return [(self.key(i), start, end) for i, start, end in self.matches(folded)]
+        """Every term key (no sound or pinyin) in a folded text: ``(key, start, end)``."""
+        hits = [(self.han.key(i), start, end) for start, end, i in self.han.matches(folded)]
+        for start, end, i in self.sound.matches(folded):
+            key = self.sound.key(i)
+            if key.mode == DIRECT:
+                hits.append((key, start, end))
+        return hits
 
     @classmethod
     def from_files(cls, paths: Iterable[Path], cache_dir: Path | None = None) -> TermIndex:
         """The index of word-list files (category = file stem), cached by content hash."""
         paths = sorted(paths)
-        digest = hashlib.sha256(f"{INDEX_VERSION}/{normalize.TABLE_VERSION}".encode())
+        versions = f"{INDEX_VERSION}/{normalize.TABLE_VERSION}/{version('daachorse')}"
+        digest = hashlib.sha256(versions.encode())
         contents = []
         for path in paths:
             data = path.read_bytes()
@@ -285,7 +291,7 @@ class TermIndex:
                     loaded = pickle.load(fh)
                 if isinstance(loaded, TermIndex):
                     return loaded
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
                 pass
         index = cls(
             Term(term, stem)

@@ -41,6 +41,13 @@ _SOLICIT = re.compile(
 )
 # Full-width forms of URL characters, folded so ｗｗｗ．ｘ．ｃｏｍ is seen (length-preserving).
 _WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+
+
+def _may_link(text: str) -> bool:
+    """Whether ``text`` has a dot or a slash in either width: a link needs one, and most
+    chat messages have neither (cheaper than folding the width of every message)."""
+    return "." in text or "/" in text or "．" in text or "／" in text
 
 
 def _host(url: str) -> str:
@@ -68,25 +75,7 @@ class LinkDetector(Detector[LinkSettings]):
     section: ClassVar[str] = "links"
 
     def check(self, event: ChatEvent, settings: LinkSettings) -> list[Finding]:
-        findings: list[Finding] = []
-        text = event.text.translate(_WIDTH)
-        taken: list[tuple[int, int]] = []
-        if "." in text or "://" in text:
-            spans = [(m.start(), m.end()) for m in _SCHEME_URL.finditer(text)]
-            if settings.bare_domains:
-                spans += [m.span() for m in _BARE_DOMAIN.finditer(text)]
-            if settings.ips:
-                spans += [m.span() for m in _IPV4.finditer(text) if _is_ip(m.group(1))]
-            for start, end in sorted(spans, key=lambda s: (s[0], -s[1])):
-                if any(s <= start < e for s, e in taken):
-                    continue  # inside a longer link already found
-                taken.append((start, end))
-                url = text[start:end].rstrip(".,;:!?)]}")
-                end = start + len(url)
-                if allowed(_host(url), settings.allow_domains):
-                    continue
-                category = "solicit" if _SOLICIT.search(url) else "link"
-                findings.append(Finding(self.name, category, event.text[start:end], start, end))
+        findings = self._text_links(event.text, settings) if _may_link(event.text) else []
         if settings.cards:
             for card in event.cards:
                 if card.url and allowed(_host(card.url), settings.allow_domains):
@@ -94,6 +83,29 @@ class LinkDetector(Detector[LinkSettings]):
                 category = "solicit" if _SOLICIT.search(card.title + card.url) else "link"
                 detail = f"card: {card.title}" if card.title else "card"
                 findings.append(Finding(self.name, category, card.url or card.title, 0, 0, detail))
+        return findings
+
+    def _text_links(self, original: str, settings: LinkSettings) -> list[Finding]:
+        findings: list[Finding] = []
+        text = original.translate(_WIDTH) if _FULL_WIDTH.search(original) else original
+        if "." not in text and "://" not in text:
+            return findings
+        spans = [(m.start(), m.end()) for m in _SCHEME_URL.finditer(text)]
+        if settings.bare_domains:
+            spans += [m.span() for m in _BARE_DOMAIN.finditer(text)]
+        if settings.ips:
+            spans += [m.span() for m in _IPV4.finditer(text) if _is_ip(m.group(1))]
+        taken: list[tuple[int, int]] = []
+        for start, end in sorted(spans, key=lambda s: (s[0], -s[1])):
+            if any(s <= start < e for s, e in taken):
+                continue  # inside a longer link already found
+            taken.append((start, end))
+            url = text[start:end].rstrip(".,;:!?)]}")
+            end = start + len(url)
+            if allowed(_host(url), settings.allow_domains):
+                continue
+            category = "solicit" if _SOLICIT.search(url) else "link"
+            findings.append(Finding(self.name, category, original[start:end], start, end))
         return findings
 
 

@@ -13,6 +13,7 @@ the message text.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 from rules.cards import CardRules, Problem, clean
@@ -67,11 +68,11 @@ class NicknameDetector(Detector[NicknameSettings]):
         return found + roster_problems(member, rules, roster, settings)
 
     def check(self, event: ChatEvent, settings: NicknameSettings) -> list[Finding]:
+        problems = self.problems(event.member, settings)
+        if not problems:  # the usual case: no list to build
+            return []
         card = event.member.card
-        return [
-            Finding(self.name, p.category, card, 0, 0, detail=p.text("zh"))
-            for p in self.problems(event.member, settings)
-        ]
+        return [Finding(self.name, p.category, card, 0, 0, detail=_text(p)) for p in problems]
 
     def expected_card(self, member: Member, settings: NicknameSettings) -> str | None:
         """The card the roster says this member should have, when it is unambiguous."""
@@ -80,6 +81,12 @@ class NicknameDetector(Detector[NicknameSettings]):
         if person is None or person.left:
             return None
         return card_for(person, self.rules_for(settings))
+
+
+@lru_cache(maxsize=4096)
+def _text(problem: Problem) -> str:
+    """A problem in words (the same card is checked on every message its member sends)."""
+    return problem.text("zh")
 
 
 def _person_name(reading: dict[str, str]) -> str:

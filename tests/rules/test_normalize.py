@@ -19,6 +19,9 @@ from rules import normalize
         ("①③⑧", "138"),
         ("壹贰叁", "123"),
         ("😀好😀", "好"),
+        ("𝐟𝐮𝐜𝐤", "fuck"),  # mathematical letters (astral)
+        ("🄵🅄🄲🄺", "fuck"),  # enclosed letters
+        ("网\U000e0020赌", "网赌"),  # an invisible tag character
     ],
 )
 def test_fold(text: str, folded: str) -> None:
@@ -26,11 +29,27 @@ def test_fold(text: str, folded: str) -> None:
     assert normalize.align(text).text == folded
 
 
-def test_alignment_maps_back_to_original_spans() -> None:
-    text = "x 网@@赌赌 y"
+@pytest.mark.parametrize(
+    ("text", "piece", "span"),
+    [
+        ("x 网@@赌赌 y", "网赌", (2, 7)),  # noise and a run
+        ("😀网😀赌!", "网赌", (1, 4)),  # astral noise
+        ("⑽号网赌", "网赌", (2, 4)),  # a character that folds to two (10)
+        ("⑽ 网 赌", "网赌", (2, 5)),  # both
+        ("网\U000e0020赌", "网赌", (0, 3)),  # an invisible tag
+        ("网\U000f0000赌", "网赌", (0, 3)),  # private use, past the translate table
+        ("\U00020000网赌", "网赌", (1, 3)),  # a kept character past the table
+        ("𝐟𝐮𝐜𝐤 you", "fuck", (0, 4)),
+        ("f.u.c.k", "fuck", (0, 7)),
+        ("ＡＢ网网 赌", "网赌", (2, 6)),
+    ],
+)
+def test_alignment_maps_back_to_original_spans(
+    text: str, piece: str, span: tuple[int, int]
+) -> None:
     aligned = normalize.align(text)
-    start = aligned.text.index("网赌")
-    assert aligned.span(start, start + 2) == (2, 7)
+    start = aligned.text.index(piece)
+    assert aligned.span(start, start + len(piece)) == span
 
 
 def test_sound_makes_homophones_equal() -> None:

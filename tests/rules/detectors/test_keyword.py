@@ -58,6 +58,7 @@ def spans(text: str, settings: KeywordSettings | None = None) -> list[tuple[str,
         ("number form", "下③滥招式", [("下③滥", "insult")]),
         ("Chinese numeral", "下三滥招式", [("下三滥", "insult")]),
         ("pinyin", "来玩 wangdu 吗", [("wangdu", "gambling")]),
+        ("pinyin with capitals and noise", "W.A.N.G.D.U!", [("W.A.N.G.D.U", "gambling")]),
         ("homophone", "一起堵博吧", [("堵博", "gambling")]),
         ("noise in a long word", "你好毛---主---席", [("毛---主---席", "politics")]),
     ],
@@ -82,6 +83,41 @@ def test_evasion_is_seen_through_with_original_span(
 )
 def test_short_latin_terms_match_whole_words(text: str, expected: list[tuple[str, str]]) -> None:
     assert spans(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("妈", []),  # 妈妈 folds to 妈, but a single 妈 is not 妈妈
+        ("你妈还好吗", []),
+        ("妈妈", ["妈妈"]),
+        ("妈妈妈", ["妈妈妈"]),
+        ("妈.妈", ["妈.妈"]),
+    ],
+)
+def test_a_term_with_a_repeated_letter_needs_the_repeat(text: str, expected: list[str]) -> None:
+    detector = KeywordDetector(TermIndex([Term("妈妈", "insult")]))
+    assert [f.match for f in detector.check(event(text), KeywordSettings())] == expected
+
+
+def test_terms_sharing_a_fold_report_the_one_that_matched() -> None:
+    detector = KeywordDetector(TermIndex([Term("妈妈的", "insult"), Term("妈的", "insult")]))
+    found = detector.check(event("他妈的"), KeywordSettings())
+    assert [(f.match, f.detail) for f in found] == [("妈的", "妈的")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("his is sha ash", ["sha", "ash"]),  # the a's collapse across the space
+        ("sex xyz", ["sex"]),
+        ("sexxx", ["sexxx"]),
+        ("shash", []),
+    ],
+)
+def test_whole_words_next_to_a_repeated_letter(text: str, expected: list[str]) -> None:
+    detector = KeywordDetector(TermIndex([Term(w, "x") for w in ("sha", "ash", "sex")]))
+    assert [f.match for f in detector.check(event(text), KeywordSettings())] == expected
 
 
 def test_homophone_guard_spares_ordinary_words() -> None:
@@ -132,3 +168,17 @@ def test_index_is_cached_on_disk(tmp_path: object) -> None:
     assert second.size == first.size == 2
     found = KeywordDetector(second).check(event("赌@球"), KeywordSettings())
     assert [(f.match, f.category) for f in found] == [("赌@球", "gambling")]
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path: object) -> None:
+    from pathlib import Path
+
+    base = Path(str(tmp_path))
+    words = base / "gambling.txt"
+    words.write_text("网赌\n", encoding="utf-8")
+    TermIndex.from_files([words], cache_dir=base / "cache")
+    (cache,) = (base / "cache").glob("keywords-*.pickle")
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
+    index = TermIndex.from_files([words], cache_dir=base / "cache")
+    found = KeywordDetector(index).check(event("去网赌吗"), KeywordSettings())
+    assert [f.match for f in found] == ["网赌"]

@@ -24,6 +24,7 @@ def event(text: str) -> ChatEvent:
         ("159 9569 3815 找我", "159 9569 3815", "159****3815", "mobile"),
         ("①③⑧0013 8000", "①③⑧0013 8000", "138****8000", "mobile"),
         ("幺三八零零幺三八零零零", "幺三八零零幺三八零零零", "138****8000", "mobile"),
+        ("电话１３８ ００１３ ８０００", "１３８ ００１３ ８０００", "138****8000", "mobile"),
         ("身份证11010519491231002X", "11010519491231002X", "110***********002X", "ID card"),
         ("卡号6222021234567890128", "6222021234567890128", "6222***********0128", "bank card"),
         ("邮箱 sensitiveword@xx.com", "sensitiveword@xx.com", "se***@xx.com", "e-mail"),
@@ -44,6 +45,7 @@ def test_personal_data_is_found_and_masked(text: str, raw: str, masked: str, kin
         "身份证 110105194912310021",  # bad checksum
         "会议室 12345678",
         "1234567890123456",  # fails Luhn
+        "我们一起去三楼开会，十二点半见",  # numerals, but no eleven digits
     ],
 )
 def test_other_numbers_are_not_personal_data(text: str) -> None:
