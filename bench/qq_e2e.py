@@ -40,6 +40,7 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection, serve
 
 from tests.e2e.onebot_client import (
+    ROOT,
     Call,
     FakeOneBot,
     SimGroup,
@@ -271,7 +272,7 @@ async def echo_server(port: int) -> None:
 async def running_echo(port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(  # noqa: ASYNC220 (returns at once; we poll below)
         [sys.executable, "-m", "bench.qq_e2e", "--echo-server", str(port)],
-        cwd=str(Path(__file__).resolve().parents[1]),
+        cwd=str(ROOT),
         start_new_session=True,
     )
     try:
@@ -328,8 +329,10 @@ async def bot_run(rate: float, stream_args: tuple[int, float, int]) -> Result:
 
 async def run(duration: float, rate: float, share: float, seed: int, runs: int) -> int:
     stream_args = (round(duration * rate), share, seed)
-    print("QQ end to end (OneBot v11 reverse WebSocket, loopback); "
-          f"{GROUPS} groups x {MEMBERS} members, {share:.0%} violations")
+    print(
+        "QQ end to end (OneBot v11 reverse WebSocket, loopback); "
+        f"{GROUPS} groups x {MEMBERS} members, {share:.0%} violations"
+    )
     for line in (await baseline(rate, stream_args)).lines():
         print(line)
     met = 0
