@@ -104,7 +104,11 @@ class OneBotGateway:
         return await asyncio.wait_for(bot.call_api(api, **params), self.api_timeout)
 
     async def ensure_bot_role(self, bot: Bot, group: str) -> None:
-        """Fetch the bot's role in the group if unknown or stale (one fetch at a time)."""
+        """Fetch the bot's role in the group if unknown or stale (one fetch at a time).
+
+        Only an unknown role is waited for; a stale one is refreshed in the background
+        while events go on with the role known so far.
+        """
         seat = self.routes.seat(group, bot.self_id)
         if not seat.stale(self.routes.clock()):
             return
@@ -114,7 +118,8 @@ class OneBotGateway:
             task = asyncio.create_task(self._fetch_bot_role(bot, group))
             self._role_fetches[key] = task
             task.add_done_callback(lambda _t: self._role_fetches.pop(key, None))
-        await asyncio.shield(task)
+        if seat.role is None:
+            await asyncio.shield(task)
 
     async def _fetch_bot_role(self, bot: Bot, group: str) -> None:
         try:
