@@ -3,6 +3,14 @@
 ``SqlStore.open(url)`` creates the engine, applies migrations and, for SQLite,
 turns on WAL, foreign keys and a busy timeout. ``sqlite+aiosqlite://`` with no
 path is an in-memory database (used by ``scan`` without ``--db`` and by tests).
+
+The writes every violation makes (``open_case``, ``record_outcomes``) and the
+first sight of a member (``note_member``) are group-committed: concurrent calls
+share one transaction (:class:`rules.batching.Batcher`). A transaction through
+SQLAlchemy and aiosqlite costs about a millisecond of CPU whatever it holds,
+and SQLite takes one writer at a time, so one transaction per call capped the
+bot at a few hundred violations per second and made every write queue behind
+the others. Each call still returns only once its rows are committed.
 """
 
 from __future__ import annotations
@@ -15,9 +23,10 @@ from typing import Any
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from rules.batching import Batcher
 from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.normalize import fold
 from rules.ports import AuditEntry, OutboxItem
@@ -72,15 +81,84 @@ def _seconds(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds())
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _NewCase:
+    event: ChatEvent
+    findings: tuple[Finding, ...]
+    step: int
+    at: datetime
+    strike_weight: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Outcomes:
+    case_id: int
+    outcomes: tuple[Outcome, ...]
+    at: datetime
+
+
+async def _note_member(conn: AsyncConnection, event: ChatEvent) -> None:
+    """Upsert the event's group (last activity) and member (card, role, last seen)."""
+    at = event.time
+    updated = await conn.execute(
+        update(groups).where(groups.c.id == event.group_id).values(last_activity=at)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(
+            insert(groups).values(
+                id=event.group_id,
+                platform=event.platform.value,
+                name="",
+                first_seen=at,
+                last_activity=at,
+            )
+        )
+    member = {
+        "card": event.member.card,
+        "nickname": event.member.nickname,
+        "role": event.member.role.value,
+        "last_seen": at,
+    }
+    updated = await conn.execute(
+        update(members)
+        .where(members.c.group_id == event.group_id)
+        .where(members.c.member_id == event.member.id)
+        .values(**member)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(
+            insert(members).values(
+                group_id=event.group_id,
+                member_id=event.member.id,
+                first_seen=at,
+                **member,
+            )
+        )
+
+
 class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
     """Durable state in a SQL database. Create with :meth:`open`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._cases = Batcher(self._open_cases)
+        self._outcomes = Batcher(self._record_outcomes)
+        self._members = Batcher(self._note_members)
 
     @classmethod
     async def open(cls, url: str) -> SqlStore:
         parsed = make_url(url)
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+            # An in-memory database lives in its one connection. Lend it to one user at a
+            # time: shared (StaticPool), a reader's rollback on return undid another task's
+            # uncommitted write transaction, so concurrent writes were silently lost.
+            kwargs = {
+                "poolclass": AsyncAdaptedQueuePool,
+                "pool_size": 1,
+                "max_overflow": 0,
+                "connect_args": {"check_same_thread": False},
+            }
         engine = create_async_engine(url, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -103,42 +181,13 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
         return True
 
     async def note_member(self, event: ChatEvent) -> None:
-        at = event.time
+        await self._members.submit(event)
+
+    async def _note_members(self, events: list[ChatEvent]) -> list[None]:
         async with self._write() as conn:
-            updated = await conn.execute(
-                update(groups).where(groups.c.id == event.group_id).values(last_activity=at)
-            )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    insert(groups).values(
-                        id=event.group_id,
-                        platform=event.platform.value,
-                        name="",
-                        first_seen=at,
-                        last_activity=at,
-                    )
-                )
-            member = {
-                "card": event.member.card,
-                "nickname": event.member.nickname,
-                "role": event.member.role.value,
-                "last_seen": at,
-            }
-            updated = await conn.execute(
-                update(members)
-                .where(members.c.group_id == event.group_id)
-                .where(members.c.member_id == event.member.id)
-                .values(**member)
-            )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    insert(members).values(
-                        group_id=event.group_id,
-                        member_id=event.member.id,
-                        first_seen=at,
-                        **member,
-                    )
-                )
+            for event in events:
+                await _note_member(conn, event)
+        return [None] * len(events)
 
     # -- strikes and cases --------------------------------------------------
 
@@ -165,51 +214,65 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
         at: datetime,
         strike_weight: int = 0,
     ) -> int:
-        evidence = masked_text(event.text, findings)
+        return await self._cases.submit(_NewCase(event, findings, step, at, strike_weight))
+
+    async def _open_cases(self, new: list[_NewCase]) -> list[int]:
+        rows = []
+        for case in new:
+            evidence = masked_text(case.event.text, case.findings)
+            rows.append(
+                {
+                    "group_id": case.event.group_id,
+                    "member_id": case.event.member.id,
+                    "member_card": case.event.member.card,
+                    "message_id": case.event.message_id,
+                    "evidence": evidence,
+                    "normalized": fold(evidence),
+                    "findings": [dataclasses.asdict(f) for f in case.findings],
+                    "step": case.step,
+                    "status": "open",
+                    "created_at": case.at,
+                }
+            )
         async with self._write() as conn:
             result = await conn.execute(
-                insert(cases)
-                .values(
-                    group_id=event.group_id,
-                    member_id=event.member.id,
-                    member_card=event.member.card,
-                    message_id=event.message_id,
-                    evidence=evidence,
-                    normalized=fold(evidence),
-                    findings=[dataclasses.asdict(f) for f in findings],
-                    step=step,
-                    status="open",
-                    created_at=at,
-                )
-                .returning(cases.c.id)
+                insert(cases).returning(cases.c.id, sort_by_parameter_order=True), rows
             )
-            case_id = int(result.scalar_one())
-            if strike_weight:
-                strike = Strike(event.group_id, event.member.id, strike_weight, at, case_id)
-                await conn.execute(
-                    insert(strikes).values(**dataclasses.asdict(strike), voided=False)
+            case_ids = [int(case_id) for case_id in result.scalars()]
+            strike_rows = [
+                _strike_row(
+                    Strike(c.event.group_id, c.event.member.id, c.strike_weight, c.at, case_id)
                 )
-            return case_id
+                for c, case_id in zip(new, case_ids, strict=True)
+                if c.strike_weight
+            ]
+            if strike_rows:
+                await conn.execute(insert(strikes), strike_rows)
+        return case_ids
 
     async def record_outcomes(
         self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime
     ) -> None:
-        if not outcomes:
-            return
+        if outcomes:
+            await self._outcomes.submit(_Outcomes(case_id, outcomes, at))
+
+    async def _record_outcomes(self, batch: list[_Outcomes]) -> list[None]:
         rows = [
             {
-                "case_id": case_id,
+                "case_id": item.case_id,
                 "kind": o.action.kind.value,
                 "target_id": o.action.target_id,
                 "status": o.status.value,
                 "detail": o.detail,
                 "duration_s": _seconds(o.action.duration),
-                "at": at,
+                "at": item.at,
             }
-            for o in outcomes
+            for item in batch
+            for o in item.outcomes
         ]
         async with self._write() as conn:
             await conn.execute(insert(actions), rows)
+        return [None] * len(batch)
 
     # -- officer outbox -----------------------------------------------------
 
