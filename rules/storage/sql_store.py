@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, tuple_, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -82,6 +82,29 @@ def _seconds(value: timedelta | None) -> int | None:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _Claim:
+    group_id: str
+    message_id: str
+    at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _WeightQuery:
+    group_id: str
+    member_id: str
+    since: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Report:
+    officer_id: str
+    text: str
+    case_id: int | None
+    at: datetime
+    due: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _NewCase:
     event: ChatEvent
     findings: tuple[Finding, ...]
@@ -97,43 +120,83 @@ class _Outcomes:
     at: datetime
 
 
-async def _note_member(conn: AsyncConnection, event: ChatEvent) -> None:
-    """Upsert the event's group (last activity) and member (card, role, last seen)."""
-    at = event.time
-    updated = await conn.execute(
-        update(groups).where(groups.c.id == event.group_id).values(last_activity=at)
+async def _upsert_groups(conn: AsyncConnection, events: list[ChatEvent]) -> None:
+    """Record each event's group (first seen, last activity): one statement per kind."""
+    latest = {e.group_id: e for e in events}
+    known = set(
+        (await conn.execute(select(groups.c.id).where(groups.c.id.in_(list(latest))))).scalars()
     )
-    if updated.rowcount == 0:
+    if known:
         await conn.execute(
-            insert(groups).values(
-                id=event.group_id,
-                platform=event.platform.value,
-                name="",
-                first_seen=at,
-                last_activity=at,
-            )
+            update(groups)
+            .where(groups.c.id == bindparam("key"))
+            .values(last_activity=bindparam("seen")),
+            [{"key": g, "seen": e.time} for g, e in latest.items() if g in known],
         )
-    member = {
-        "card": event.member.card,
-        "nickname": event.member.nickname,
-        "role": event.member.role.value,
-        "last_seen": at,
+    new = [
+        {
+            "id": g,
+            "platform": e.platform.value,
+            "name": "",
+            "first_seen": e.time,
+            "last_activity": e.time,
+        }
+        for g, e in latest.items()
+        if g not in known
+    ]
+    if new:
+        await conn.execute(insert(groups), new)
+
+
+async def _upsert_members(conn: AsyncConnection, events: list[ChatEvent]) -> None:
+    """Record each event's member (card, nickname, role, last seen): one statement per kind."""
+    latest = {(e.group_id, e.member.id): e for e in events}  # the last word wins
+    key = tuple_(members.c.group_id, members.c.member_id)
+    known = {
+        (g, m)
+        for g, m in await conn.execute(
+            select(members.c.group_id, members.c.member_id).where(key.in_(list(latest)))
+        )
     }
-    updated = await conn.execute(
-        update(members)
-        .where(members.c.group_id == event.group_id)
-        .where(members.c.member_id == event.member.id)
-        .values(**member)
-    )
-    if updated.rowcount == 0:
+    if known:
         await conn.execute(
-            insert(members).values(
-                group_id=event.group_id,
-                member_id=event.member.id,
-                first_seen=at,
-                **member,
-            )
+            update(members)
+            .where(members.c.group_id == bindparam("g"))
+            .where(members.c.member_id == bindparam("m"))
+            .values(
+                card=bindparam("new_card"),
+                nickname=bindparam("new_nickname"),
+                role=bindparam("new_role"),
+                last_seen=bindparam("seen"),
+            ),
+            [
+                {
+                    "g": g,
+                    "m": m,
+                    "new_card": e.member.card,
+                    "new_nickname": e.member.nickname,
+                    "new_role": e.member.role.value,
+                    "seen": e.time,
+                }
+                for (g, m), e in latest.items()
+                if (g, m) in known
+            ],
         )
+    new = [
+        {
+            "group_id": g,
+            "member_id": m,
+            "card": e.member.card,
+            "nickname": e.member.nickname,
+            "role": e.member.role.value,
+            "first_seen": e.time,
+            "last_seen": e.time,
+        }
+        for (g, m), e in latest.items()
+        if (g, m) not in known
+    ]
+    if new:
+        await conn.execute(insert(members), new)
 
 
 class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
@@ -141,8 +204,11 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
+        self._claims = Batcher(self._claim_messages)
+        self._weights = Batcher(self._strike_weights)
         self._cases = Batcher(self._open_cases)
         self._outcomes = Batcher(self._record_outcomes)
+        self._reports = Batcher(self._enqueue_reports)
         self._members = Batcher(self._note_members)
 
     @classmethod
@@ -171,36 +237,72 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
     # -- members and groups -------------------------------------------------
 
     async def claim_message(self, group_id: str, message_id: str, at: datetime) -> bool:
+        return await self._claims.submit(_Claim(group_id, message_id, at))
+
+    async def _claim_messages(self, claims: list[_Claim]) -> list[bool]:
+        """True for the first sight of a (group, message), in the store or in this batch."""
+        keys = [(c.group_id, c.message_id) for c in claims]
+        key = tuple_(handled_messages.c.group_id, handled_messages.c.message_id)
         try:
             async with self._write() as conn:
-                await conn.execute(
-                    insert(handled_messages).values(group_id=group_id, message_id=message_id, at=at)
-                )
-        except IntegrityError:
-            return False
-        return True
+                taken = {
+                    (g, m)
+                    for g, m in await conn.execute(
+                        select(handled_messages.c.group_id, handled_messages.c.message_id).where(
+                            key.in_(keys)
+                        )
+                    )
+                }
+                first: list[bool] = []
+                for k in keys:
+                    first.append(k not in taken)
+                    taken.add(k)
+                rows = [
+                    {"group_id": c.group_id, "message_id": c.message_id, "at": c.at}
+                    for c, fresh in zip(claims, first, strict=True)
+                    if fresh
+                ]
+                if rows:
+                    await conn.execute(insert(handled_messages), rows)
+        except IntegrityError:  # claimed meanwhile by another process (PostgreSQL)
+            if len(claims) > 1:
+                raise  # the batcher retries each claim alone
+            return [False]
+        return first
 
     async def note_member(self, event: ChatEvent) -> None:
         await self._members.submit(event)
 
     async def _note_members(self, events: list[ChatEvent]) -> list[None]:
         async with self._write() as conn:
-            for event in events:
-                await _note_member(conn, event)
+            await _upsert_groups(conn, events)
+            await _upsert_members(conn, events)
         return [None] * len(events)
 
     # -- strikes and cases --------------------------------------------------
 
     async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
+        return await self._weights.submit(_WeightQuery(group_id, member_id, since))
+
+    async def _strike_weights(self, queries: list[_WeightQuery]) -> list[int]:
+        """Each query's sum of unvoided strike weights since its own ``since``."""
+        key = tuple_(strikes.c.group_id, strikes.c.member_id)
         query = (
-            select(func.coalesce(func.sum(strikes.c.weight), 0))
-            .where(strikes.c.group_id == group_id)
-            .where(strikes.c.member_id == member_id)
-            .where(strikes.c.at >= since)
+            select(strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at)
+            .where(key.in_([(q.group_id, q.member_id) for q in queries]))
+            .where(strikes.c.at >= min(q.since for q in queries))
             .where(strikes.c.voided.is_(False))
         )
         async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+            rows = (await conn.execute(query)).all()
+        return [
+            sum(
+                r.weight
+                for r in rows
+                if r.group_id == q.group_id and r.member_id == q.member_id and r.at >= q.since
+            )
+            for q in queries
+        ]
 
     async def add_strike(self, strike: Strike) -> None:
         async with self._write() as conn:
@@ -284,21 +386,26 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
         at: datetime,
         due: datetime | None = None,
     ) -> int:
+        return await self._reports.submit(_Report(officer_id, text, case_id, at, due))
+
+    async def _enqueue_reports(self, reports: list[_Report]) -> list[int]:
+        rows = [
+            {
+                "officer_id": r.officer_id,
+                "text": r.text,
+                "case_id": r.case_id,
+                "created_at": r.at,
+                "next_attempt_at": r.due or r.at,
+                "attempts": 0,
+                "last_error": "",
+            }
+            for r in reports
+        ]
         async with self._write() as conn:
             result = await conn.execute(
-                insert(outbox)
-                .values(
-                    officer_id=officer_id,
-                    text=text,
-                    case_id=case_id,
-                    created_at=at,
-                    next_attempt_at=due or at,
-                    attempts=0,
-                    last_error="",
-                )
-                .returning(outbox.c.id)
+                insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True), rows
             )
-            return int(result.scalar_one())
+            return [int(item_id) for item_id in result.scalars()]
 
     async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
         query = (
