@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, event, insert, select, tuple_, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -73,8 +73,13 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _fields(value: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict (``dataclasses.asdict`` deep-copies: slow on the hot path)."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
 def _strike_row(strike: Strike) -> dict[str, object]:
-    return {**dataclasses.asdict(strike), "voided": False}
+    return {**_fields(strike), "voided": False}
 
 
 def _seconds(value: timedelta | None) -> int | None:
@@ -118,6 +123,24 @@ class _Outcomes:
     case_id: int
     outcomes: tuple[Outcome, ...]
     at: datetime
+
+
+async def _insert_returning_ids(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> list[int]:
+    """Insert ``rows``; their new ids, in order.
+
+    One multi-row statement when ``key`` tells the rows apart (RETURNING comes back in
+    no set order, and SQLAlchemy can only keep the order on SQLite by sending one row
+    per statement); otherwise one statement per row.
+    """
+    keys = [tuple(row[k] for k in key) for row in rows]
+    if len(set(keys)) == len(keys):
+        stmt = insert(table).returning(table.c.id, *(table.c[k] for k in key))
+        by_key = {tuple(found[1:]): int(found[0]) for found in await conn.execute(stmt, rows)}
+        return [by_key[k] for k in keys]
+    stmt = insert(table).returning(table.c.id)
+    return [int((await conn.execute(stmt, row)).scalar_one()) for row in rows]
 
 
 async def _upsert_groups(conn: AsyncConnection, events: list[ChatEvent]) -> None:
@@ -330,17 +353,16 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
                     "message_id": case.event.message_id,
                     "evidence": evidence,
                     "normalized": fold(evidence),
-                    "findings": [dataclasses.asdict(f) for f in case.findings],
+                    "findings": [_fields(f) for f in case.findings],
                     "step": case.step,
                     "status": "open",
                     "created_at": case.at,
                 }
             )
         async with self._write() as conn:
-            result = await conn.execute(
-                insert(cases).returning(cases.c.id, sort_by_parameter_order=True), rows
+            case_ids = await _insert_returning_ids(
+                conn, cases, rows, ("group_id", "member_id", "message_id")
             )
-            case_ids = [int(case_id) for case_id in result.scalars()]
             strike_rows = [
                 _strike_row(
                     Strike(c.event.group_id, c.event.member.id, c.strike_weight, c.at, case_id)
@@ -402,10 +424,7 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
             for r in reports
         ]
         async with self._write() as conn:
-            result = await conn.execute(
-                insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True), rows
-            )
-            return [int(item_id) for item_id in result.scalars()]
+            return await _insert_returning_ids(conn, outbox, rows, ("officer_id", "case_id"))
 
     async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
         query = (
