@@ -16,11 +16,23 @@ the others. Each call still returns only once its rows are committed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -125,6 +137,20 @@ class _Outcomes:
     at: datetime
 
 
+def _pairs_in(
+    first: Column[str], second: Column[str], pairs: Iterable[tuple[str, str]]
+) -> ColumnElement[bool]:
+    """``(first, second) IN pairs``, written so SQLite searches the (first, second) index.
+
+    Given a row-value IN list, SQLite scans the whole table; one ``first = ? AND
+    second IN (...)`` per distinct ``first`` is an index search each.
+    """
+    by_first: dict[str, set[str]] = {}
+    for a, b in pairs:
+        by_first.setdefault(a, set()).add(b)
+    return or_(*(and_(first == a, second.in_(sorted(bs))) for a, bs in by_first.items()))
+
+
 async def _insert_returning_ids(
     conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]
 ) -> list[int]:
@@ -174,11 +200,12 @@ async def _upsert_groups(conn: AsyncConnection, events: list[ChatEvent]) -> None
 async def _upsert_members(conn: AsyncConnection, events: list[ChatEvent]) -> None:
     """Record each event's member (card, nickname, role, last seen): one statement per kind."""
     latest = {(e.group_id, e.member.id): e for e in events}  # the last word wins
-    key = tuple_(members.c.group_id, members.c.member_id)
     known = {
         (g, m)
         for g, m in await conn.execute(
-            select(members.c.group_id, members.c.member_id).where(key.in_(list(latest)))
+            select(members.c.group_id, members.c.member_id).where(
+                _pairs_in(members.c.group_id, members.c.member_id, latest)
+            )
         )
     }
     if known:
@@ -265,14 +292,15 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
     async def _claim_messages(self, claims: list[_Claim]) -> list[bool]:
         """True for the first sight of a (group, message), in the store or in this batch."""
         keys = [(c.group_id, c.message_id) for c in claims]
-        key = tuple_(handled_messages.c.group_id, handled_messages.c.message_id)
         try:
             async with self._write() as conn:
                 taken = {
                     (g, m)
                     for g, m in await conn.execute(
                         select(handled_messages.c.group_id, handled_messages.c.message_id).where(
-                            key.in_(keys)
+                            _pairs_in(
+                                handled_messages.c.group_id, handled_messages.c.message_id, keys
+                            )
                         )
                     )
                 }
@@ -309,21 +337,19 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
 
     async def _strike_weights(self, queries: list[_WeightQuery]) -> list[int]:
         """Each query's sum of unvoided strike weights since its own ``since``."""
-        key = tuple_(strikes.c.group_id, strikes.c.member_id)
+        members_asked = [(q.group_id, q.member_id) for q in queries]
         query = (
             select(strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at)
-            .where(key.in_([(q.group_id, q.member_id) for q in queries]))
+            .where(_pairs_in(strikes.c.group_id, strikes.c.member_id, members_asked))
             .where(strikes.c.at >= min(q.since for q in queries))
             .where(strikes.c.voided.is_(False))
         )
+        weights: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            for group_id, member_id, weight, at in await conn.execute(query):
+                weights.setdefault((group_id, member_id), []).append((at, weight))
         return [
-            sum(
-                r.weight
-                for r in rows
-                if r.group_id == q.group_id and r.member_id == q.member_id and r.at >= q.since
-            )
+            sum(w for at, w in weights.get((q.group_id, q.member_id), ()) if at >= q.since)
             for q in queries
         ]
 
