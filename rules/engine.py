@@ -9,16 +9,18 @@ decided and events never queue behind each other:
 
 1. detectors (before the first await: they see a member's messages in order);
 2. per member, one decision at a time (:class:`~rules.batching.KeyedLock`):
-   claim the message, read the member's strikes, plan the actions; then the
-   enforcement actions (delete, mute, ...) start *while* the case and its
-   strike are written, and the member's next decision waits only for that
-   write, so strikes are always counted in order;
-3. outside the member's lock: wait for the enforcement outcomes (gateways
-   verify mutes and kicks), send the notices worded from what really
-   happened, queue reports, record every outcome.
+   claim the message and read the member's strikes (together), plan; then the
+   actions start (enforcement, then the notices worded from what really
+   happened: gateways verify mutes and kicks) *while* the case and its strike
+   are written. The member's next decision waits only for that write, so
+   strikes are always counted in order;
+3. outside the member's lock: wait for the actions, queue reports, record
+   every outcome.
 
 Writing the member (first sight, changed card or role) runs beside all of it.
-``handle`` returns once everything, records included, is done.
+``handle`` returns once everything, records included, is done. The store
+group-commits these writes (:class:`~rules.batching.Batcher`), so concurrent
+events share transactions.
 """
 
 from __future__ import annotations
@@ -134,12 +136,15 @@ class Engine:
         if dry_run:
             gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)
 
+        strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
         async with self._deciding.hold((event.group_id, event.member.id)):
-            if event.message_id is not None and not await self.store.claim_message(
-                event.group_id, event.message_id, now
-            ):
+            # the claim and the strike read go together: neither waits for the other
+            claimed, prior = await asyncio.gather(
+                self._claim(event, now), self._prior_strikes(event, strike_findings, policy, now)
+            )
+            if not claimed:
                 return Decision(findings=findings, notes=("message already handled",))
-            plan = await self._plan(event, findings, policy, now)
+            plan = await self._plan(event, findings, strike_findings, prior, policy, now)
             if plan is None:
                 return Decision(findings=findings, notes=("nothing due (reminder throttled)",))
             planned, step, weight, total = plan
@@ -175,14 +180,32 @@ class Engine:
             step=step,
         )
 
+    async def _claim(self, event: ChatEvent, now: datetime) -> bool:
+        """Whether this event is ours to act on (a message is handled once)."""
+        if event.message_id is None:
+            return True
+        return await self.store.claim_message(event.group_id, event.message_id, now)
+
+    async def _prior_strikes(
+        self, event: ChatEvent, strike_findings: tuple[Finding, ...], policy: Policy, now: datetime
+    ) -> int:
+        """The member's strike weight within the ladder's window (0 when nothing feeds it)."""
+        if not strike_findings:
+            return 0
+        since = now - policy.ladder.expire_after
+        return await self.store.strike_weight(event.group_id, event.member.id, since)
+
     async def _plan(
-        self, event: ChatEvent, findings: tuple[Finding, ...], policy: Policy, now: datetime
+        self,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        strike_findings: tuple[Finding, ...],
+        prior: int,
+        policy: Policy,
+        now: datetime,
     ) -> tuple[tuple[Action, ...], int, int, int] | None:
         """(actions, ladder step, strike weight added, strikes in total); None if nothing due."""
-        strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
         if strike_findings:
-            since = now - policy.ladder.expire_after
-            prior = await self.store.strike_weight(event.group_id, event.member.id, since)
             rung = ladder.climb(strike_findings, prior, policy.ladder)
             return ladder.plan(event, rung, policy.ladder), rung.step, rung.weight, rung.total
         if self.members is not None:  # card reminder -> grace -> action; chatter report
