@@ -4,13 +4,15 @@
 turns on WAL, foreign keys and a busy timeout. ``sqlite+aiosqlite://`` with no
 path is an in-memory database (used by ``scan`` without ``--db`` and by tests).
 
-The writes every violation makes (``open_case``, ``record_outcomes``) and the
-first sight of a member (``note_member``) are group-committed: concurrent calls
-share one transaction (:class:`rules.batching.Batcher`). A transaction through
-SQLAlchemy and aiosqlite costs about a millisecond of CPU whatever it holds,
-and SQLite takes one writer at a time, so one transaction per call capped the
-bot at a few hundred violations per second and made every write queue behind
-the others. Each call still returns only once its rows are committed.
+What every violation touches (claim, strike read, case and strike, outcomes,
+officer report and its delivery marks) and the first sight of a member are
+group-committed: concurrent calls share one transaction or query
+(:class:`rules.batching.Batcher`), with one statement per kind of row. Through
+SQLAlchemy and aiosqlite a transaction costs about a millisecond of CPU and
+nine thread hand-offs whatever it holds, and SQLite takes one writer at a
+time, so one transaction per call capped the bot at a few hundred violations
+per second and made every write queue behind the others. Each call still
+returns only once its rows are committed.
 """
 
 from __future__ import annotations
@@ -119,6 +121,14 @@ class _Report:
     case_id: int | None
     at: datetime
     due: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _ReportMark:
+    item_id: int
+    at: datetime  # sent at, or next attempt at
+    sent: bool
+    error: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -259,6 +269,7 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
         self._cases = Batcher(self._open_cases)
         self._outcomes = Batcher(self._record_outcomes)
         self._reports = Batcher(self._enqueue_reports)
+        self._report_marks = Batcher(self._mark_reports)
         self._members = Batcher(self._note_members)
 
     @classmethod
@@ -466,24 +477,36 @@ class SqlStore(WordsStoreMixin, ComplianceStoreMixin):
         return [OutboxItem(r.id, r.officer_id, r.text, r.attempts, r.case_id) for r in rows]
 
     async def mark_report_sent(self, item_id: int, at: datetime) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == item_id)
-                .values(sent_at=at, attempts=outbox.c.attempts + 1)
-            )
+        await self._report_marks.submit(_ReportMark(item_id, at, sent=True))
 
     async def mark_report_failed(self, item_id: int, error: str, retry_at: datetime) -> None:
+        await self._report_marks.submit(_ReportMark(item_id, retry_at, sent=False, error=error))
+
+    async def _mark_reports(self, marks: list[_ReportMark]) -> list[None]:
+        sent = [{"key": m.item_id, "when": m.at} for m in marks if m.sent]
+        failed = [
+            {"key": m.item_id, "when": m.at, "error": m.error[:1000]} for m in marks if not m.sent
+        ]
         async with self._write() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == item_id)
-                .values(
-                    attempts=outbox.c.attempts + 1,
-                    last_error=error[:1000],
-                    next_attempt_at=retry_at,
+            if sent:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("key"))
+                    .values(sent_at=bindparam("when"), attempts=outbox.c.attempts + 1),
+                    sent,
                 )
-            )
+            if failed:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("key"))
+                    .values(
+                        attempts=outbox.c.attempts + 1,
+                        last_error=bindparam("error"),
+                        next_attempt_at=bindparam("when"),
+                    ),
+                    failed,
+                )
+        return [None] * len(marks)
 
     # -- audit log ----------------------------------------------------------
 
