@@ -4,8 +4,10 @@
 while one batch runs, new items queue; when it finishes, everything queued
 runs as the next batch. Alone, an item runs at once; under load the batches
 grow, so the fixed cost of a call (a transaction, a round trip) is shared by
-more items as the rate rises. Every caller gets its own result or error, and
-nothing is dropped: a caller that stops waiting still has its item run.
+more items as the rate rises; with ``linger`` an idle batcher also waits that
+long for company before it starts (for calls nobody needs at once). Every
+caller gets its own result or error, and nothing is dropped: a caller that
+stops waiting still has its item run.
 
 :class:`KeyedLock` runs critical sections one at a time per key (a member),
 while different keys proceed concurrently.
@@ -28,9 +30,15 @@ R = TypeVar("R")
 class Batcher(Generic[T, R]):
     """Runs ``run(items) -> results`` (one result per item, in order) on batches of calls."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]], max_size: int = 100) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R]]],
+        max_size: int = 100,
+        linger: float = 0.0,
+    ) -> None:
         self._run = run
         self.max_size = max_size
+        self.linger = linger  # seconds a lone first item waits for company
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
 
@@ -39,12 +47,14 @@ class Batcher(Generic[T, R]):
         self._queue.append((item, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain())
-        # shielded: a caller that is cancelled stops waiting; its item still runs
-        return await asyncio.shield(future)
+        # a caller that is cancelled cancels its future; the item is queued and still runs
+        return await future
 
     async def _drain(self) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
+            if self.linger > 0 and len(self._queue) < self.max_size:
+                await asyncio.sleep(self.linger)
             while self._queue:
                 batch = self._queue[: self.max_size]
                 del self._queue[: len(batch)]

@@ -101,7 +101,8 @@ class OneBotGateway:
         return bots[self_id]
 
     async def call(self, bot: Bot, api: str, **params: Any) -> Any:
-        return await asyncio.wait_for(bot.call_api(api, **params), self.api_timeout)
+        async with asyncio.timeout(self.api_timeout):  # a timer, not a task per call
+            return await bot.call_api(api, **params)
 
     async def ensure_bot_role(self, bot: Bot, group: str) -> None:
         """Fetch the bot's role in the group if unknown or stale (one fetch at a time).

@@ -127,3 +127,24 @@ async def test_an_unknown_role_is_waited_for(role: str) -> None:
     bot: Any = FakeBot(role)
     await gateway.ensure_bot_role(bot, "56")
     assert gateway.routes.bot_role("56", "10000") is Role(role)
+
+
+def test_groups_of_a_member_follow_notes_forgets_and_evictions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from plugins.onebot_guard import routes as routes_module
+    from plugins.onebot_guard.routes import MemberInfo, Routes
+
+    monkeypatch.setattr(routes_module, "MAX_MEMBERS", 3)
+    routes = Routes()
+    for group in ("g1", "g2", "g3"):
+        routes.note_member(group, "officer", MemberInfo(Role.MEMBER))
+    routes.note_member("g1", "officer", MemberInfo(Role.ADMIN))  # again: still one entry
+    assert routes.groups_with("officer") == {"g1", "g2", "g3"}
+    routes.forget_member("g2", "officer")
+    assert routes.groups_with("officer") == {"g1", "g3"}
+    routes.note_member("g4", "someone", MemberInfo(Role.MEMBER))
+    routes.note_member("g5", "someone", MemberInfo(Role.MEMBER))  # evicts the oldest: g3
+    assert routes.groups_with("officer") == {"g1"}
+    assert routes.groups_with("someone") == {"g4", "g5"}
+    assert routes.groups_with("nobody") == set()
