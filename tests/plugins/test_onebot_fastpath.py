@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
 from nonebot.adapters.onebot.v11 import Adapter, GroupMessageEvent
 
 from rules.model import Role
+from tests.plugins.test_onebot_translate import raw_event
 
 # The plugin package can only be imported once nonebot has loaded it (session
 # fixture), so its modules are imported inside the tests.
@@ -22,23 +22,6 @@ SEGMENTS = [
 ]
 
 
-def raw_event() -> dict[str, Any]:
-    return {
-        "time": int(time.time()),
-        "self_id": 1,
-        "post_type": "message",
-        "message_type": "group",
-        "sub_type": "normal",
-        "message_id": 9,
-        "group_id": 55,
-        "user_id": 66,
-        "message": SEGMENTS,
-        "raw_message": "",
-        "font": 0,
-        "sender": {"user_id": 66, "nickname": "n", "card": "c", "role": "member"},
-    }
-
-
 def test_parsing_with_cached_type_adapters_gives_the_same_event() -> None:
     import nonebot.adapters.onebot.v11.adapter as adapter_module
     from pydantic import TypeAdapter
@@ -46,8 +29,11 @@ def test_parsing_with_cached_type_adapters_gives_the_same_event() -> None:
     from plugins.onebot_guard import fastpath
 
     assert adapter_module.type_validate_python is fastpath.type_validate_python  # in use
-    first, again = Adapter.json_to_event(raw_event()), Adapter.json_to_event(raw_event())
-    fresh = TypeAdapter(GroupMessageEvent).validate_python(raw_event())  # nonebot's way
+    first, again = (
+        Adapter.json_to_event(raw_event(SEGMENTS)),
+        Adapter.json_to_event(raw_event(SEGMENTS)),
+    )
+    fresh = TypeAdapter(GroupMessageEvent).validate_python(raw_event(SEGMENTS))  # nonebot's way
     assert isinstance(first, GroupMessageEvent)
     assert first == again == fresh
     assert [s.type for s in first.original_message] == ["reply", "at", "text", "image"]

@@ -16,23 +16,26 @@ from rules.model import Role, SharedCard
 # fixture), so its modules are imported inside the tests.
 
 
+def raw_event(message: Any) -> dict[str, Any]:
+    """A group message as the implementation sends it (JSON)."""
+    return {
+        "time": int(time.time()),
+        "self_id": 1,
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "message_id": 9,
+        "group_id": 55,
+        "user_id": 66,
+        "message": message,
+        "raw_message": "",
+        "font": 0,
+        "sender": {"user_id": 66, "card": "李四+教务处", "role": "admin"},
+    }
+
+
 def event(message: Any) -> Any:
-    return Adapter.json_to_event(
-        {
-            "time": int(time.time()),
-            "self_id": 1,
-            "post_type": "message",
-            "message_type": "group",
-            "sub_type": "normal",
-            "message_id": 9,
-            "group_id": 55,
-            "user_id": 66,
-            "message": message,
-            "raw_message": "",
-            "font": 0,
-            "sender": {"user_id": 66, "card": "李四+教务处", "role": "admin"},
-        }
-    )
+    return Adapter.json_to_event(raw_event(message))
 
 
 def test_replies_and_mentions_stay_out_of_the_text() -> None:
