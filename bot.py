@@ -118,6 +118,23 @@ def _route_stdlib_logging() -> None:
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
 
 
+def _log_at_configured_level() -> None:
+    """Give nonebot's log handler the configured level (``LOG_LEVEL``, default INFO).
+
+    nonebot's default handler accepts every level and filters afterwards, so
+    every debug call on the message path (several per event) still builds a
+    full record. At level WARNING the per-message INFO/SUCCESS lines go too,
+    which is what a busy deployment wants (they also copy every message into
+    the log).
+    """
+    import nonebot
+    from nonebot.log import default_format, logger, logger_id
+
+    logger.remove(logger_id)
+    level = nonebot.get_driver().config.log_level
+    logger.add(sys.stdout, level=level, diagnose=False, format=default_format)
+
+
 def export(args: argparse.Namespace) -> int:
     from rules.storage.export import case_rows, write_rows
     from rules.storage.sql_store import SqlStore, resolve_url
@@ -150,8 +167,8 @@ def run(path: Path | None) -> int:
         port=config.server.port,
         onebot_access_token=config.onebot.access_token or None,
         groupguard_config=str(used),
-        log_level="INFO",
     )
+    _log_at_configured_level()
     nonebot.get_driver().register_adapter(OneBotAdapter)
     _reverse_websocket_only()
     _redact_secrets(config)

@@ -3,10 +3,29 @@
 Platform edges and the offline ``scan`` both call :meth:`Engine.handle`. The
 engine never branches on the platform: what a platform cannot do is handled by
 the executor's fallbacks, and dry run is a gateway.
+
+Order on the violation path, so the first action goes out as soon as it is
+decided and events never queue behind each other:
+
+1. detectors (before the first await: they see a member's messages in order);
+2. per member, one decision at a time (:class:`~rules.batching.KeyedLock`):
+   claim the message and read the member's strikes (together), plan; then the
+   actions start (enforcement, then the notices worded from what really
+   happened: gateways verify mutes and kicks) *while* the case and its strike
+   are written. The member's next decision waits only for that write, so
+   strikes are always counted in order;
+3. outside the member's lock: wait for the actions, queue reports, record
+   every outcome.
+
+Writing the member (first sight, changed card or role) runs beside all of it.
+``handle`` returns once everything, records included, is done. The store
+group-commits these writes (:class:`~rules.batching.Batcher`), so concurrent
+events share transactions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -14,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rules import executor, ladder
+from rules.batching import KeyedLock
 from rules.config import Config, DetectorSettings, Policy
 from rules.detectors.base import Detector
 from rules.digest import held_for_digest
@@ -66,6 +86,7 @@ class Engine:
         self.store = store
         self.clock = clock
         self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
+        self._deciding = KeyedLock()  # (group, member): one decision at a time
 
     def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
         """Every finding of every enabled detector that handles this kind of event."""
@@ -94,11 +115,20 @@ class Engine:
             dry_run = self.force_dry_run or policy.moderation.dry_run
             return await self.members.screen_join(event, gateway, policy, self.store, dry_run)
         # Detectors run before the first await, so they see a member's messages
-        # in arrival order (flood windows) however the writes below interleave.
+        # in arrival order (flood windows) however the rest interleaves.
         findings = tuple(self.detect(event, policy))
         if self._settling:
             findings = await self._settle(event, policy, findings)
-        await self._note_member(event)
+        noting = self._note_member(event)
+        try:
+            return await self._moderate(event, findings, policy, gateway)
+        finally:
+            if noting is not None:
+                await noting
+
+    async def _moderate(
+        self, event: ChatEvent, findings: tuple[Finding, ...], policy: Policy, gateway: Gateway
+    ) -> Decision:
         if self.members is not None:
             await self.members.observe(event, findings, policy)  # forgets a fixed card
         if not findings:
@@ -106,45 +136,37 @@ class Engine:
         if self.is_exempt(event, policy):
             return Decision(findings=findings, notes=("exempt member: no action",))
         now = event.time  # cases and strikes are dated by the event (replays stay true)
-        if event.message_id is not None and not await self.store.claim_message(
-            event.group_id, event.message_id, now
-        ):
-            return Decision(findings=findings, notes=("message already handled",))
-
-        strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
-        if strike_findings:
-            since = now - policy.ladder.expire_after
-            prior = await self.store.strike_weight(event.group_id, event.member.id, since)
-            rung = ladder.climb(strike_findings, prior, policy.ladder)
-            planned = ladder.plan(event, rung, policy.ladder)
-            step, weight, total = rung.step, rung.weight, rung.total
-        elif self.members is not None:  # card reminder -> grace -> action; chatter report
-            planned = await self.members.plan(event, findings, policy, now)
-            if not planned:
-                return Decision(findings=findings, notes=("nothing due (reminder throttled)",))
-            step, weight, total = 0, 0, 0
-        else:  # only reminders (e.g. a group card to fix)
-            planned = (Action(ActionKind.REMIND, event.group_id, event.member.id),)
-            step, weight, total = 0, 0, 0
-
-        case_id = await self.store.open_case(event, findings, step, now, strike_weight=weight)
         dry_run = self.force_dry_run or policy.moderation.dry_run
         if dry_run:
             gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)
-        effective, outcomes = executor.resolve(
-            planned, gateway.capabilities(event.group_id), policy.fallbacks
-        )
-        effective = [replace(a, case_id=case_id) for a in effective]
 
-        enforced = await executor.perform([a for a in effective if a.kind in ENFORCEMENT], gateway)
-        outcomes.extend(enforced)
-        effective = [
-            self._notice(a, findings, enforced, total, policy) if a.kind in NOTICES else a
-            for a in effective
-        ]
-        outcomes.extend(
-            await executor.perform([a for a in effective if a.kind in NOTICES], gateway)
-        )
+        strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
+        async with self._deciding.hold((event.group_id, event.member.id)):
+            # the claim and the strike read go together: neither waits for the other
+            claimed, prior = await asyncio.gather(
+                self._claim(event, now), self._prior_strikes(event, strike_findings, policy, now)
+            )
+            if not claimed:
+                return Decision(findings=findings, notes=("message already handled",))
+            plan = await self._plan(event, findings, strike_findings, prior, policy, now)
+            if plan is None:
+                return Decision(findings=findings, notes=("nothing due (reminder throttled)",))
+            planned, step, weight, total = plan
+            effective, outcomes = executor.resolve(
+                planned, gateway.capabilities(event.group_id), policy.fallbacks
+            )
+            acting = asyncio.ensure_future(self._act(effective, findings, total, policy, gateway))
+            try:
+                case_id = await self.store.open_case(
+                    event, findings, step, now, strike_weight=weight
+                )
+            except BaseException:
+                await asyncio.wait([acting])  # the actions went out; let them finish
+                raise
+
+        done, effective = await acting
+        outcomes.extend(replace(o, action=replace(o.action, case_id=case_id)) for o in done)
+        effective = [replace(a, case_id=case_id) for a in effective]
         for action in effective:
             if action.kind is ActionKind.ESCALATE:
                 outcomes.append(
@@ -174,13 +196,78 @@ class Engine:
                 settled = [f for f in settled if f.detector != detector.name] + final
         return tuple(settled)
 
-    async def _note_member(self, event: ChatEvent) -> None:
-        """Write the member to the store only when new or changed (not per message)."""
+    async def _claim(self, event: ChatEvent, now: datetime) -> bool:
+        """Whether this event is ours to act on (a message is handled once)."""
+        if event.message_id is None:
+            return True
+        return await self.store.claim_message(event.group_id, event.message_id, now)
+
+    async def _prior_strikes(
+        self, event: ChatEvent, strike_findings: tuple[Finding, ...], policy: Policy, now: datetime
+    ) -> int:
+        """The member's strike weight within the ladder's window (0 when nothing feeds it)."""
+        if not strike_findings:
+            return 0
+        since = now - policy.ladder.expire_after
+        return await self.store.strike_weight(event.group_id, event.member.id, since)
+
+    async def _plan(
+        self,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        strike_findings: tuple[Finding, ...],
+        prior: int,
+        policy: Policy,
+        now: datetime,
+    ) -> tuple[tuple[Action, ...], int, int, int] | None:
+        """(actions, ladder step, strike weight added, strikes in total); None if nothing due."""
+        if strike_findings:
+            rung = ladder.climb(strike_findings, prior, policy.ladder)
+            return ladder.plan(event, rung, policy.ladder), rung.step, rung.weight, rung.total
+        if self.members is not None:  # card reminder -> grace -> action; chatter report
+            planned = await self.members.plan(event, findings, policy, now)
+            return (planned, 0, 0, 0) if planned else None
+        # only reminders (e.g. a group card to fix)
+        return (Action(ActionKind.REMIND, event.group_id, event.member.id),), 0, 0, 0
+
+    async def _act(
+        self,
+        effective: list[Action],
+        findings: tuple[Finding, ...],
+        total: int,
+        policy: Policy,
+        gateway: Gateway,
+    ) -> tuple[list[Outcome], list[Action]]:
+        """Enforce, then send the notices worded from what happened; (outcomes, actions)."""
+        enforced = await executor.perform([a for a in effective if a.kind in ENFORCEMENT], gateway)
+        worded = [
+            self._notice(a, findings, enforced, total, policy) if a.kind in NOTICES else a
+            for a in effective
+        ]
+        noticed = await executor.perform([a for a in worded if a.kind in NOTICES], gateway)
+        return enforced + noticed, worded
+
+    def _note_member(self, event: ChatEvent) -> asyncio.Task[None] | None:
+        """Write the member to the store when new or changed (not per message), beside the rest.
+
+        Marked as seen at once, so the member's next messages do not queue the same write;
+        forgotten again if the write fails, so a later message retries it.
+        """
         key = (event.group_id, event.member.id)
         seen = (event.member.card, event.member.role)
-        if self._seen_members.get(key) != seen:
-            await self.store.note_member(event)
-            self._seen_members[key] = seen
+        if self._seen_members.get(key) == seen:
+            return None
+        self._seen_members[key] = seen
+
+        async def write() -> None:
+            try:
+                await self.store.note_member(event)
+            except BaseException:
+                if self._seen_members.get(key) == seen:
+                    del self._seen_members[key]
+                raise
+
+        return asyncio.create_task(write())
 
     def _notice(
         self,

@@ -20,6 +20,7 @@ the engine before anything reaches this component.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class Members:
         self.store = store
         self.nickname = nickname
         self._flagged: set[tuple[str, str]] | None = None
+        self._loading = asyncio.Lock()
 
     async def screen_join(
         self, event: ChatEvent, gateway: Gateway, policy: Policy, store: Store, dry_run: bool
@@ -83,8 +85,12 @@ class Members:
         return await joins.handle(event, gateway, policy, store, self.nickname, event.time, dry_run)
 
     async def _open(self) -> set[tuple[str, str]]:
+        """The flagged members, loaded once: concurrent first callers wait for one query
+        (each event used to start its own until the first returned, a pile-up at start)."""
         if self._flagged is None:
-            self._flagged = set(await self.store.flagged_members())
+            async with self._loading:
+                if self._flagged is None:
+                    self._flagged = set(await self.store.flagged_members())
         return self._flagged
 
     async def observe(self, event: ChatEvent, findings: Sequence[Finding], policy: Policy) -> None:

@@ -12,6 +12,7 @@ send images (see :class:`rules.ports.MediaSender`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -71,13 +72,14 @@ class OutboxSender:
                 exc,
                 retry_at.isoformat(timespec="seconds"),
             )
-            for item in batch:
-                await self.store.mark_report_failed(item.id, str(exc), retry_at)
+            await asyncio.gather(  # concurrent marks share one transaction (the store batches)
+                *(self.store.mark_report_failed(item.id, str(exc), retry_at) for item in batch)
+            )
             return False
         # Marked after the platform accepted the message: a crash in between can
         # repeat a report (at-least-once), never lose one.
-        for item in batch:
-            await self.store.mark_report_sent(item.id, self.clock())
+        sent_at = self.clock()
+        await asyncio.gather(*(self.store.mark_report_sent(item.id, sent_at) for item in batch))
         for item in batch:
             if item.image is not None:
                 await _send_image(gateway, officer_id, item.image)

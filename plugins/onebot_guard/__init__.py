@@ -1,8 +1,9 @@
 """QQ edge: OneBot v11 events in, core decisions out, before any other plugin runs.
 
-Moderation runs in a nonebot ``event_preprocessor``: every group message,
-member notice and join request is translated to a ``ChatEvent`` and handled by
-the engine before matchers see it.
+Moderation runs as a nonebot event preprocessor (registered by
+:func:`~plugins.onebot_guard.fastpath.register_first`, which skips nonebot's
+per-parameter injection): every group message, member notice and join request
+is translated to a ``ChatEvent`` and handled by the engine before matchers see it.
 
 Propagation: when moderation *enforced* something on a message (the message
 was deleted, or its sender muted or removed), the event is stopped with
@@ -33,12 +34,12 @@ from nonebot.adapters.onebot.v11 import (
     NoticeEvent,
 )
 from nonebot.exception import IgnoredException
-from nonebot.message import event_preprocessor
 from nonebot.plugin import PluginMetadata
 
 require("guard")
 
 from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
+from plugins.onebot_guard.fastpath import cache_type_adapters, register_first  # noqa: E402
 from plugins.onebot_guard.gateway import OneBotGateway  # noqa: E402
 from plugins.onebot_guard.routes import MemberInfo  # noqa: E402
 from plugins.onebot_guard.translate import (  # noqa: E402
@@ -220,7 +221,6 @@ def _flush_when_due(group_id: str) -> None:
     asyncio.get_running_loop().call_later(delay + 0.05, request_outbox_flush)
 
 
-@event_preprocessor
 async def moderate(bot: Bot, event: Event) -> None:
     """Moderate one OneBot event before any matcher; stop it if its message was enforced on."""
     try:
@@ -238,3 +238,7 @@ async def moderate(bot: Bot, event: Event) -> None:
         _flush_when_due(chat.group_id)
     if chat.kind is EventKind.MESSAGE and enforced(decision):
         raise IgnoredException(f"moderated: case {decision.case_id}")
+
+
+register_first(moderate)
+cache_type_adapters()

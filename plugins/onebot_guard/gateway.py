@@ -106,10 +106,15 @@ class OneBotGateway:
         return bots[self_id]
 
     async def call(self, bot: Bot, api: str, **params: Any) -> Any:
-        return await asyncio.wait_for(bot.call_api(api, **params), self.api_timeout)
+        async with asyncio.timeout(self.api_timeout):  # a timer, not a task per call
+            return await bot.call_api(api, **params)
 
     async def ensure_bot_role(self, bot: Bot, group: str) -> None:
-        """Fetch the bot's role in the group if unknown or stale (one fetch at a time)."""
+        """Fetch the bot's role in the group if unknown or stale (one fetch at a time).
+
+        Only an unknown role is waited for; a stale one is refreshed in the background
+        while events go on with the role known so far.
+        """
         seat = self.routes.seat(group, bot.self_id)
         if not seat.stale(self.routes.clock()):
             return
@@ -119,7 +124,8 @@ class OneBotGateway:
             task = asyncio.create_task(self._fetch_bot_role(bot, group))
             self._role_fetches[key] = task
             task.add_done_callback(lambda _t: self._role_fetches.pop(key, None))
-        await asyncio.shield(task)
+        if seat.role is None:
+            await asyncio.shield(task)
 
     async def _fetch_bot_role(self, bot: Bot, group: str) -> None:
         try:

@@ -54,6 +54,7 @@ class Routes:
     seats: dict[str, dict[str, BotSeat]] = field(default_factory=dict)  # group -> self_id -> seat
     members: OrderedDict[tuple[str, str], MemberInfo] = field(default_factory=OrderedDict)
     requests: OrderedDict[tuple[str, str], tuple[str, str]] = field(default_factory=OrderedDict)
+    _groups_of_user: dict[str, set[str]] = field(default_factory=dict)  # index of ``members``
 
     # ------------------------------------------------------------------ bots
 
@@ -100,10 +101,13 @@ class Routes:
 
     def note_member(self, group: str, user: str, info: MemberInfo) -> None:
         key = (group, user)
+        if key not in self.members:
+            self._groups_of_user.setdefault(user, set()).add(group)
         self.members[key] = info
         self.members.move_to_end(key)
         if len(self.members) > MAX_MEMBERS:
-            self.members.popitem(last=False)
+            (old_group, old_user), _ = self.members.popitem(last=False)
+            self._unindex(old_group, old_user)
 
     def member(self, group: str, user: str) -> MemberInfo | None:
         return self.members.get((group, user))
@@ -117,10 +121,18 @@ class Routes:
         )
 
     def forget_member(self, group: str, user: str) -> None:
-        self.members.pop((group, user), None)
+        if self.members.pop((group, user), None) is not None:
+            self._unindex(group, user)
 
     def groups_with(self, user: str) -> set[str]:
-        return {g for (g, u) in self.members if u == user}
+        return set(self._groups_of_user.get(user, ()))
+
+    def _unindex(self, group: str, user: str) -> None:
+        groups = self._groups_of_user.get(user)
+        if groups is not None:
+            groups.discard(group)
+            if not groups:
+                del self._groups_of_user[user]
 
     # ------------------------------------------------------------------ join requests
 

@@ -26,7 +26,10 @@ class Throttled(Exception):
 
 @dataclass
 class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up. Tokens may be reserved ahead."""
+    """``rate`` tokens per second, at most ``burst`` saved up.
+
+    Tokens may be reserved ahead: taking one below zero books the next free slot.
+    """
 
     rate: float
     burst: float
@@ -81,7 +84,9 @@ class Pacer:
     async def slot(self, group: str | None) -> None:
         """Wait for the right to send one message (to ``group``, or a private one if None).
 
-        Raises :class:`Throttled` when that would take longer than ``max_wait``.
+        The token is reserved at once and the caller sleeps until it is due, so waiters
+        queue in order and each wakes exactly once (thousands may wait during a raid).
+        Raises :class:`Throttled`, without reserving, when the wait would exceed ``max_wait``.
         """
         buckets = [self._global_bucket()]
         if group is not None:
@@ -89,16 +94,13 @@ class Pacer:
             if bucket is None:
                 bucket = self._groups[group] = TokenBucket(self.group_rate, self.group_burst)
             buckets.append(bucket)
-        deadline = self.clock() + self.max_wait
-        while True:  # bounded: each pass sleeps until a token is due, or gives up
-            now = self.clock()
-            wait = max(b.wait_for_token(now) for b in buckets)
-            if wait <= 0:
-                for b in buckets:
-                    b.take()
-                return
-            if now + wait > deadline:
-                raise Throttled(f"rate limit: would wait {wait:.1f}s (max {self.max_wait:.0f}s)")
+        now = self.clock()
+        wait = max(b.wait_for_token(now) for b in buckets)
+        if wait > self.max_wait:
+            raise Throttled(f"rate limit: would wait {wait:.1f}s (max {self.max_wait:.0f}s)")
+        for b in buckets:
+            b.take()
+        if wait > 0:
             await asyncio.sleep(wait)
 
     async def notice(

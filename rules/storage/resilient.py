@@ -84,7 +84,7 @@ class ResilientStore(SqlStore):
         self._recovery: asyncio.Task[None] | None = None
         self._provisional = itertools.count(PROVISIONAL_BASE, -1)
         self._case_ids: OrderedDict[int, int] = OrderedDict()  # provisional -> real
-        self._weights: OrderedDict[tuple[str, str], int] = OrderedDict()  # last read
+        self._last_weights: OrderedDict[tuple[str, str], int] = OrderedDict()  # last read
         self._queued_weights: dict[tuple[str, str], int] = {}
 
     @property
@@ -202,8 +202,8 @@ class ResilientStore(SqlStore):
         key = (group_id, member_id)
         if not written:
             self._queued_weights[key] = self._queued_weights.get(key, 0) + weight
-        elif key in self._weights:
-            self._weights[key] += weight
+        elif key in self._last_weights:
+            self._last_weights[key] += weight
 
     # -- Store methods with an outage answer ------------------------------------
 
@@ -226,12 +226,12 @@ class ResilientStore(SqlStore):
                     raise
                 self._begin_outage(exc)
             else:
-                self._weights[key] = weight
-                self._weights.move_to_end(key)
-                if len(self._weights) > MAX_REMEMBERED:
-                    self._weights.popitem(last=False)
+                self._last_weights[key] = weight
+                self._last_weights.move_to_end(key)
+                if len(self._last_weights) > MAX_REMEMBERED:
+                    self._last_weights.popitem(last=False)
                 return weight
-        return self._weights.get(key, 0) + self._queued_weights.get(key, 0)
+        return self._last_weights.get(key, 0) + self._queued_weights.get(key, 0)
 
     async def add_strike(self, strike: Strike) -> None:
         done, _ = await self._submit(_Write("add_strike", (strike,)))

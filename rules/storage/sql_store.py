@@ -4,6 +4,11 @@
 turns on WAL, foreign keys and a busy timeout. ``sqlite+aiosqlite://`` with no
 path is a throw-away database in a temporary file, removed at close (used by
 ``scan`` without ``--db`` and by tests).
+
+What every violation touches (claim, strike read, case, outcomes, officer
+report and its delivery marks) and a member's first sight live in
+:mod:`rules.storage.batched`: batched, and on SQLite files run as whole
+transactions in a worker thread.
 """
 
 from __future__ import annotations
@@ -15,41 +20,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
-from rules.normalize import fold
+from rules.model import Strike
 from rules.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
+from rules.storage.batched import BatchedStoreMixin, sqlite_pragmas, strike_row
 from rules.storage.cases import CasesStoreMixin
 from rules.storage.compliance import ComplianceStoreMixin
 from rules.storage.digest import DigestStoreMixin
 from rules.storage.registry import RegistryStoreMixin
-from rules.storage.tables import (
-    actions,
-    audit_log,
-    cases,
-    groups,
-    handled_messages,
-    members,
-    outbox,
-    strikes,
-)
+from rules.storage.tables import audit_log, outbox, strikes
 from rules.storage.words import WordsStoreMixin
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    # WAL + NORMAL: commits skip the fsync (done at checkpoints); the database
-    # cannot be corrupted, a power cut may lose only the last transactions.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def resolve_url(url: str, root: Path) -> str:
@@ -69,16 +53,13 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _strike_row(strike: Strike) -> dict[str, object]:
-    return {**dataclasses.asdict(strike), "voided": False}
-
-
-def _seconds(value: timedelta | None) -> int | None:
-    return None if value is None else int(value.total_seconds())
-
-
 class SqlStore(
-    WordsStoreMixin, ComplianceStoreMixin, CasesStoreMixin, DigestStoreMixin, RegistryStoreMixin
+    BatchedStoreMixin,
+    WordsStoreMixin,
+    ComplianceStoreMixin,
+    CasesStoreMixin,
+    DigestStoreMixin,
+    RegistryStoreMixin,
 ):
     """Durable state in a SQL database. Create with :meth:`open`."""
 
@@ -101,145 +82,25 @@ class SqlStore(
             kwargs = {"connect_args": {"timeout": seconds, "command_timeout": seconds}}
         engine = create_async_engine(parsed, **kwargs)
         if parsed.get_backend_name() == "sqlite":
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         await migrate.upgrade(engine)
         store = cls(engine)
         store._scratch = scratch
         return store
 
     async def close(self) -> None:
+        await self._close_batched()
         await self.engine.dispose()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
-    # -- members and groups -------------------------------------------------
-
-    async def claim_message(self, group_id: str, message_id: str, at: datetime) -> bool:
-        try:
-            async with self._write() as conn:
-                await conn.execute(
-                    insert(handled_messages).values(group_id=group_id, message_id=message_id, at=at)
-                )
-        except IntegrityError:
-            return False
-        return True
-
-    async def note_member(self, event: ChatEvent) -> None:
-        at = event.time
-        group = {"id": event.group_id, "platform": event.platform.value, "name": ""}
-        member = {
-            "card": event.member.card,
-            "nickname": event.member.nickname,
-            "role": event.member.role.value,
-            "last_seen": at,
-        }
-        key = {"group_id": event.group_id, "member_id": event.member.id}
-        async with self._write() as conn:
-            await conn.execute(
-                self._upsert(
-                    groups, {**group, "first_seen": at, "last_activity": at}, {"last_activity": at}
-                )
-            )
-            await conn.execute(self._upsert(members, {**key, **member, "first_seen": at}, member))
-
-    # -- strikes and cases --------------------------------------------------
-
-    async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
-        query = (
-            select(func.coalesce(func.sum(strikes.c.weight), 0))
-            .where(strikes.c.group_id == group_id)
-            .where(strikes.c.member_id == member_id)
-            .where(strikes.c.at >= since)
-            .where(strikes.c.voided.is_(False))
-        )
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+    # -- strikes ------------------------------------------------------------
 
     async def add_strike(self, strike: Strike) -> None:
         async with self._write() as conn:
-            await conn.execute(insert(strikes).values(_strike_row(strike)))
-
-    async def open_case(
-        self,
-        event: ChatEvent,
-        findings: tuple[Finding, ...],
-        step: int,
-        at: datetime,
-        strike_weight: int = 0,
-    ) -> int:
-        evidence = masked_text(event.text, findings)
-        async with self._write() as conn:
-            result = await conn.execute(
-                insert(cases)
-                .values(
-                    group_id=event.group_id,
-                    member_id=event.member.id,
-                    member_card=event.member.card,
-                    message_id=event.message_id,
-                    evidence=evidence,
-                    normalized=fold(evidence),
-                    findings=[dataclasses.asdict(f) for f in findings],
-                    step=step,
-                    status="open",
-                    created_at=at,
-                )
-                .returning(cases.c.id)
-            )
-            case_id = int(result.scalar_one())
-            if strike_weight:
-                strike = Strike(event.group_id, event.member.id, strike_weight, at, case_id)
-                await conn.execute(
-                    insert(strikes).values(**dataclasses.asdict(strike), voided=False)
-                )
-            return case_id
-
-    async def record_outcomes(
-        self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime
-    ) -> None:
-        if not outcomes:
-            return
-        rows = [
-            {
-                "case_id": case_id,
-                "kind": o.action.kind.value,
-                "target_id": o.action.target_id,
-                "status": o.status.value,
-                "detail": o.detail,
-                "duration_s": _seconds(o.action.duration),
-                "at": at,
-            }
-            for o in outcomes
-        ]
-        async with self._write() as conn:
-            await conn.execute(insert(actions), rows)
+            await conn.execute(insert(strikes).values(strike_row(strike)))
 
     # -- officer outbox -----------------------------------------------------
-
-    async def enqueue_report(
-        self,
-        officer_id: str,
-        text: str,
-        case_id: int | None,
-        at: datetime,
-        due: datetime | None = None,
-        held: bool = False,
-    ) -> int:
-        async with self._write() as conn:
-            result = await conn.execute(
-                insert(outbox)
-                .values(
-                    officer_id=officer_id,
-                    text=text,
-                    case_id=case_id,
-                    created_at=at,
-                    next_attempt_at=due or at,
-                    attempts=0,
-                    last_error="",
-                    kind="held" if held else "report",
-                )
-                .returning(outbox.c.id)
-            )
-            return int(result.scalar_one())
 
     async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
         query = (
@@ -257,26 +118,6 @@ class SqlStore(
             OutboxItem(r.id, r.officer_id, r.text, r.attempts, r.case_id, r.kind, r.image)
             for r in rows
         ]
-
-    async def mark_report_sent(self, item_id: int, at: datetime) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == item_id)
-                .values(sent_at=at, attempts=outbox.c.attempts + 1, image=None)
-            )
-
-    async def mark_report_failed(self, item_id: int, error: str, retry_at: datetime) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == item_id)
-                .values(
-                    attempts=outbox.c.attempts + 1,
-                    last_error=error[:1000],
-                    next_attempt_at=retry_at,
-                )
-            )
 
     # -- audit log ----------------------------------------------------------
 

@@ -200,9 +200,13 @@ class FakeOneBot:
 
     async def send(self, event: dict[str, Any]) -> float:
         """Push one event; return the perf_counter time it was sent."""
+        return await self.send_raw(json.dumps(event, ensure_ascii=False))
+
+    async def send_raw(self, payload: str) -> float:
+        """Push one event already encoded as JSON; return the perf_counter time it was sent."""
         assert self._ws is not None
         sent = time.perf_counter()
-        await self._ws.send(json.dumps(event, ensure_ascii=False))
+        await self._ws.send(payload)
         return sent
 
     def base(self, post_type: str) -> dict[str, Any]:
@@ -275,13 +279,32 @@ def group_message_event(
     }
 
 
+async def wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
+    """Wait until ``proc`` accepts connections on ``port``; raise if it exits or takes too long."""
+    deadline = time.monotonic() + SPAWN_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
+            writer.close()
+            return
+        except (OSError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{proc.args} did not listen within {SPAWN_TIMEOUT}s") from None
+            await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
-    config: Path, port: int, log_path: Path
+    config: Path, port: int, log_path: Path, env: dict[str, str] | None = None
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """``python bot.py --config CONFIG`` in a subprocess, up and listening; always killed."""
+    """``python bot.py --config CONFIG`` in a subprocess, up and listening; always killed.
+
+    ``env`` adds environment variables (e.g. nonebot's ``LOG_LEVEL``).
+    """
     log = log_path.open("wb")
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    env = os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {})
     proc = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once; we poll below)
         [sys.executable, str(ROOT / "bot.py"), "--config", str(config)],
         cwd=str(ROOT),  # nonebot names plugin modules relative to the working directory
@@ -291,18 +314,10 @@ async def running_bot(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + SPAWN_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"bot exited with {proc.returncode}; log: {log_path}")
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
-                writer.close()
-                break
-            except (OSError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"bot did not listen within {SPAWN_TIMEOUT}s") from None
-                await asyncio.sleep(0.05)
+        try:
+            await wait_listening(proc, port)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; log: {log_path}") from None
         yield proc
     finally:
         if proc.poll() is None:

@@ -16,9 +16,13 @@ from tests.e2e.onebot_client import group_message_event
 # fixture), so its modules are imported inside the tests.
 
 
+def raw_event(message: Any) -> dict[str, Any]:
+    """A group message as the implementation sends it (JSON)."""
+    return group_message_event(1, 55, 66, message, 9, {"card": "李四+教务处", "role": "admin"})
+
+
 def event(message: Any) -> Any:
-    sender = {"card": "李四+教务处", "role": "admin"}
-    return Adapter.json_to_event(group_message_event(1, 55, 66, message, 9, sender))
+    return Adapter.json_to_event(raw_event(message))
 
 
 def test_replies_and_mentions_stay_out_of_the_text() -> None:

@@ -85,18 +85,20 @@ async def outage_store(url: str) -> AsyncIterator[Outage]:
             yield Outage(store, proxy.cut, proxy.restore)
             await store.close()
         return
+    # A SQLite file cannot become unreachable: point the store at a closed port instead
+    # (and at the async path, since the hot path otherwise writes the file from a thread).
     store = await ResilientStore.open(url)
-    real = store.engine
+    real, real_sync = store.engine, store._sync
     nowhere = create_async_engine(f"postgresql+asyncpg://gg:gg@127.0.0.1:{closed_port()}/gg")
 
     def cut() -> None:
-        store.engine = nowhere
+        store.engine, store._sync = nowhere, None
 
     def restore() -> None:
-        store.engine = real
+        store.engine, store._sync = real, real_sync
 
     yield Outage(store, cut, restore)
-    store.engine = real
+    restore()
     await store.close()
     await nowhere.dispose()
 

@@ -1,0 +1,114 @@
+"""The engine under concurrency: strikes counted in order per member, first action first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from rules.config import DetectorSettings, parse_config
+from rules.detectors.base import Detector
+from rules.engine import Engine
+from rules.model import Action, ActionKind, ChatEvent, Outcome, OutcomeStatus
+from rules.storage.sql_store import SqlStore
+from tests.fakes import Clock, FakeGateway, WordListDetector, message
+
+WORDS = {"笨蛋": "insult"}
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[SqlStore]:
+    store = await SqlStore.open("sqlite+aiosqlite://")
+    yield store
+    await store.close()
+
+
+def make_engine(store: Any) -> Engine:
+    detectors: list[Detector[DetectorSettings]] = [WordListDetector(WORDS)]  # type: ignore[list-item]
+    return Engine(parse_config({}), detectors, store, clock=Clock())
+
+
+async def test_one_members_violations_climb_the_ladder_in_order(store: SqlStore) -> None:
+    engine, gateway = make_engine(store), FakeGateway()
+    decisions = await asyncio.gather(*(engine.handle(message("笨蛋"), gateway) for _ in range(3)))
+    assert sorted(d.step for d in decisions) == [1, 2, 3]
+    others = await asyncio.gather(
+        *(engine.handle(message("笨蛋", user=f"qq:{n}"), gateway) for n in range(3))
+    )
+    assert [d.step for d in others] == [1, 1, 1]  # other members start their own ladder
+
+
+class SlowCaseStore:
+    """The real store, but writing a case waits until the test says so."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self.release = asyncio.Event()
+        self.fail = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def open_case(self, *args: Any, **kwargs: Any) -> int:
+        await self.release.wait()
+        if self.fail:
+            raise ConnectionError("database went away")
+        return await self._store.open_case(*args, **kwargs)
+
+
+class WatchingGateway(FakeGateway):
+    """Notes each action as it is performed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = asyncio.Event()
+
+    async def perform(self, action: Action) -> Outcome:
+        outcome = await super().perform(action)
+        self.seen.set()
+        return outcome
+
+
+async def test_the_first_action_does_not_wait_for_the_case_write(store: SqlStore) -> None:
+    slow = SlowCaseStore(store)
+    gateway = WatchingGateway()
+    handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
+    await asyncio.wait_for(gateway.seen.wait(), 5)
+    assert gateway.kinds()[0] is ActionKind.DELETE and not handling.done()
+    slow.release.set()
+    decision = await handling
+    assert decision.case_id is not None
+    assert all(a.case_id == decision.case_id for a in decision.actions)
+    assert all(o.action.case_id == decision.case_id for o in decision.outcomes)
+
+
+async def test_a_failed_case_write_still_lets_the_actions_finish(store: SqlStore) -> None:
+    slow = SlowCaseStore(store)
+    slow.fail = True
+    gateway = WatchingGateway()
+    handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
+    await asyncio.wait_for(gateway.seen.wait(), 5)
+    slow.release.set()
+    with pytest.raises(ConnectionError):
+        await handling
+    assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]
+
+
+async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlStore) -> None:
+    writes: list[datetime] = []
+
+    class Counting(SqlStore):
+        async def note_member(self, event: ChatEvent) -> None:
+            writes.append(event.time)
+            await super().note_member(event)
+
+    counting = Counting(store.engine)
+    engine, gateway = make_engine(counting), FakeGateway()
+    await asyncio.gather(*(engine.handle(message("你好"), gateway) for _ in range(5)))
+    assert len(writes) == 1
+    decision = await engine.handle(message("笨蛋"), gateway)
+    assert OutcomeStatus.DONE in {o.status for o in decision.outcomes}
+    assert len(writes) == 1  # same card and role: not written again
