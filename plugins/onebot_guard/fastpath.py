@@ -22,13 +22,15 @@ Measured under ``make bench-qq`` (in-process, a clean group message, WARNING log
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar, cast
 
-from nonebot.adapters.onebot.v11 import Bot, Event
+from nonebot.adapters.onebot.v11 import Bot, Event, GroupMessageEvent
+from nonebot.exception import IgnoredException
 from nonebot.message import event_preprocessor
 from pydantic import TypeAdapter
 
@@ -100,3 +102,42 @@ def register_first(func: Callable[[Bot, Event], Awaitable[None]]) -> None:
         return
     log.warning("nonebot's preprocessor set moved; using event_preprocessor (slower)")
     event_preprocessor(func)
+
+
+def _only_ours() -> bool:
+    """Whether nothing but our preprocessor would see a message event in nonebot."""
+    import nonebot.message
+    from nonebot.matcher import matchers
+
+    preprocessors = getattr(nonebot.message, "_event_preprocessors", None)
+    postprocessors = getattr(nonebot.message, "_event_postprocessors", None)
+    if not isinstance(preprocessors, set) or not isinstance(postprocessors, set):
+        return False  # nonebot's internals moved: take the full path
+    if postprocessors or any(not isinstance(p, _Preprocessor) for p in preprocessors):
+        return False
+    return not any(
+        matcher.type in ("", "message") for group in matchers.values() for matcher in group
+    )
+
+
+def install_fast_lane(moderate: Callable[[Bot, Event], Awaitable[None]]) -> None:
+    """Let group messages that only ``moderate`` would see skip nonebot's dispatch.
+
+    ``moderate`` is the preprocessor registered with :func:`register_first`; it may
+    raise ``IgnoredException`` as it does there.
+    """
+    full_path = Bot.handle_event
+
+    async def handle_event(self: Bot, event: Event) -> None:
+        if (
+            isinstance(event, GroupMessageEvent)
+            and not any(segment.type == "reply" for segment in event.original_message)
+            and _only_ours()
+        ):
+            event.message.reduce()  # as the adapter does
+            with contextlib.suppress(IgnoredException):  # stopping is all it means here
+                await moderate(self, event)
+            return
+        await full_path(self, event)
+
+    Bot.handle_event = handle_event  # type: ignore[method-assign]
