@@ -296,6 +296,19 @@ async def baseline(rate: float, stream_args: tuple[int, float, int]) -> Result:
         return await push(qq, stream, rate, "client ceiling (echo server)", ProcessCpu(proc.pid))
 
 
+async def warm_up(qq: FakeOneBot, groups: list[SimGroup], cpu: ProcessCpu) -> None:
+    """Not measured: every member speaks once, so the bot has learnt its role in each group
+    and seen each member (first sight is recorded in the database)."""
+    n = 0
+    for sim in groups:
+        for m in range(MEMBERS):
+            n += 1
+            await qq.send(qq.message(sim.group_id, 100_000 + m, text("早"), n))
+            if n % 100 == 0:
+                await asyncio.sleep(0.02)
+    await cpu.quiet_since(limit=30)
+
+
 async def bot_run(rate: float, stream_args: tuple[int, float, int]) -> Result:
     groups = sim_groups()
     with tempfile.TemporaryDirectory(prefix="groupguard-bench-") as tmp:
@@ -309,16 +322,7 @@ async def bot_run(rate: float, stream_args: tuple[int, float, int]) -> Result:
             FakeOneBot(url, BOT, TOKEN, groups) as qq,
         ):
             cpu = ProcessCpu(proc.pid)
-            # warm-up, not measured: every member speaks once, so the bot has learnt its role
-            # in each group and seen each member (first sight is recorded in the database)
-            n = 0
-            for sim in groups:
-                for m in range(MEMBERS):
-                    n += 1
-                    await qq.send(qq.message(sim.group_id, 100_000 + m, text("早"), n))
-                    if n % 100 == 0:
-                        await asyncio.sleep(0.02)
-            await cpu.quiet_since(limit=30)
+            await warm_up(qq, groups, cpu)
             stream = build_stream(qq, *stream_args)
             result = await push(qq, stream, rate, "GroupGuard bot", cpu)
         if len(result.latencies_ms) < result.violations:  # show why, before the directory goes

@@ -126,6 +126,11 @@ class ServerSettings(Section):
         "127.0.0.1", description="Address the bot listens on for OneBot."
     )
     port: int = Field(8080, ge=1, le=65535, description="Port the bot listens on.")
+    stats_interval: Duration = Field(
+        default_factory=lambda: timedelta(minutes=10),
+        description="Log one line of counts (events, cases, failed actions) this often; 0: "
+        "only at shutdown.",
+    )
 
     @property
     def loopback_only(self) -> bool:

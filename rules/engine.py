@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,24 @@ NOTICES = frozenset({ActionKind.WARN, ActionKind.REMIND})
 _SUCCEEDED = frozenset({OutcomeStatus.DONE, OutcomeStatus.DRY_RUN})
 
 
+@dataclass(slots=True)
+class EngineStats:
+    """Counts since start, for the operator's periodic log line."""
+
+    events: int = 0
+    cases: int = 0
+    failed_actions: int = 0
+
+    def line(self, before: EngineStats | None = None) -> str:
+        """``events N (+d), cases N (+d), failed actions N (+d)``; deltas since ``before``."""
+        parts = []
+        for name in ("events", "cases", "failed_actions"):
+            now = getattr(self, name)
+            delta = f" (+{now - getattr(before, name):,})" if before is not None else ""
+            parts.append(f"{name.replace('_', ' ')} {now:,}{delta}")
+        return ", ".join(parts)
+
+
 class Engine:
     """Runs detectors on events and carries out what the ladder decides."""
 
@@ -87,6 +105,7 @@ class Engine:
         self.clock = clock
         self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
         self._deciding = KeyedLock()  # (group, member): one decision at a time
+        self.stats = EngineStats()
 
     def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
         """Every finding of every enabled detector that handles this kind of event."""
@@ -110,6 +129,7 @@ class Engine:
 
     async def handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
         """Detect, decide, act and record for one event."""
+        self.stats.events += 1
         policy = self.config.policy_for(event.group_id)
         if event.kind is EventKind.JOIN_REQUEST and self.members is not None:
             dry_run = self.force_dry_run or policy.moderation.dry_run
@@ -174,6 +194,8 @@ class Engine:
                 )
 
         final = tuple(outcomes)
+        self.stats.cases += 1
+        self.stats.failed_actions += sum(o.status is OutcomeStatus.FAILED for o in final)
         await self.store.record_outcomes(case_id, final, now)
         return Decision(
             findings=findings,

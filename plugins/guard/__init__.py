@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,6 +104,18 @@ async def _outbox_loop(runtime: Runtime) -> None:
             await asyncio.wait_for(wake.wait(), interval)
 
 
+async def _stats_loop(runtime: Runtime) -> None:
+    """One log line of counts every ``[server] stats_interval`` (the operator's pulse)."""
+    every = runtime.config.server.stats_interval.total_seconds()
+    if every <= 0:
+        return
+    stats = runtime.engine.stats
+    while True:
+        before = dataclasses.replace(stats)
+        await asyncio.sleep(every)
+        logger.info(f"stats: {stats.line(before)}")
+
+
 @driver.on_startup
 async def _start() -> None:
     path = get_plugin_config(PluginConfig).groupguard_config
@@ -112,16 +125,19 @@ async def _start() -> None:
         runtime.commands.notify = request_outbox_flush  # reports from /report, /appeal
     _state["runtime"] = runtime
     _state["outbox_task"] = asyncio.create_task(_outbox_loop(runtime), name="groupguard-outbox")
+    _state["stats_task"] = asyncio.create_task(_stats_loop(runtime), name="groupguard-stats")
     logger.opt(colors=False).info("\n" + banner(config, source, runtime))
 
 
 @driver.on_shutdown
 async def _stop() -> None:
-    task = _state.pop("outbox_task", None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for name in ("outbox_task", "stats_task"):
+        task = _state.pop(name, None)
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     runtime = _state.pop("runtime", None)
     if isinstance(runtime, Runtime):
+        logger.info(f"stats at shutdown: {runtime.engine.stats.line()}")
         await runtime.close()
