@@ -50,6 +50,11 @@ class Batcher(Generic[T, R]):
         # a caller that is cancelled cancels its future; the item is queued and still runs
         return await future
 
+    async def flush(self) -> None:
+        """Return once everything submitted so far has run (for an orderly close)."""
+        while self._worker is not None and not self._worker.done():
+            await asyncio.wait([self._worker])
+
     async def _drain(self) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:

@@ -155,6 +155,17 @@ class BatchedStoreMixin(StoreBase):
         self._members = Batcher(self._note_members, linger=LINGER)
 
     async def _close_batched(self) -> None:
+        # what was submitted before the close still lands (outcomes linger for company)
+        for batcher in (
+            self._claims,
+            self._weights,
+            self._cases,
+            self._outcomes,
+            self._reports,
+            self._report_marks,
+            self._members,
+        ):
+            await batcher.flush()
         if self._sync is not None:
             for pool in (self._writer, self._reader):
                 if pool is not None:

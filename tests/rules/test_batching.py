@@ -203,3 +203,24 @@ async def test_memory_store_keeps_writes_made_while_others_read() -> None:
     await asyncio.gather(writes(), reads(), reads())
     assert len(await store.due_reports(T0, limit=100)) == 30
     await store.close()
+
+
+async def test_writes_submitted_before_close_land(tmp_path: Path) -> None:
+    url = resolve_url("sqlite+aiosqlite:///gg.db", tmp_path)
+    store = await SqlStore.open(url)
+    case_id = await store.open_case(message("笨蛋"), (), 1, T0)
+    done = Outcome(Action(ActionKind.DELETE, "qq:1001", "qq:2001"), OutcomeStatus.DONE, "ok")
+    # outcomes and members linger for company: still queued when the close begins
+    pending = [
+        asyncio.create_task(store.record_outcomes(case_id, (done,), T0)),
+        asyncio.create_task(store.note_member(message("hi", user="qq:7"))),
+    ]
+    await asyncio.sleep(0)
+    await store.close()
+    await asyncio.gather(*pending)
+    again = await SqlStore.open(url)
+    async with again.engine.connect() as conn:
+        kinds = [r.kind for r in await conn.execute(select(actions))]
+        seen = [r.member_id for r in await conn.execute(select(members))]
+    await again.close()
+    assert kinds == ["delete"] and "qq:7" in seen
