@@ -36,7 +36,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import ClassVar
 
-from rules import normalize
+from rules import normalize, segment
 from rules.config import PROJECT_ROOT, KeywordSettings
 from rules.detectors.base import Detector
 from rules.detectors.keyword_index import (
@@ -56,6 +56,7 @@ __all__ = ["KeywordDetector", "Term", "TermIndex", "expand_globs", "read_word_li
 CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
+CONTEXT = 8  # characters either side of a homophone hit that are segmented to judge it
 
 _fold_marked = normalize.fold_marked
 _expand = normalize.expand
@@ -319,6 +320,8 @@ def _findings(
             if span is None:
                 continue
             start, end = span
+        if key.mode == SOUND and segment.cuts_a_word(text, start, end, CONTEXT):
+            continue  # part of an ordinary word around it: 打麻|将, 有|男朋友, 福建人
         for term, category, scope in terms:
             if scope not in scopes:
                 continue
