@@ -30,7 +30,7 @@ from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
 
-SEGMENT_VERSION = 1
+SEGMENT_VERSION = 2
 # jieba's split of a text into blocks it segments (re_han_default) and the
 # single letters or digits it joins back into one word (re_eng).
 _BLOCK = re.compile("[\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+")
@@ -49,38 +49,50 @@ class Lexicon:
 
     def boundaries(self, text: str) -> set[int]:
         """Positions of ``text`` where jieba's segmentation (without HMM) starts a word."""
-        cuts = set(range(len(text) + 1))  # outside blocks every character is a word
-        for block in _BLOCK.finditer(text):
-            start, end = block.span()
-            cuts.difference_update(range(start + 1, end))
-            cuts.update(self._block_cuts(text, start, end))
-        return cuts
+        return self._boundaries(text, self._automaton.find_overlapping(text))
 
-    def _block_cuts(self, text: str, start: int, end: int) -> list[int]:
-        """Word starts inside one block (jieba's ``calc`` route, letters joined)."""
-        block = text[start:end]
-        n = len(block)
-        words: list[list[tuple[int, float]]] = [[] for _ in range(n)]
-        logp = self.logp
-        for first, stop, number in self._automaton.find_overlapping(block):
-            words[first].append((stop, logp[number]))
+    def cuts_a_word(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` begins or ends inside a word of ``text``."""
+        found = self._automaton.find_overlapping(text)
+        for first, stop, _ in found:  # no dictionary word across an edge: nothing to cut
+            if first < start < stop or first < end < stop:
+                break
+        else:
+            return False
+        cuts = self._boundaries(text, found)
+        return start not in cuts or end not in cuts
+
+    def _boundaries(self, text: str, found: list[tuple[int, int, int]]) -> set[int]:
+        """:meth:`boundaries` from the dictionary words ``found`` in ``text``.
+
+        jieba's ``calc``: from the right, the most probable segmentation of every
+        suffix, a character that starts no word being a word of frequency 1, ties
+        to the longer word. No word holds a character outside jieba's blocks
+        (see :func:`_build`), so blocks split by themselves. Lone letters and
+        digits are joined, as jieba joins them.
+        """
+        n = len(text)
         best = [0.0] * (n + 1)
-        step = [0] * (n + 1)
+        step = [0] * (n + 1)  # where the best word starting here ends
+        unknown, logp = self.unknown, self.logp
+        found.sort()  # by start: taken from the end, position by position
+        i = len(found) - 1
         for at in range(n - 1, -1, -1):
-            score, stop = self.unknown + best[at + 1], at + 1
-            for end_at, weight in words[at]:
-                # ties go to the longer word, as in jieba (max over (score, end))
-                candidate = weight + best[end_at]
-                if candidate > score or (candidate == score and end_at > stop):
-                    score, stop = candidate, end_at
+            score, stop = best[at + 1] + unknown, at + 1
+            while i >= 0 and found[i][0] == at:
+                end, number = found[i][1], found[i][2]
+                i -= 1
+                candidate = logp[number] + best[end]
+                if candidate > score or (candidate == score and end > stop):
+                    score, stop = candidate, end
             best[at], step[at] = score, stop
-        cuts = []
+        cuts = {n}
         at, joined = 0, False  # joined: the word before is a lone letter or digit
         while at < n:
             stop = step[at]
-            single = stop == at + 1 and _ENG.match(block[at]) is not None
-            if not (single and joined):  # jieba joins lone letters and digits into one word
-                cuts.append(start + at)
+            single = stop == at + 1 and _ENG.match(text[at]) is not None
+            if not (single and joined):
+                cuts.add(at)
             at, joined = stop, single
         return cuts
 
@@ -108,7 +120,8 @@ def _build() -> Lexicon:
             word, freq = line.split(" ")[:2]
             frequencies[word] = int(freq)  # the last entry wins, every one counts (as jieba)
             total += int(freq)
-    words = [word for word, freq in frequencies.items() if freq > 0]
+    # jieba never sees a word with a character outside its blocks (c++ is one, 21·世纪 not)
+    words = [word for word, freq in frequencies.items() if freq > 0 and _BLOCK.fullmatch(word)]
     log_total = math.log(total)
     logp = array("d", (math.log(frequencies[word]) - log_total for word in words))
     return Lexicon(CharwiseDoubleArrayAhoCorasick(words), logp, -log_total)
@@ -141,8 +154,8 @@ def lexicon() -> Lexicon:
 def cuts_a_word(text: str, start: int, end: int, reach: int) -> bool:
     """Whether ``text[start:end]`` begins or ends inside a word of the text around it.
 
-    Only ``reach`` characters either side are segmented (a word is short).
+    Only ``reach`` characters either side are segmented (a word is short), and
+    only when a dictionary word crosses an edge of the span at all.
     """
     low = max(0, start - reach)
-    cuts = lexicon().boundaries(text[low : end + reach])
-    return (start - low) not in cuts or (end - low) not in cuts
+    return lexicon().cuts_a_word(text[low : end + reach], start - low, end - low)
