@@ -18,6 +18,14 @@ Rules on top of the raw matches:
   an ordinary word (病毒 sounds like 冰毒), and a two-character homophone must
   share a character with the term (any two characters sound like some term);
   ``[keywords] pinyin = false`` turns them off for a group.
+* A homophone that survives those checks must stand as a unit of its
+  sentence: one that begins or ends inside a word of the text around it
+  (打麻|将 for 大麻, 有|男朋友 for 幼男, 福建人 for 贱人) is ordinary text.
+  ``CONTEXT`` characters either side are segmented with jieba's dictionary
+  (:mod:`rules.segment`), only for such hits, so the hot path never pays.
+  Tone agreement was measured and is not used: the best-known substitutions
+  differ in tone (草 for 操, 吗 for 妈, 几 for 鸡). Left: sound-alikes that are
+  words of their own (读博, 刚交, 压力大吗), see the tests.
 * Allow-listed terms (``[keywords] allow``, ``allow.txt`` and custom allow
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
@@ -36,7 +44,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import ClassVar
 
-from rules import normalize
+from rules import normalize, segment
 from rules.config import PROJECT_ROOT, KeywordSettings
 from rules.detectors.base import Detector
 from rules.detectors.keyword_index import (
@@ -56,6 +64,7 @@ __all__ = ["KeywordDetector", "Term", "TermIndex", "expand_globs", "read_word_li
 CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
+CONTEXT = 8  # characters either side of a homophone hit that are segmented to judge it
 
 _fold_marked = normalize.fold_marked
 _expand = normalize.expand
@@ -319,6 +328,8 @@ def _findings(
             if span is None:
                 continue
             start, end = span
+        if key.mode == SOUND and segment.cuts_a_word(text, start, end, CONTEXT):
+            continue  # part of an ordinary word around it: 打麻|将, 有|男朋友, 福建人
         for term, category, scope in terms:
             if scope not in scopes:
                 continue
