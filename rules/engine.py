@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -175,14 +175,19 @@ class Engine:
             effective, outcomes = executor.resolve(
                 planned, gateway.capabilities(event.group_id), policy.fallbacks
             )
-            acting = asyncio.ensure_future(self._act(effective, findings, total, policy, gateway))
+            recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+            acting = asyncio.ensure_future(
+                self._act(effective, findings, total, policy, gateway, recorded)
+            )
             try:
                 case_id = await self.store.open_case(
                     event, findings, step, now, strike_weight=weight
                 )
             except BaseException:
+                recorded.set_result(None)  # notices go out without a case number
                 await asyncio.wait([acting])  # the actions went out; let them finish
                 raise
+            recorded.set_result(case_id)
 
         done, effective = await acting
         outcomes.extend(replace(o, action=replace(o.action, case_id=case_id)) for o in done)
@@ -259,11 +264,17 @@ class Engine:
         total: int,
         policy: Policy,
         gateway: Gateway,
+        recorded: Awaitable[int | None],
     ) -> tuple[list[Outcome], list[Action]]:
-        """Enforce, then send the notices worded from what happened; (outcomes, actions)."""
+        """Enforce, then send the notices worded from what happened; (outcomes, actions).
+
+        Enforcement does not wait for the case to be written; the notices do, so they
+        can give the member the case number to appeal with (``recorded``).
+        """
         enforced = await executor.perform([a for a in effective if a.kind in ENFORCEMENT], gateway)
+        case_id = await recorded
         worded = [
-            self._notice(a, findings, enforced, total, policy) if a.kind in NOTICES else a
+            self._notice(a, findings, enforced, total, policy, case_id) if a.kind in NOTICES else a
             for a in effective
         ]
         noticed = await executor.perform([a for a in worded if a.kind in NOTICES], gateway)
@@ -298,6 +309,7 @@ class Engine:
         enforced: list[Outcome],
         count: int,
         policy: Policy,
+        case_id: int | None = None,
     ) -> Action:
         """Fill in the @-notice from what actually happened, not what was planned."""
         lang = policy.moderation.language
@@ -310,14 +322,17 @@ class Engine:
             return replace(action, text=render("remind", lang, detail=detail))
         reason = "、".join(dict.fromkeys(category_name(f.category, lang) for f in findings))
         done = {o.action.kind: o.action for o in enforced if o.status in _SUCCEEDED}
+        ref = render("case_ref", lang, case=case_id) if case_id else ""
         if ActionKind.KICK in done:
-            text = render("warn_kicked", lang, reason=reason)
+            text = render("warn_kicked", lang, reason=reason, case_ref=ref)
         elif ActionKind.MUTE in done:
             duration = done[ActionKind.MUTE].duration
             shown = human_duration(duration or timedelta(0), lang)
-            text = render("warn_muted", lang, reason=reason, duration=shown, count=count)
+            text = render(
+                "warn_muted", lang, reason=reason, duration=shown, count=count, case_ref=ref
+            )
         else:
-            text = render("warn", lang, reason=reason, count=count)
+            text = render("warn", lang, reason=reason, count=count, case_ref=ref)
         return replace(action, text=text)
 
     async def _escalate(

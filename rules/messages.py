@@ -16,18 +16,25 @@ Language = Literal["zh", "en"]
 
 _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
     "warn": {
-        "zh": "请勿发布违规内容（{reason}），本条已处理。这是您第{count}次违规，请遵守群规。",
+        "zh": "请勿发布违规内容（{reason}），本条已处理。"
+        "这是您第{count}次违规，请遵守群规。{case_ref}",
         "en": "Please do not post prohibited content ({reason}). This is violation {count}; "
-        "please follow the group rules.",
+        "please follow the group rules.{case_ref}",
     },
     "warn_muted": {
-        "zh": "因发布违规内容（{reason}），已被禁言{duration}。这是您第{count}次违规。",
-        "en": "Muted for {duration} for prohibited content ({reason}). This is violation {count}.",
+        "zh": "因发布违规内容（{reason}），已被禁言{duration}。这是您第{count}次违规。{case_ref}",
+        "en": "Muted for {duration} for prohibited content ({reason}). "
+        "This is violation {count}.{case_ref}",
     },
     "warn_kicked": {
-        "zh": "因多次或严重违反群规（{reason}），已被移出本群，并已上报管理员。",
+        "zh": "因多次或严重违反群规（{reason}），已被移出本群，并已上报管理员。{case_ref}",
         "en": "Removed from the group for repeated or serious violations ({reason}); "
-        "this has been reported.",
+        "this has been reported.{case_ref}",
+    },
+    # appended to the notices above when the case is recorded (members appeal by its number)
+    "case_ref": {
+        "zh": "（记录 #{case}；如有异议，请私聊本机器人发送：/申诉 #{case} 理由）",
+        "en": " (Case #{case}; to appeal, send me privately: /appeal #{case} reason)",
     },
     "remind": {
         "zh": "请按群规修改群名片（{detail}）。",

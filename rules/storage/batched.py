@@ -34,6 +34,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
@@ -326,12 +327,20 @@ _CLAIMED = select(handled_messages.c.group_id, handled_messages.c.message_id).wh
     handled_messages.c.group_id.in_(_expanding("groups")),
     handled_messages.c.message_id.in_(_expanding("ids")),
 )
-_STRIKES = select(strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at).where(
+_STRIKE_FILTER = (
     strikes.c.group_id.in_(_expanding("groups")),
     strikes.c.member_id.in_(_expanding("ids")),
-    strikes.c.at >= bindparam("since"),
     strikes.c.voided.is_(False),
 )
+# Summed in the database: a member's whole strike history is never fetched row by row.
+_STRIKE_SUMS = (
+    select(strikes.c.group_id, strikes.c.member_id, func.sum(strikes.c.weight))
+    .where(*_STRIKE_FILTER, strikes.c.at >= bindparam("since"))
+    .group_by(strikes.c.group_id, strikes.c.member_id)
+)
+_STRIKES_BETWEEN = select(
+    strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at
+).where(*_STRIKE_FILTER, strikes.c.at >= bindparam("since"), strikes.c.at < bindparam("until"))
 _KNOWN_MEMBERS = select(members.c.group_id, members.c.member_id).where(
     members.c.group_id.in_(_expanding("groups")),
     members.c.member_id.in_(_expanding("ids")),
@@ -458,14 +467,23 @@ def _claim_rows(conn: Connection, claims: list[_Claim]) -> list[bool]:
 
 
 def _weights(conn: Connection, queries: list[_WeightQuery]) -> list[int]:
-    """Each query's sum of unvoided strike weights since its own ``since``."""
-    asked = [(q.group_id, q.member_id) for q in queries]
-    params = {**_pairs(asked), "since": min(q.since for q in queries)}
-    found: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
-    for group_id, member_id, weight, at in conn.execute(_STRIKES, params):
-        found.setdefault((group_id, member_id), []).append((at, weight))
+    """Each query's sum of unvoided strike weights since its own ``since``.
+
+    The batch's windows start a few milliseconds apart: strikes since the latest start
+    are summed per member in the database; the few between the earliest and the latest
+    start are fetched and counted for the queries whose window holds them.
+    """
+    pairs = _pairs((q.group_id, q.member_id) for q in queries)
+    earliest, latest = min(q.since for q in queries), max(q.since for q in queries)
+    sums = {(g, m): int(w) for g, m, w in conn.execute(_STRIKE_SUMS, {**pairs, "since": latest})}
+    edge: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+    if earliest < latest:
+        params = {**pairs, "since": earliest, "until": latest}
+        for group_id, member_id, weight, at in conn.execute(_STRIKES_BETWEEN, params):
+            edge.setdefault((group_id, member_id), []).append((at, weight))
     return [
-        sum(w for at, w in found.get((q.group_id, q.member_id), ()) if at >= q.since)
+        sums.get((q.group_id, q.member_id), 0)
+        + sum(w for at, w in edge.get((q.group_id, q.member_id), ()) if at >= q.since)
         for q in queries
     ]
 

@@ -10,9 +10,11 @@ first third's (flat, not growing with the events handled). The figures are
 printed and written to ``build/load-report.txt``.
 
 Duration and rate: ``GROUPGUARD_LOAD_SECONDS`` (default 180) and
-``GROUPGUARD_LOAD_RATE`` (default 2000 events/s, what ``make bench-qq`` holds on
-the reference machine). The checks do not depend on speed: a bot that falls
-behind only takes longer to drain (up to ``DRAIN_LIMIT``).
+``GROUPGUARD_LOAD_RATE`` (default 1500 events/s: ``make bench-qq`` keeps up with
+2,000/s on the reference machine, but with one core saturated, so a backlog
+builds and memory grows with it; 1,500/s leaves headroom). The checks do not
+depend on speed: a bot that falls behind only takes longer to drain (up to
+``DRAIN_LIMIT``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from tests.e2e.onebot_client import ROOT, FakeOneBot, free_port, running_bot, wr
 pytestmark = pytest.mark.e2e
 
 SECONDS = float(os.environ.get("GROUPGUARD_LOAD_SECONDS", "180"))
-RATE = float(os.environ.get("GROUPGUARD_LOAD_RATE", "2000"))
+RATE = float(os.environ.get("GROUPGUARD_LOAD_RATE", "1500"))
 VIOLATIONS = 0.1
 SAMPLE_EVERY = 2.0  # seconds between memory samples
 DRAIN_LIMIT = 120.0  # seconds the bot may take after the stream to finish every case

@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from nonebot.adapters.onebot.v11 import Adapter, Bot, Message, MessageSegment
 from nonebug import App
+from sqlalchemy import func, select
 
 from rules.config import parse_config
 from rules.detectors.flood import FloodDetector
 from rules.engine import Engine
 from rules.model import Action, ActionKind, OutcomeStatus
 from rules.ports import NOMINAL_CAPABILITIES
+from rules.storage.tables import cases
 from tests.fakes import WordListDetector
 
 WORDS = {"测试脏话": "insult", "测试赌局": "gambling"}
@@ -94,13 +96,27 @@ def notice(group: int, user: int, text_: str) -> Message:
     return Message([MessageSegment.at(user), MessageSegment.text(" " + text_)])
 
 
+async def next_case(engine: Engine) -> int:
+    """The number the next case will get (tests share one store)."""
+    async with engine.store.engine.connect() as conn:  # type: ignore[attr-defined]
+        return int((await conn.execute(select(func.max(cases.c.id)))).scalar() or 0) + 1
+
+
+def with_case(notice_text: str, case_id: int) -> str:
+    """A group notice with the case reference members appeal with."""
+    return f"{notice_text}（记录 #{case_id}；如有异议，请私聊本机器人发送：/申诉 #{case_id} 理由）"
+
+
 async def test_banned_word_is_deleted_and_warned(app: App, engine: Engine) -> None:
     group, user = new_group(), 3001
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=BOT)
         expect_role(ctx, group, "admin")
         ctx.should_call_api("delete_msg", {"message_id": 11}, None)
-        warn = "请勿发布违规内容（辱骂攻击），本条已处理。这是您第1次违规，请遵守群规。"
+        warn = with_case(
+            "请勿发布违规内容（辱骂攻击），本条已处理。这是您第1次违规，请遵守群规。",
+            await next_case(engine),
+        )
         ctx.should_call_api(
             "send_group_msg",
             {"group_id": group, "message": notice(group, user, warn)},
@@ -123,7 +139,10 @@ async def test_member_bot_only_warns(app: App, engine: Engine) -> None:
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=BOT)
         expect_role(ctx, group, "member")
-        warn = "请勿发布违规内容（辱骂攻击），本条已处理。这是您第1次违规，请遵守群规。"
+        warn = with_case(
+            "请勿发布违规内容（辱骂攻击），本条已处理。这是您第1次违规，请遵守群规。",
+            await next_case(engine),
+        )
         ctx.should_call_api(
             "send_group_msg", {"group_id": group, "message": notice(group, user, warn)}, {}
         )
@@ -148,7 +167,9 @@ async def test_flood_mutes_on_third_repeat_and_verifies(app: App, engine: Engine
             {"group_id": group, "user_id": user, "no_cache": True},
             {"user_id": user, "role": "member", "shut_up_timestamp": int(time.time()) + 600},
         )
-        warn = "因发布违规内容（刷屏），已被禁言10分钟。这是您第2次违规。"
+        warn = with_case(
+            "因发布违规内容（刷屏），已被禁言10分钟。这是您第2次违规。", await next_case(engine)
+        )
         ctx.should_call_api(
             "send_group_msg", {"group_id": group, "message": notice(group, user, warn)}, {}
         )
@@ -177,7 +198,10 @@ async def test_mute_not_effective_is_failed(app: App, engine: Engine) -> None:
                 {"user_id": user, "role": "member", "shut_up_timestamp": 0},
             )
         # the mute failed, so the warning does not claim it
-        warn = "请勿发布违规内容（赌博），本条已处理。这是您第2次违规，请遵守群规。"
+        warn = with_case(
+            "请勿发布违规内容（赌博），本条已处理。这是您第2次违规，请遵守群规。",
+            await next_case(engine),
+        )
         ctx.should_call_api(
             "send_group_msg", {"group_id": group, "message": notice(group, user, warn)}, {}
         )
@@ -334,7 +358,10 @@ async def test_two_accounts_one_group_moderated_once(app: App, engine: Engine) -
             )
         )
         ctx.should_call_api("delete_msg", {"message_id": 4}, None)
-        warn = "请勿发布违规内容（辱骂攻击），本条已处理。这是您第1次违规，请遵守群规。"
+        warn = with_case(
+            "请勿发布违规内容（辱骂攻击），本条已处理。这是您第1次违规，请遵守群规。",
+            await next_case(engine),
+        )
         ctx.should_call_api(
             "send_group_msg", {"group_id": group, "message": notice(group, user, warn)}, {}
         )
