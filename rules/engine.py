@@ -63,6 +63,7 @@ ENFORCEMENT = frozenset(
 )
 NOTICES = frozenset({ActionKind.WARN, ActionKind.REMIND})
 _SUCCEEDED = frozenset({OutcomeStatus.DONE, OutcomeStatus.DRY_RUN})
+ACTIVITY_EVERY = timedelta(minutes=10)  # groups.last_activity is at most this stale
 
 
 @dataclass(slots=True)
@@ -104,6 +105,7 @@ class Engine:
         self.store = store
         self.clock = clock
         self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
+        self._group_noted: dict[str, datetime] = {}  # group -> activity last written
         self._deciding = KeyedLock()  # (group, member): one decision at a time
         self.stats = EngineStats()
 
@@ -281,16 +283,22 @@ class Engine:
         return enforced + noticed, worded
 
     def _note_member(self, event: ChatEvent) -> asyncio.Task[None] | None:
-        """Write the member to the store when new or changed (not per message), beside the rest.
+        """Write the member to the store when new or changed, beside the rest of the handling.
 
-        Marked as seen at once, so the member's next messages do not queue the same write;
-        forgotten again if the write fails, so a later message retries it.
+        Not per message: otherwise only when the group's activity was last recorded
+        ``ACTIVITY_EVERY`` ago or more, so ``groups.last_activity`` (the digest's idle
+        groups) follows a group that talks. Marked at once, so the member's next
+        messages do not queue the same write; forgotten again if the write fails, so a
+        later message retries it.
         """
         key = (event.group_id, event.member.id)
         seen = (event.member.card, event.member.role)
-        if self._seen_members.get(key) == seen:
+        noted = self._group_noted.get(event.group_id)
+        stale = noted is None or event.time - noted >= ACTIVITY_EVERY
+        if self._seen_members.get(key) == seen and not stale:
             return None
         self._seen_members[key] = seen
+        self._group_noted[event.group_id] = event.time
 
         async def write() -> None:
             try:
@@ -298,6 +306,8 @@ class Engine:
             except BaseException:
                 if self._seen_members.get(key) == seen:
                     del self._seen_members[key]
+                if self._group_noted.get(event.group_id) == event.time:
+                    del self._group_noted[event.group_id]
                 raise
 
         return asyncio.create_task(write())

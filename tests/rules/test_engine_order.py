@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from rules.detectors.base import Detector
 from rules.engine import Engine
 from rules.model import Action, ActionKind, ChatEvent, Outcome, OutcomeStatus
 from rules.storage.sql_store import SqlStore
-from tests.fakes import Clock, FakeGateway, WordListDetector, message
+from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message
 
 WORDS = {"笨蛋": "insult"}
 
@@ -112,3 +112,19 @@ async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlS
     decision = await engine.handle(message("笨蛋"), gateway)
     assert OutcomeStatus.DONE in {o.status for o in decision.outcomes}
     assert len(writes) == 1  # same card and role: not written again
+
+
+async def test_a_talking_group_keeps_its_last_activity_fresh(store: SqlStore) -> None:
+    writes: list[datetime] = []
+
+    class Counting(SqlStore):
+        async def note_member(self, event: ChatEvent) -> None:
+            writes.append(event.time)
+            await super().note_member(event)
+
+    engine, gateway = make_engine(Counting(store.engine)), FakeGateway()
+    for minutes in (0, 4, 9, 12, 15, 23):  # one member, same card: only the clock moves
+        await engine.handle(message("你好", at=T0 + timedelta(minutes=minutes)), gateway)
+    assert writes == [T0, T0 + timedelta(minutes=12), T0 + timedelta(minutes=23)]
+    activity = {g.group_id: g.last_activity for g in await store.group_activity()}
+    assert activity["qq:1001"] == T0 + timedelta(minutes=23)
