@@ -227,9 +227,10 @@ class Engine:
 
     async def _claim(self, event: ChatEvent, now: datetime) -> bool:
         """Whether this event is ours to act on (a message is handled once)."""
-        if event.message_id is None:
+        key = event.message_id or event.event_key
+        if key is None:
             return True
-        return await self.store.claim_message(event.group_id, event.message_id, now)
+        return await self.store.claim_message(event.group_id, key, now)
 
     async def _prior_strikes(
         self, event: ChatEvent, strike_findings: tuple[Finding, ...], policy: Policy, now: datetime

@@ -123,6 +123,9 @@ class ChatEvent:
     reply_to: str | None = None
     bot_id: str | None = None
     comment: str = ""  # join-request comment
+    # For an event without a message id (a join, a card change): its identity, the same
+    # for every account that receives it, so the engine handles it once like a message.
+    event_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:

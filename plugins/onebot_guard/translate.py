@@ -223,4 +223,6 @@ def member_event(
         time=event_time(timestamp),
         bot_id=qq(self_id),
         comment=comment[:MAX_TEXT],
+        # every account in the group gets the same notice: handle it once
+        event_key=f"{kind.value}:{member.id}:{timestamp}",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import tempfile
@@ -107,6 +108,32 @@ async def test_rejoin_restarts_the_timeline(runtime: Runtime) -> None:
     await runtime.engine.handle(card_event(EventKind.JOIN, "", T0 + timedelta(days=4)), gateway)
     assert gateway.kinds()[-1] is ActionKind.REMIND
     assert gateway.performed[0].text.startswith("请在3天内按群规修改群名片（群名片为空）")
+
+
+async def test_a_join_seen_by_two_processes_is_handled_once(tmp_path: Path) -> None:
+    """Two bot processes on one database both receive the notice of a join (two accounts)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    config = parse_config({"nickname": NICK})
+    first = await Runtime.start(config, db_url=url, clock=Clock())
+    second = await Runtime.start(config, db_url=url, clock=Clock())
+    gateways = FakeGateway(), FakeGateway()
+    try:
+        join = ChatEvent(
+            EventKind.JOIN, Platform.QQ, "qq:1001", Member("qq:2001"), T0, event_key="join:1"
+        )
+        await asyncio.gather(
+            first.engine.handle(join, gateways[0]), second.engine.handle(join, gateways[1])
+        )
+        assert sorted(len(g.performed) for g in gateways) == [0, 1]  # one reminder in all
+        anonymous = ChatEvent(EventKind.JOIN, Platform.QQ, "qq:1001", Member("qq:2002"), T0)
+        for runtime, gateway in zip((first, second), gateways, strict=True):
+            await runtime.engine.handle(anonymous, gateway)
+        # without a key the processes cannot tell it is one event (the timeline's
+        # throttle still stops the second reminder when the first is written)
+        assert sum(len(g.performed) for g in gateways) >= 2
+    finally:
+        await first.close()
+        await second.close()
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.OWNER])
