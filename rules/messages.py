@@ -33,7 +33,7 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
     },
     # appended to the notices above when the case is recorded (members appeal by its number)
     "case_ref": {
-        "zh": "（记录 #{case}；如有异议，请私聊本机器人发送：/申诉 #{case} 理由）",
+        "zh": "（案件 #{case}；如有异议，请私聊本机器人发送：/申诉 #{case} 理由）",
         "en": " (Case #{case}; to appeal, send me privately: /appeal #{case} reason)",
     },
     "remind": {

@@ -391,13 +391,33 @@ class OneBotGateway:
     async def list_groups(self) -> list[str]:
         groups: set[str] = set()
         for self_id, bot in self.connected().items():
-            try:
-                data = await self.call(bot, "get_group_list")
-            except Exception as exc:
-                log.warning("group list of bot %s unavailable: %s", self_id, _describe(exc))
-                continue
-            for item in data or []:
-                group = str(item.get("group_id"))
-                self.routes.seat(group, self_id)
-                groups.add(qq(group))
+            groups.update(qq(group) for group in await self._seat_groups(self_id, bot))
         return sorted(groups)
+
+    async def locate(self, group_id: str) -> None:
+        """Make sure a connected account is known to be in the group (with its role).
+
+        Accounts learn their groups from events, so after a restart a group that has
+        been quiet is unknown; an officer's private command for it asks the accounts
+        for their group lists first.
+        """
+        group = _raw(group_id)
+        bots = self.connected()
+        if self.routes.server(group, frozenset(bots)) is not None:
+            return
+        for self_id, bot in bots.items():
+            if group in await self._seat_groups(self_id, bot):
+                await self.ensure_bot_role(bot, group)
+                return
+
+    async def _seat_groups(self, self_id: str, bot: Bot) -> set[str]:
+        """The account's groups (raw ids), recorded as its seats; empty if it cannot say."""
+        try:
+            data = await self.call(bot, "get_group_list")
+        except Exception as exc:
+            log.warning("group list of bot %s unavailable: %s", self_id, _describe(exc))
+            return set()
+        groups = {str(item.get("group_id")) for item in data or []}
+        for group in groups:
+            self.routes.seat(group, self_id)
+        return groups

@@ -370,6 +370,10 @@ class CommandService:
         edge = None
         if group_id is not None:
             edge = self.edges.get(split_id(group_id)[0])
+            # a gateway may need to find the group first (QQ after a restart: see locate)
+            locate = getattr(edge.gateway, "locate", None) if edge is not None else None
+            if locate is not None and not in_group:
+                await locate(group_id)
         return Call(self, request, spec, args, group_id, level, edge, case)
 
     async def _case(self, case_id: int, group_id: str | None, lang: Language) -> CaseRecord:

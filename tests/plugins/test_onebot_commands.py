@@ -92,6 +92,9 @@ MEMBER_LIST = [
 ]
 
 
+KICKED = "已将 张三+办公室(30003) 移出本群，原因：广告（案件 #1）。"
+
+
 def expect_bot_role(ctx: Any, group: int) -> None:
     ctx.should_call_api(
         "get_group_member_info",
@@ -186,10 +189,34 @@ async def test_officer_kicks_by_private_message_naming_the_group(
         ctx.should_call_api(
             "get_group_member_list", {"group_id": group}, MEMBER_LIST[:2] + MEMBER_LIST[3:]
         )
-        reply = "已将 张三+办公室(30003) 移出本群，原因：广告（案件 #1）。"
         ctx.should_call_api(
             "send_private_msg",
-            {"user_id": OFFICER, "message": Message(MessageSegment.text(reply))},
+            {"user_id": OFFICER, "message": Message(MessageSegment.text(KICKED))},
+            {},
+        )
+        await bot.handle_event(private_message(OFFICER, f"/踢出 {group} 张三 广告"))
+
+
+async def test_officer_commands_a_group_the_bot_has_not_heard_from_since_start(
+    app: App, service: CommandService
+) -> None:
+    group = next(_ids)  # no event from it yet: the account learns it from its group list
+    async with app.test_api() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=BOT)
+        ctx.should_call_api("get_group_list", {}, [{"group_id": 1}, {"group_id": group}])
+        expect_bot_role(ctx, group)
+        ctx.should_call_api("get_group_member_list", {"group_id": group}, MEMBER_LIST)
+        ctx.should_call_api(
+            "set_group_kick",
+            {"group_id": group, "user_id": TARGET, "reject_add_request": False},
+            None,
+        )
+        ctx.should_call_api(
+            "get_group_member_list", {"group_id": group}, MEMBER_LIST[:2] + MEMBER_LIST[3:]
+        )
+        ctx.should_call_api(
+            "send_private_msg",
+            {"user_id": OFFICER, "message": Message(MessageSegment.text(KICKED))},
             {},
         )
         await bot.handle_event(private_message(OFFICER, f"/踢出 {group} 张三 广告"))

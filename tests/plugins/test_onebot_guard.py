@@ -104,7 +104,7 @@ async def next_case(engine: Engine) -> int:
 
 def with_case(notice_text: str, case_id: int) -> str:
     """A group notice with the case reference members appeal with."""
-    return f"{notice_text}（记录 #{case_id}；如有异议，请私聊本机器人发送：/申诉 #{case_id} 理由）"
+    return f"{notice_text}（案件 #{case_id}；如有异议，请私聊本机器人发送：/申诉 #{case_id} 理由）"
 
 
 async def test_banned_word_is_deleted_and_warned(app: App, engine: Engine) -> None:
