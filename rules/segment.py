@@ -29,6 +29,7 @@ from pathlib import Path
 from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
+from rules.pickle_cache import write_cache
 
 SEGMENT_VERSION = 2
 # jieba's split of a text into blocks it segments (re_han_default) and the
@@ -140,14 +141,7 @@ def lexicon() -> Lexicon:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
         pass
     built = _build()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(built, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass
+    write_cache(path, built)
     return built
 
 

@@ -41,6 +41,7 @@ from typing import NamedTuple
 from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
+from rules.pickle_cache import write_cache
 
 INDEX_VERSION = 10
 DIRECT, SOUND, PINYIN = 0, 1, 2  # what a key is
@@ -139,19 +140,8 @@ def _sound_index() -> dict[str, frozenset[str]]:
         if _is_chinese(word):
             grouped.setdefault(normalize.sound(word), set()).add(word)
     index = {key: frozenset(words) for key, words in grouped.items()}
-    _write_cache(path, index)
+    write_cache(path, index)
     return index
-
-
-def _write_cache(path: Path, value: object) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass
 
 
 class Automaton:
@@ -300,5 +290,5 @@ class TermIndex:
             if (term := line.split("#", 1)[0].strip())
         )
         if cache is not None:
-            _write_cache(cache, index)
+            write_cache(cache, index)
         return index

@@ -172,6 +172,25 @@ async def test_cq_codes_in_a_reason_are_sent_as_text(app: App, service: CommandS
         await bot.handle_event(event)  # the @-notice is the answer: no second message
 
 
+async def officer_kicks(ctx: Any, bot: Bot, group: int) -> None:
+    """The officer removes 张三 from ``group`` by private message; the kick is verified."""
+    ctx.should_call_api("get_group_member_list", {"group_id": group}, MEMBER_LIST)
+    ctx.should_call_api(
+        "set_group_kick",
+        {"group_id": group, "user_id": TARGET, "reject_add_request": False},
+        None,
+    )
+    ctx.should_call_api(
+        "get_group_member_list", {"group_id": group}, MEMBER_LIST[:2] + MEMBER_LIST[3:]
+    )
+    ctx.should_call_api(
+        "send_private_msg",
+        {"user_id": OFFICER, "message": Message(MessageSegment.text(KICKED))},
+        {},
+    )
+    await bot.handle_event(private_message(OFFICER, f"/踢出 {group} 张三 广告"))
+
+
 async def test_officer_kicks_by_private_message_naming_the_group(
     app: App, service: CommandService
 ) -> None:
@@ -180,21 +199,7 @@ async def test_officer_kicks_by_private_message_naming_the_group(
         bot = ctx.create_bot(base=Bot, self_id=BOT)
         expect_bot_role(ctx, group)  # the bot has seen the group
         await bot.handle_event(group_message(group, MEMBER, [text("早上好")], "member"))
-        ctx.should_call_api("get_group_member_list", {"group_id": group}, MEMBER_LIST)
-        ctx.should_call_api(
-            "set_group_kick",
-            {"group_id": group, "user_id": TARGET, "reject_add_request": False},
-            None,
-        )
-        ctx.should_call_api(
-            "get_group_member_list", {"group_id": group}, MEMBER_LIST[:2] + MEMBER_LIST[3:]
-        )
-        ctx.should_call_api(
-            "send_private_msg",
-            {"user_id": OFFICER, "message": Message(MessageSegment.text(KICKED))},
-            {},
-        )
-        await bot.handle_event(private_message(OFFICER, f"/踢出 {group} 张三 广告"))
+        await officer_kicks(ctx, bot, group)
 
 
 async def test_officer_commands_a_group_the_bot_has_not_heard_from_since_start(
@@ -205,21 +210,7 @@ async def test_officer_commands_a_group_the_bot_has_not_heard_from_since_start(
         bot = ctx.create_bot(base=Bot, self_id=BOT)
         ctx.should_call_api("get_group_list", {}, [{"group_id": 1}, {"group_id": group}])
         expect_bot_role(ctx, group)
-        ctx.should_call_api("get_group_member_list", {"group_id": group}, MEMBER_LIST)
-        ctx.should_call_api(
-            "set_group_kick",
-            {"group_id": group, "user_id": TARGET, "reject_add_request": False},
-            None,
-        )
-        ctx.should_call_api(
-            "get_group_member_list", {"group_id": group}, MEMBER_LIST[:2] + MEMBER_LIST[3:]
-        )
-        ctx.should_call_api(
-            "send_private_msg",
-            {"user_id": OFFICER, "message": Message(MessageSegment.text(KICKED))},
-            {},
-        )
-        await bot.handle_event(private_message(OFFICER, f"/踢出 {group} 张三 广告"))
+        await officer_kicks(ctx, bot, group)
 
 
 async def test_a_stranger_cannot_command_a_group_by_private_message(

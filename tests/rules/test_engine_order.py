@@ -97,16 +97,20 @@ async def test_a_failed_case_write_still_lets_the_actions_finish(store: SqlStore
     assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]
 
 
-async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlStore) -> None:
-    writes: list[datetime] = []
+def counting_members(store: SqlStore, writes: list[datetime]) -> SqlStore:
+    """``store`` that also appends the time of each member write to ``writes``."""
 
     class Counting(SqlStore):
         async def note_member(self, event: ChatEvent) -> None:
             writes.append(event.time)
             await super().note_member(event)
 
-    counting = Counting(store.engine)
-    engine, gateway = make_engine(counting), FakeGateway()
+    return Counting(store.engine)
+
+
+async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlStore) -> None:
+    writes: list[datetime] = []
+    engine, gateway = make_engine(counting_members(store, writes)), FakeGateway()
     await asyncio.gather(*(engine.handle(message("你好"), gateway) for _ in range(5)))
     assert len(writes) == 1
     decision = await engine.handle(message("笨蛋"), gateway)
@@ -116,13 +120,7 @@ async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlS
 
 async def test_a_talking_group_keeps_its_last_activity_fresh(store: SqlStore) -> None:
     writes: list[datetime] = []
-
-    class Counting(SqlStore):
-        async def note_member(self, event: ChatEvent) -> None:
-            writes.append(event.time)
-            await super().note_member(event)
-
-    engine, gateway = make_engine(Counting(store.engine)), FakeGateway()
+    engine, gateway = make_engine(counting_members(store, writes)), FakeGateway()
     for minutes in (0, 4, 9, 12, 15, 23):  # one member, same card: only the clock moves
         await engine.handle(message("你好", at=T0 + timedelta(minutes=minutes)), gateway)
     assert writes == [T0, T0 + timedelta(minutes=12), T0 + timedelta(minutes=23)]
