@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from nonebot import get_driver, require
 from nonebot.adapters.onebot.v11 import (
+    Adapter,
     Bot,
     Event,
     GroupAdminNoticeEvent,
@@ -41,6 +42,7 @@ require("guard")
 
 from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from plugins.onebot_guard.fastpath import (  # noqa: E402
+    cache_event_models,
     cache_type_adapters,
     install_fast_lane,
     register_first,
@@ -267,3 +269,4 @@ async def moderate(bot: Bot, event: Event) -> None:
 register_first(moderate)
 install_fast_lane(moderate)
 cache_type_adapters()
+cache_event_models(Adapter.event_models)

@@ -10,6 +10,11 @@ Measured under ``make bench-qq`` (in-process, a clean group message, WARNING log
   :func:`cache_type_adapters` gives the modules that use it a version that
   builds each type's adapter once (pydantic's own advice: "instantiate
   TypeAdapter once"); validation itself is unchanged.
+- **Event model lookup**: the adapter finds each event's model classes by
+  walking a prefix tree (pygtrie) with the event's type fields: 15% of the
+  parse (28.9 -> 24.6 µs for a group message, timed in-process).
+  :func:`cache_event_models` remembers the answer per key (a handful of event
+  types) and forgets it when models are added.
 - **Preprocessor parameters**: nonebot resolves an ``event_preprocessor``'s
   parameters per event with two anyio task groups (check, then solve), one task
   per parameter: with ``bot`` and ``event`` that is four tasks and two groups
@@ -141,3 +146,29 @@ def install_fast_lane(moderate: Callable[[Bot, Event], Awaitable[None]]) -> None
         await full_path(self, event)
 
     Bot.handle_event = handle_event  # type: ignore[method-assign]
+
+
+def cache_event_models(collator: Any) -> bool:
+    """Remember the OneBot collator's model lists per event key; False if its shape moved."""
+    get_model = getattr(collator, "get_model", None)
+    key_from_dict = getattr(collator, "_key_from_dict", None)
+    add_model = getattr(collator, "add_model", None)
+    if get_model is None or key_from_dict is None or add_model is None:
+        log.warning("OneBot event model lookup changed shape; not cached")
+        return False
+    known: dict[str, list[Any]] = {}
+
+    def cached_get_model(data: dict[str, Any]) -> list[Any]:
+        key = key_from_dict(data)
+        models = known.get(key)
+        if models is None:
+            models = known[key] = get_model(data)
+        return list(models)
+
+    def add_and_forget(*models: Any) -> None:
+        add_model(*models)
+        known.clear()
+
+    collator.get_model = cached_get_model
+    collator.add_model = add_and_forget
+    return True

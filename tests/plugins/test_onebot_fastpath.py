@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from nonebot.adapters.onebot.v11 import Adapter, GroupMessageEvent
+from nonebot.adapters.onebot.v11 import Adapter, GroupIncreaseNoticeEvent, GroupMessageEvent
 
 from rules.model import Role
 from tests.plugins.test_onebot_translate import raw_event
@@ -134,3 +134,30 @@ def test_groups_of_a_member_follow_notes_forgets_and_evictions(
     assert routes.groups_with("officer") == {"g1"}
     assert routes.groups_with("someone") == {"g4", "g5"}
     assert routes.groups_with("nobody") == set()
+
+
+def test_cached_event_model_lookup_matches_the_tree_and_forgets_on_new_models() -> None:
+    collator = Adapter.event_models
+    samples = [
+        raw_event(SEGMENTS),
+        {"post_type": "notice", "notice_type": "group_increase", "sub_type": "approve"},
+        {"post_type": "request", "request_type": "group", "sub_type": "add"},
+        {"post_type": "meta_event", "meta_event_type": "heartbeat"},
+        {"post_type": "message", "message_type": "private", "sub_type": "friend"},
+    ]
+    for data in samples:
+        from_tree = [m.value for m in collator.tree.prefixes(collator._key_from_dict(data))][::-1]
+        assert collator.get_model(data) == from_tree == collator.get_model(data)
+
+    before = list(collator.models)
+    try:
+        Adapter.add_custom_model(CustomJoin)
+        assert collator.get_model(samples[1])[0] is CustomJoin
+    finally:
+        collator.models[:] = before
+        collator.add_model()  # rebuilds the tree and forgets the cached lists
+    assert collator.get_model(samples[1])[0] is GroupIncreaseNoticeEvent
+
+
+class CustomJoin(GroupIncreaseNoticeEvent):
+    """A plugin's own model for the join notice."""
