@@ -10,10 +10,10 @@ decided and events never queue behind each other:
 1. detectors (before the first await: they see a member's messages in order);
 2. per member, one decision at a time (:class:`~rules.batching.KeyedLock`):
    claim the message and read the member's strikes (together), plan; then the
-   actions start (enforcement, then the notices worded from what really
-   happened: gateways verify mutes and kicks) *while* the case and its strike
-   are written. The member's next decision waits only for that write, so
-   strikes are always counted in order;
+   enforcement starts *while* the case and its strike are written, and the
+   notices follow, worded from what really happened (gateways verify mutes
+   and kicks) and carrying the case number. The member's next decision waits
+   only for the case write, so strikes are always counted in order;
 3. outside the member's lock: wait for the actions, queue reports, record
    every outcome.
 
