@@ -128,8 +128,8 @@ class ServerSettings(Section):
     port: int = Field(8080, ge=1, le=65535, description="Port the bot listens on.")
     stats_interval: Duration = Field(
         default_factory=lambda: timedelta(minutes=10),
-        description="Log one line of counts (events, cases, failed actions) this often; 0: "
-        "only at shutdown.",
+        description="Log one line of counts (events, cases, failed actions, skipped notices) "
+        "this often; 0: only at shutdown.",
     )
 
     @property

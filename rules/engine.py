@@ -73,11 +73,12 @@ class EngineStats:
     events: int = 0
     cases: int = 0
     failed_actions: int = 0
+    notices_skipped: int = 0  # e.g. held back by a platform's rate limits
 
     def line(self, before: EngineStats | None = None) -> str:
-        """``events N (+d), cases N (+d), failed actions N (+d)``; deltas since ``before``."""
+        """``events N (+d), cases N (+d), ...``; deltas since ``before``."""
         parts = []
-        for name in ("events", "cases", "failed_actions"):
+        for name in ("events", "cases", "failed_actions", "notices_skipped"):
             now = getattr(self, name)
             delta = f" (+{now - getattr(before, name):,})" if before is not None else ""
             parts.append(f"{name.replace('_', ' ')} {now:,}{delta}")
@@ -203,6 +204,9 @@ class Engine:
         final = tuple(outcomes)
         self.stats.cases += 1
         self.stats.failed_actions += sum(o.status is OutcomeStatus.FAILED for o in final)
+        self.stats.notices_skipped += sum(
+            o.status is OutcomeStatus.SKIPPED and o.action.kind in NOTICES for o in final
+        )
         await self.store.record_outcomes(case_id, final, now)
         return Decision(
             findings=findings,

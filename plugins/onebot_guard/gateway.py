@@ -52,6 +52,14 @@ class GatewayError(Exception):
     """An action could not be carried out; the message is the outcome's detail."""
 
 
+class NoticeHeldBack(GatewayError):
+    """An @-notice not sent to protect the account from risk control (rate limits).
+
+    Recorded as skipped, not failed: nothing went wrong, and a raid's thousands of
+    held-back warnings must not bury real failures in the officers' digest.
+    """
+
+
 def _raw(qualified: str) -> str:
     platform, raw = split_id(qualified)
     if platform is not Platform.QQ:
@@ -156,6 +164,8 @@ class OneBotGateway:
     async def perform(self, action: Action) -> Outcome:
         try:
             detail = await self._perform(action)
+        except NoticeHeldBack as exc:
+            return Outcome(action, OutcomeStatus.SKIPPED, f"not sent ({exc})")
         except GatewayError as exc:
             return Outcome(action, OutcomeStatus.FAILED, str(exc))
         except Exception as exc:  # API refusal, timeout, disconnect: record, don't lose
@@ -201,7 +211,7 @@ class OneBotGateway:
                 (group, user, action.kind.value), group, action.text, send
             )
         except Throttled as exc:
-            raise GatewayError(str(exc)) from None
+            raise NoticeHeldBack(str(exc)) from None
 
     async def _check_target(self, bot: Bot, group: str, user: str) -> MemberInfo:
         """The target's role; refuse owners and admins (and the bot itself)."""

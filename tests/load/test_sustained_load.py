@@ -56,7 +56,10 @@ LADDER = """
 steps = ["warn", "mute 10m"]
 """
 REPORT = ROOT / "build" / "load-report.txt"
-STATS = re.compile(r"stats at shutdown: events ([\d,]+), cases ([\d,]+), failed actions ([\d,]+)")
+STATS = re.compile(
+    r"stats at shutdown: events ([\d,]+), cases ([\d,]+), failed actions ([\d,]+), "
+    r"notices skipped ([\d,]+)"
+)
 
 
 def rss_mb(pid: int) -> float:
@@ -133,10 +136,10 @@ async def test_a_sustained_mixed_stream_loses_nothing_and_memory_stays_flat(
     log = log_path.read_text(errors="replace")
     stats = STATS.search(log)
     assert stats is not None, "the bot logged no stats at shutdown"
-    handled, cases_counted, failed = (int(g.replace(",", "")) for g in stats.groups())
+    handled, cases_counted, failed, skipped = (int(g.replace(",", "")) for g in stats.groups())
     cases = case_counts(tmp_path / "guard.db")
     first_mb, last_mb = thirds(memory)
-    report = figures(result, handled, len(cases), failed, first_mb, last_mb, peak_mb)
+    report = figures(result, handled, len(cases), (failed, skipped), first_mb, last_mb, peak_mb)
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(report + "\n", encoding="utf-8")
     print(report)
@@ -155,7 +158,7 @@ def figures(
     result: Result,
     handled: int,
     cases: int,
-    failed: int,
+    failed_skipped: tuple[int, int],
     first_mb: float,
     last_mb: float,
     peak_mb: float,
@@ -164,7 +167,8 @@ def figures(
         [
             *result.lines(),
             f"  bot counted: {handled:,} events handled (warm-up included), {cases:,} cases "
-            f"in the database for {result.violations:,} violations, {failed:,} failed actions",
+            f"in the database for {result.violations:,} violations, {failed_skipped[0]:,} failed "
+            f"actions, {failed_skipped[1]:,} notices held back by the rate limits",
             f"  memory:      peak RSS {peak_mb:.0f} MB; peak in the first third {first_mb:.0f} MB, "
             f"in the last third {last_mb:.0f} MB",
         ]

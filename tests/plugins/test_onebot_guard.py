@@ -334,6 +334,32 @@ async def test_api_failure_is_a_failed_outcome(app: App, engine: Engine) -> None
         assert "消息不存在" in outcome.detail
 
 
+async def test_a_notice_held_back_by_the_rate_limit_is_skipped_not_failed(
+    app: App, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugins.onebot_guard import get_gateway
+    from plugins.onebot_guard.throttle import Pacer
+
+    gateway = get_gateway()
+    # one notice per group at a time, and none may wait: the second is held back
+    monkeypatch.setattr(gateway, "pacer", Pacer(group_rate=0.01, group_burst=1, max_wait=0))
+    group = new_group()
+    async with app.test_api() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=BOT)
+        expect_role(ctx, group, "admin")
+        await bot.handle_event(group_message(group, 3011, text("好的")))
+        ctx.should_call_api(
+            "send_group_msg", {"group_id": group, "message": notice(group, 3011, "注意")}, {}
+        )
+        warns = [
+            Action(ActionKind.WARN, f"qq:{group}", f"qq:{user}", text="注意")
+            for user in (3011, 3012)
+        ]
+        sent, held = [await gateway.perform(w) for w in warns]
+    assert sent.status is OutcomeStatus.DONE
+    assert held.status is OutcomeStatus.SKIPPED and held.detail.startswith("not sent (rate")
+
+
 async def test_two_accounts_one_group_moderated_once(app: App, engine: Engine) -> None:
     """Two of our QQ accounts in one group: the admin one moderates, the other stays quiet."""
     group, user = new_group(), 3010
