@@ -87,9 +87,15 @@ async def _register() -> None:
     get_runtime().gateways[Platform.QQ] = gateway
 
 
+@driver.on_bot_connect
+async def _connected(bot: Bot) -> None:
+    gateway.connection_made(bot.self_id)
+
+
 @driver.on_bot_disconnect
 async def _disconnected(bot: Bot) -> None:
     log.info("QQ account %s disconnected; its groups fall to other accounts", bot.self_id)
+    gateway.connection_lost(bot.self_id)
 
 
 async def translate(bot: Bot, event: Event) -> ChatEvent | None:

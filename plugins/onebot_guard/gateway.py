@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import tempfile
@@ -46,6 +47,9 @@ MIN_MUTE = timedelta(minutes=1)
 API_TIMEOUT = 10.0
 UPLOAD_TIMEOUT = 30.0  # an upload waits for QQ to take the file (nonebot's api_timeout too)
 VERIFY_DELAY = 0.5
+# Actions for a group whose account dropped its connection wait this long for it to
+# come back (a NapCat restart, a network blip) instead of being skipped.
+RECONNECT_GRACE = 60.0
 
 
 class GatewayError(Exception):
@@ -88,6 +92,7 @@ class OneBotGateway:
         bots: Callable[[], Mapping[str, BaseBot]] = nonebot.get_bots,
         api_timeout: float = API_TIMEOUT,
         verify_delay: float = VERIFY_DELAY,
+        reconnect_grace: float = RECONNECT_GRACE,
     ) -> None:
         self.routes = Routes()
         self.pacer = pacer or Pacer()
@@ -95,6 +100,10 @@ class OneBotGateway:
         self.api_timeout = api_timeout
         self.verify_delay = verify_delay
         self._role_fetches: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._in_flight: dict[str, set[asyncio.Timeout]] = {}  # account -> its calls' timers
+        self.reconnect_grace = reconnect_grace
+        self._away: dict[str, float] = {}  # account -> when its connection dropped
+        self._arrived = asyncio.Event()  # set (and replaced) when an account connects
 
     # ------------------------------------------------------------------ bots and routing
 
@@ -114,8 +123,53 @@ class OneBotGateway:
         return bots[self_id]
 
     async def call(self, bot: Bot, api: str, **params: Any) -> Any:
-        async with asyncio.timeout(self.api_timeout):  # a timer, not a task per call
-            return await bot.call_api(api, **params)
+        calls = self._in_flight.setdefault(bot.self_id, set())
+        try:
+            async with asyncio.timeout(self.api_timeout) as timer:  # a timer, not a task
+                calls.add(timer)
+                try:
+                    return await bot.call_api(api, **params)
+                finally:
+                    calls.discard(timer)
+        except TimeoutError:
+            if bot.self_id not in self.connected():
+                raise GatewayError("connection to the QQ account lost during the call") from None
+            raise
+
+    def connection_lost(self, self_id: str) -> None:
+        """End the account's calls in flight now: their answers can no longer come.
+
+        Its groups' next actions wait up to ``reconnect_grace`` for it to come back.
+        """
+        loop = asyncio.get_running_loop()
+        for timer in self._in_flight.pop(self_id, set()):
+            timer.reschedule(loop.time())
+        self._away[self_id] = time.monotonic()
+
+    def connection_made(self, self_id: str) -> None:
+        """An account (re)connected: actions waiting for it go on."""
+        self._away.pop(self_id, None)
+        arrived, self._arrived = self._arrived, asyncio.Event()
+        arrived.set()
+
+    def _returning(self, group: str) -> str | None:
+        """The account that served ``group`` and dropped its connection within the grace."""
+        now = time.monotonic()
+        away = frozenset(a for a, since in self._away.items() if now - since < self.reconnect_grace)
+        return self.routes.server(group, away) if away else None
+
+    async def _acting_bot(self, group: str) -> Bot:
+        """The account to act in ``group`` with, waiting for one that is reconnecting."""
+        while True:
+            try:
+                return self.bot_for(group)
+            except GatewayError:
+                returning = self._returning(group)
+                if returning is None:
+                    raise
+                left = self.reconnect_grace - (time.monotonic() - self._away[returning])
+                with contextlib.suppress(TimeoutError):  # then the next round raises
+                    await asyncio.wait_for(self._arrived.wait(), max(left, 0.0))
 
     async def ensure_bot_role(self, bot: Bot, group: str) -> None:
         """Fetch the bot's role in the group if unknown or stale (one fetch at a time).
@@ -153,6 +207,8 @@ class OneBotGateway:
         group = _raw(group_id)
         self_id = self.routes.server(group, frozenset(self.connected()))
         if self_id is None:
+            self_id = self._returning(group)  # its actions will wait for it
+        if self_id is None:
             return frozenset()
         role = self.routes.bot_role(group, self_id)
         if role in (Role.OWNER, Role.ADMIN):
@@ -175,7 +231,7 @@ class OneBotGateway:
 
     async def _perform(self, action: Action) -> str:
         group, user = _raw(action.group_id), _raw(action.target_id)
-        bot = self.bot_for(group)
+        bot = await self._acting_bot(group)
         kind = action.kind
         if kind is ActionKind.DELETE:
             if action.message_id is None:
