@@ -323,10 +323,6 @@ def _expanding(name: str) -> Any:
 # Built once: SQLAlchemy then reuses their cache keys and compiled forms. Pairs are
 # looked up as ``a IN (...) AND b IN (...)`` (an index search on SQLite, which scans
 # the table for a row-value IN list), then filtered to the exact pairs in Python.
-_CLAIMED = select(handled_messages.c.group_id, handled_messages.c.message_id).where(
-    handled_messages.c.group_id.in_(_expanding("groups")),
-    handled_messages.c.message_id.in_(_expanding("ids")),
-)
 _STRIKE_FILTER = (
     strikes.c.group_id.in_(_expanding("groups")),
     strikes.c.member_id.in_(_expanding("ids")),
@@ -341,25 +337,6 @@ _STRIKE_SUMS = (
 _STRIKES_BETWEEN = select(
     strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at
 ).where(*_STRIKE_FILTER, strikes.c.at >= bindparam("since"), strikes.c.at < bindparam("until"))
-_KNOWN_MEMBERS = select(members.c.group_id, members.c.member_id).where(
-    members.c.group_id.in_(_expanding("groups")),
-    members.c.member_id.in_(_expanding("ids")),
-)
-_KNOWN_GROUPS = select(groups.c.id).where(groups.c.id.in_(_expanding("groups")))
-_UPDATE_GROUP = (
-    update(groups).where(groups.c.id == bindparam("key")).values(last_activity=bindparam("seen"))
-)
-_UPDATE_MEMBER = (
-    update(members)
-    .where(members.c.group_id == bindparam("g"))
-    .where(members.c.member_id == bindparam("m"))
-    .values(
-        card=bindparam("new_card"),
-        nickname=bindparam("new_nickname"),
-        role=bindparam("new_role"),
-        last_seen=bindparam("seen"),
-    )
-)
 _REPORT_SENT = (
     update(outbox)
     .where(outbox.c.id == bindparam("key"))
@@ -446,19 +423,15 @@ def _insert_returning_ids(
 def _claim_rows(conn: Connection, claims: list[_Claim]) -> list[bool]:
     """True for the first sight of a (group, message), in the store or in this batch.
 
-    The rows not seen before are inserted skipping conflicts, and only those that went
-    in count: another process (PostgreSQL) may claim the same message meanwhile.
+    Each (group, message) is inserted once, skipping conflicts; only the rows that went
+    in count, so one claimed earlier (or meanwhile by another process) is not first.
     """
     keys = [(c.group_id, c.message_id) for c in claims]
-    taken = {(g, m) for g, m in conn.execute(_CLAIMED, _pairs(keys))}
-    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for c, k in zip(claims, keys, strict=True):
-        if k not in taken and k not in fresh:
-            fresh[k] = {"group_id": c.group_id, "message_id": c.message_id, "at": c.at}
-    won: set[tuple[str, str]] = set()
-    if fresh:
-        inserted = conn.execute(_new_rows(conn, "handled_messages"), list(fresh.values()))
-        won = {(g, m) for g, m in inserted}
+        rows.setdefault(k, {"group_id": c.group_id, "message_id": c.message_id, "at": c.at})
+    inserted = conn.execute(_new_rows(conn, "handled_messages"), list(rows.values()))
+    won = {(g, m) for g, m in inserted}
     first: list[bool] = []
     for k in keys:
         first.append(k in won)
@@ -529,13 +502,9 @@ def _mark_rows(conn: Connection, marks: list[_ReportMark]) -> None:
 
 
 def _upsert_groups(conn: Connection, events: list[ChatEvent]) -> None:
-    """Record each event's group (first seen, last activity): one statement per kind."""
+    """Record each event's group (first seen, last activity) in one upsert."""
     latest = {e.group_id: e for e in events}
-    known = set(conn.execute(_KNOWN_GROUPS, {"groups": sorted(latest)}).scalars())
-    if known:
-        updates = [{"key": g, "seen": e.time} for g, e in latest.items() if g in known]
-        conn.execute(_UPDATE_GROUP, updates)
-    new = [
+    rows = [
         {
             "id": g,
             "platform": e.platform.value,
@@ -544,33 +513,14 @@ def _upsert_groups(conn: Connection, events: list[ChatEvent]) -> None:
             "last_activity": e.time,
         }
         for g, e in latest.items()
-        if g not in known
     ]
-    if new:
-        conn.execute(_new_rows(conn, "groups"), new)
+    conn.execute(_new_rows(conn, "groups"), rows)
 
 
 def _upsert_members(conn: Connection, events: list[ChatEvent]) -> None:
-    """Record each event's member (card, nickname, role, last seen): one statement per kind."""
+    """Record each event's member (card, nickname, role, last seen) in one upsert."""
     latest = {(e.group_id, e.member.id): e for e in events}  # the last word wins
-    known = {(g, m) for g, m in conn.execute(_KNOWN_MEMBERS, _pairs(latest))} & set(latest)
-    if known:
-        conn.execute(
-            _UPDATE_MEMBER,
-            [
-                {
-                    "g": g,
-                    "m": m,
-                    "new_card": e.member.card,
-                    "new_nickname": e.member.nickname,
-                    "new_role": e.member.role.value,
-                    "seen": e.time,
-                }
-                for (g, m), e in latest.items()
-                if (g, m) in known
-            ],
-        )
-    new = [
+    rows = [
         {
             "group_id": g,
             "member_id": m,
@@ -581,7 +531,5 @@ def _upsert_members(conn: Connection, events: list[ChatEvent]) -> None:
             "last_seen": e.time,
         }
         for (g, m), e in latest.items()
-        if (g, m) not in known
     ]
-    if new:
-        conn.execute(_new_rows(conn, "members"), new)
+    conn.execute(_new_rows(conn, "members"), rows)
