@@ -31,12 +31,13 @@ slower path that uses the dicts.
 
 from __future__ import annotations
 
-import pickle
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from rules.pickle_cache import read_cache, write_cache
 
 TABLE_VERSION = 6
 CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
@@ -132,22 +133,10 @@ def _build_tables() -> Tables:
 
 def _load_tables() -> Tables:
     path = CACHE_DIR / f"normalize-v{TABLE_VERSION}.pickle"
-    try:
-        with path.open("rb") as fh:
-            tables = pickle.load(fh)
-        if isinstance(tables, Tables):
-            return tables
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-        pass
-    tables = _build_tables()
-    try:
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(tables, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only checkout still works, just starts slower
+    tables = read_cache(path, Tables)
+    if tables is None:
+        tables = _build_tables()
+        write_cache(path, tables)  # a read-only checkout still works, just starts slower
     return tables
 
 

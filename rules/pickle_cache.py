@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def read_cache(path: Path, kind: type[T]) -> T | None:
+    """The ``kind`` pickled at ``path``; None when missing, unreadable or of another kind."""
+    try:
+        with path.open("rb") as fh:
+            loaded = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        return None
+    return loaded if isinstance(loaded, kind) else None
 
 
 def write_cache(path: Path, value: object) -> None:

@@ -19,7 +19,6 @@ and the walk over a window of a few dozen characters takes microseconds.
 from __future__ import annotations
 
 import math
-import pickle
 import re
 from array import array
 from functools import lru_cache
@@ -29,7 +28,7 @@ from pathlib import Path
 from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
-from rules.pickle_cache import write_cache
+from rules.pickle_cache import read_cache, write_cache
 
 SEGMENT_VERSION = 2
 # jieba's split of a text into blocks it segments (re_han_default) and the
@@ -133,13 +132,9 @@ def lexicon() -> Lexicon:
     """The lexicon, from the cache under ``data/cache`` or built (a few seconds) and cached."""
     versions = f"{SEGMENT_VERSION}-{version('jieba')}-{version('daachorse')}"
     path = normalize.CACHE_DIR / f"segment-{versions}.pickle"
-    try:
-        with path.open("rb") as fh:
-            loaded = pickle.load(fh)
-        if isinstance(loaded, Lexicon):
-            return loaded
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-        pass
+    cached = read_cache(path, Lexicon)
+    if cached is not None:
+        return cached
     built = _build()
     write_cache(path, built)
     return built

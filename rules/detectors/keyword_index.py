@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from collections.abc import Callable, Iterable
 from importlib.metadata import version
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import NamedTuple
 from daachorse import CharwiseDoubleArrayAhoCorasick
 
 from rules import normalize
-from rules.pickle_cache import write_cache
+from rules.pickle_cache import read_cache, write_cache
 
 INDEX_VERSION = 10
 DIRECT, SOUND, PINYIN = 0, 1, 2  # what a key is
@@ -129,12 +128,9 @@ def read_word_list(path: Path) -> list[str]:
 def _sound_index() -> dict[str, frozenset[str]]:
     """Sound key -> folded ordinary words with that sound (cached under data/cache)."""
     path = normalize.CACHE_DIR / f"ordinary-sound-v{normalize.TABLE_VERSION}.pickle"
-    try:
-        with path.open("rb") as fh:
-            cached: dict[str, frozenset[str]] = pickle.load(fh)
+    cached: dict[str, frozenset[str]] | None = read_cache(path, dict)
+    if cached is not None:
         return cached
-    except (OSError, pickle.UnpicklingError, EOFError):
-        pass
     grouped: dict[str, set[str]] = {}
     for word in normalize.ordinary_words():
         if _is_chinese(word):
@@ -276,13 +272,9 @@ class TermIndex:
         cache = None
         if cache_dir is not None:
             cache = cache_dir / f"keywords-{digest.hexdigest()[:24]}.pickle"
-            try:
-                with cache.open("rb") as fh:
-                    loaded = pickle.load(fh)
-                if isinstance(loaded, TermIndex):
-                    return loaded
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-                pass
+            cached = read_cache(cache, TermIndex)
+            if cached is not None:
+                return cached
         index = cls(
             Term(term, stem)
             for stem, text in contents
