@@ -248,6 +248,15 @@ class FakeOneBot:
         await asyncio.sleep(seconds)
 
 
+def is_call(action: str, **params: Any) -> Callable[[Call], bool]:
+    """A predicate: the call is ``action`` with at least these parameters."""
+
+    def check(call: Call) -> bool:
+        return call.action == action and all(call.params.get(k) == v for k, v in params.items())
+
+    return check
+
+
 def text(value: str) -> list[dict[str, Any]]:
     return [{"type": "text", "data": {"text": value}}]
 

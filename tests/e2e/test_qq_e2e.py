@@ -22,6 +22,7 @@ from tests.e2e.onebot_client import (
     FakeOneBot,
     SimGroup,
     free_port,
+    is_call,
     running_bot,
     text,
     write_config,
@@ -65,13 +66,6 @@ def group() -> SimGroup:
     for user, name in zip(range(2001, 2010), names, strict=True):
         sim.add(user, "member", f"{name}+教务处")
     return sim
-
-
-def is_call(action: str, **params: Any) -> Any:
-    def check(call: Call) -> bool:
-        return call.action == action and all(call.params.get(k) == v for k, v in params.items())
-
-    return check
 
 
 def segments(call: Call) -> list[dict[str, Any]]:

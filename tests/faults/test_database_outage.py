@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +21,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rules.storage.tables import actions, cases, outbox
-from tests.e2e.onebot_client import Call, FakeOneBot, SimGroup, free_port, running_bot, text
+from tests.e2e.onebot_client import (
+    FakeOneBot,
+    SimGroup,
+    free_port,
+    is_call,
+    running_bot,
+    text,
+)
 from tests.faults.proxy import CuttableProxy
 from tests.multiproc.cluster import TOKEN, node_config
 
@@ -46,13 +52,6 @@ def group() -> SimGroup:
     for user in [*OFFENDERS, *GAMBLERS, 4000]:
         sim.add(user, "member", f"成员{user}+教务处")
     return sim
-
-
-def is_call(action: str, **params: Any) -> Any:
-    def check(call: Call) -> bool:
-        return call.action == action and all(call.params.get(k) == v for k, v in params.items())
-
-    return check
 
 
 def script() -> list[tuple[int, int, str]]:

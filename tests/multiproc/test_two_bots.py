@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from rules.storage.tables import actions, cases, outbox
-from tests.e2e.onebot_client import Call, SimGroup, text
+from tests.e2e.onebot_client import Call, SimGroup, is_call, text
 from tests.faults.proxy import CuttableProxy
 from tests.multiproc.cluster import Cluster, running_cluster
 from tests.services import checked_redis_url, fresh_pg_database, redis_namespace
@@ -95,13 +95,6 @@ async def warm_up(cluster: Cluster) -> None:
     await cluster.deliver(GROUP, 3001, text("大家好"), 1)
     for account in (BOT_A, BOT_B):
         await cluster.wait_for(is_call("get_group_member_info", user_id=account), marks)
-
-
-def is_call(action: str, **params: Any) -> Any:
-    def check(call: Call) -> bool:
-        return call.action == action and all(call.params.get(k) == v for k, v in params.items())
-
-    return check
 
 
 def warned(call: Call, user: int) -> bool:
