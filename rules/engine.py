@@ -8,13 +8,18 @@ Order on the violation path, so the first action goes out as soon as it is
 decided and events never queue behind each other:
 
 1. detectors (before the first await: they see a member's messages in order);
-2. per member, one decision at a time (:class:`~rules.batching.KeyedLock`):
+2. the message's deletion, when the ladder starts with one (every step does),
+   goes out at once: it depends on neither the claim nor the strikes, so the
+   offending message does not stay up for a database round trip (a message
+   delivered twice to this process is deleted once; if another process wins
+   the claim, both delete: harmless);
+3. per member, one decision at a time (:class:`~rules.batching.KeyedLock`):
    claim the message and read the member's strikes (together), plan; then the
    enforcement starts *while* the case and its strike are written, and the
    notices follow, worded from what really happened (gateways verify mutes
    and kicks) and carrying the case number. The member's next decision waits
    only for the case write, so strikes are always counted in order;
-3. outside the member's lock: wait for the actions, queue reports, record
+4. outside the member's lock: wait for the actions, queue reports, record
    every outcome.
 
 Writing the member (first sight, changed card or role) runs beside all of it.
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -64,6 +69,7 @@ ENFORCEMENT = frozenset(
 NOTICES = frozenset({ActionKind.WARN, ActionKind.REMIND})
 _SUCCEEDED = frozenset({OutcomeStatus.DONE, OutcomeStatus.DRY_RUN})
 ACTIVITY_EVERY = timedelta(minutes=10)  # groups.last_activity is at most this stale
+REMEMBERED_REMOVALS = 10_000  # recent deletions: a message delivered again is not re-deleted
 
 
 @dataclass(slots=True)
@@ -108,6 +114,7 @@ class Engine:
         self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
         self._group_noted: dict[str, datetime] = {}  # group -> activity last written
         self._deciding = KeyedLock()  # (group, member): one decision at a time
+        self._removed: dict[tuple[str, str | None], None] = {}  # deletions started, in order
         self.stats = EngineStats()
 
     def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
@@ -158,12 +165,50 @@ class Engine:
             return Decision()
         if self.is_exempt(event, policy):
             return Decision(findings=findings, notes=("exempt member: no action",))
-        now = event.time  # cases and strikes are dated by the event (replays stay true)
         dry_run = self.force_dry_run or policy.moderation.dry_run
         if dry_run:
             gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)
 
         strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
+        started = self._remove_at_once(event, strike_findings, policy, gateway)
+        try:
+            return await self._decide(
+                event, findings, strike_findings, policy, gateway, started, dry_run
+            )
+        finally:
+            if started:  # whatever happened meanwhile, the deletion is seen through
+                await asyncio.wait(started.values())
+
+    def _remove_at_once(
+        self,
+        event: ChatEvent,
+        strike_findings: tuple[Finding, ...],
+        policy: Policy,
+        gateway: Gateway,
+    ) -> dict[Action, asyncio.Task[Outcome]]:
+        """Start the message's deletion now if the ladder will surely do it (see module doc)."""
+        removal = ladder.removal_of(event, policy.ladder) if strike_findings else None
+        if removal is None or removal.kind not in gateway.capabilities(event.group_id):
+            return {}  # (no fallbacks to weigh up front: the plan resolves those)
+        key = (event.group_id, removal.message_id)
+        if key in self._removed:  # delivered again: the claim will turn it away
+            return {}
+        self._removed[key] = None
+        if len(self._removed) > REMEMBERED_REMOVALS:
+            del self._removed[next(iter(self._removed))]  # the oldest
+        return {removal: executor.start(removal, gateway)}
+
+    async def _decide(
+        self,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        strike_findings: tuple[Finding, ...],
+        policy: Policy,
+        gateway: Gateway,
+        started: dict[Action, asyncio.Task[Outcome]],
+        dry_run: bool,
+    ) -> Decision:
+        now = event.time  # cases and strikes are dated by the event (replays stay true)
         async with self._deciding.hold((event.group_id, event.member.id)):
             # the claim and the strike read go together: neither waits for the other
             claimed, prior = await asyncio.gather(
@@ -180,7 +225,7 @@ class Engine:
             )
             recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
             acting = asyncio.ensure_future(
-                self._act(effective, findings, total, policy, gateway, recorded)
+                self._act(effective, findings, total, policy, gateway, recorded, started)
             )
             try:
                 case_id = await self.store.open_case(
@@ -272,13 +317,18 @@ class Engine:
         policy: Policy,
         gateway: Gateway,
         recorded: Awaitable[int | None],
+        started: Mapping[Action, Awaitable[Outcome]],
     ) -> tuple[list[Outcome], list[Action]]:
         """Enforce, then send the notices worded from what happened; (outcomes, actions).
 
         Enforcement does not wait for the case to be written; the notices do, so they
-        can give the member the case number to appeal with (``recorded``).
+        can give the member the case number to appeal with (``recorded``). Actions in
+        ``started`` are under way already.
         """
-        enforced = await executor.perform([a for a in effective if a.kind in ENFORCEMENT], gateway)
+        enforcing = [a for a in effective if a.kind in ENFORCEMENT]
+        enforced = await executor.perform(enforcing, gateway, started)
+        # started but no longer planned (the group's capabilities changed meanwhile): kept
+        enforced += [await outcome for a, outcome in started.items() if a not in enforcing]
         case_id = await recorded
         worded = [
             self._notice(a, findings, enforced, total, policy, case_id) if a.kind in NOTICES else a

@@ -45,6 +45,14 @@ def climb(findings: tuple[Finding, ...], prior_weight: int, settings: LadderSett
     return Rung(severity=severity, weight=weight, total=total, step=step, escalate=escalate)
 
 
+def removal_of(event: ChatEvent, settings: LadderSettings) -> Action | None:
+    """The message's deletion, which every step starts with (when configured): it does
+    not depend on the member's strikes, so it can start before they are read."""
+    if not settings.delete_message or event.message_id is None:
+        return None
+    return Action(ActionKind.DELETE, event.group_id, event.member.id, message_id=event.message_id)
+
+
 def plan(event: ChatEvent, rung: Rung, settings: LadderSettings) -> tuple[Action, ...]:
     """The actions for one violation, in the order they should run.
 
@@ -53,9 +61,8 @@ def plan(event: ChatEvent, rung: Rung, settings: LadderSettings) -> tuple[Action
     """
     group, target = event.group_id, event.member.id
     step = rung.step_of(settings)
-    actions: list[Action] = []
-    if settings.delete_message and event.message_id is not None:
-        actions.append(Action(ActionKind.DELETE, group, target, message_id=event.message_id))
+    removal = removal_of(event, settings)
+    actions: list[Action] = [] if removal is None else [removal]
     if step.kind is ActionKind.MUTE:
         actions.append(Action(ActionKind.MUTE, group, target, duration=step.duration))
     elif step.kind is ActionKind.KICK:

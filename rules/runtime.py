@@ -6,6 +6,7 @@ runs the same pipeline.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,22 @@ from rules.storage.sql_store import resolve_url
 from rules.words import WordService
 
 MEMORY_URL = "sqlite+aiosqlite://"
+
+
+def freeze_startup_heap() -> int:
+    """Exempt what start-up built (word automata, tables, modules) from garbage collection.
+
+    Measured with ``bench.qq_e2e`` at 1,500 events/s: each full (generation 2)
+    collection walked that heap for 70-120 ms, several times a minute under load,
+    and stalled the event loop meanwhile; every violation arriving during one
+    waited as long (the whole p99 tail). ``gc.freeze()`` moves the objects alive
+    now to a permanent generation that collections skip; what the bot allocates
+    later is collected as before. Call once, after start-up; returns how many
+    objects were frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def build_detectors(

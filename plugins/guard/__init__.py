@@ -18,7 +18,7 @@ from nonebot.plugin import PluginMetadata
 from pydantic import BaseModel
 
 from rules.config import Config, load_config
-from rules.runtime import Runtime, rule_count
+from rules.runtime import Runtime, freeze_startup_heap, rule_count
 from rules.shared_state import describe
 from rules.storage.sql_store import safe_url
 
@@ -124,6 +124,8 @@ async def _start() -> None:
     if runtime.commands is not None:
         runtime.commands.notify = request_outbox_flush  # reports from /report, /appeal
     _state["runtime"] = runtime
+    frozen = freeze_startup_heap()  # last: what start-up built is never walked again
+    logger.info(f"start-up heap frozen ({frozen:,} objects): full GC no longer walks it")
     _state["outbox_task"] = asyncio.create_task(_outbox_loop(runtime), name="groupguard-outbox")
     _state["stats_task"] = asyncio.create_task(_stats_loop(runtime), name="groupguard-stats")
     logger.opt(colors=False).info("\n" + banner(config, source, runtime))

@@ -6,10 +6,12 @@ Mixed into :class:`rules.storage.sql_store.SqlStore`. Two costs shaped it:
   cursor, commit and pool reset is a hand-off to the connection's thread and back:
   nine for a one-row claim, about 1.7 ms of CPU and, on a busy event loop, a wait
   for the loop at each step, all while holding SQLite's one write lock. So on a
-  SQLite file each transaction here runs as plain synchronous SQLAlchemy in a
-  worker thread: one hand-off, about 0.7 ms. (In memory, where the database
-  lives in the async engine's one connection, and on PostgreSQL, the same code
-  runs through ``AsyncConnection.run_sync``.)
+  SQLite file each transaction here is one hand-off to a worker thread that runs
+  the statements through ``sqlite3`` itself (:mod:`rules.storage.raw_sqlite`:
+  SQLAlchemy's per-statement work cost more than SQLite's). In memory, where the
+  database lives in the async engine's one connection, and on PostgreSQL, the
+  same work runs as SQLAlchemy statements (:class:`AlchemyOps`) through
+  ``AsyncConnection.run_sync``.
 - **Per row**: concurrent calls are group-committed (:class:`rules.batching.Batcher`):
   while one batch runs, the next collects, and each batch is one transaction
   with one statement per kind of row. Writes that are not needed for the next
@@ -20,20 +22,15 @@ Every call still returns only once its rows are committed.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Table,
     bindparam,
-    create_engine,
-    event,
     func,
     insert,
     select,
@@ -46,6 +43,7 @@ from rules.batching import Batcher
 from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.normalize import fold
 from rules.storage.base import StoreBase
+from rules.storage.raw_sqlite import KEYS, REFRESH, SqliteFile, apply_pragmas
 from rules.storage.tables import (
     actions,
     cases,
@@ -62,14 +60,8 @@ LINGER = 0.005  # seconds a write nobody waits on to decide may wait for others
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    # WAL + NORMAL: commits skip the fsync (done at checkpoints); the database
-    # cannot be corrupted, a power cut may lose only the last transactions.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    """SQLAlchemy's ``connect`` event: :func:`~rules.storage.raw_sqlite.apply_pragmas`."""
+    apply_pragmas(dbapi_connection)
 
 
 def fields(value: Any) -> dict[str, Any]:
@@ -138,15 +130,10 @@ class BatchedStoreMixin(StoreBase):
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
-        self._sync: Engine | None = None
-        self._writer: ThreadPoolExecutor | None = None
-        self._reader: ThreadPoolExecutor | None = None
         url = engine.url
+        self._file: SqliteFile | None = None  # a SQLite file: the hot path bypasses SQLAlchemy
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            self._sync = create_engine(url.set(drivername="sqlite"))
-            event.listen(self._sync, "connect", sqlite_pragmas)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="groupguard-sqlite-write")
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix="groupguard-sqlite-read")
+            self._file = SqliteFile(url.database)
         self._claims = Batcher(self._claim_messages)
         self._weights = Batcher(self._strike_weights)
         self._cases = Batcher(self._open_cases)
@@ -167,38 +154,23 @@ class BatchedStoreMixin(StoreBase):
             self._members,
         ):
             await batcher.flush()
-        if self._sync is not None:
-            for pool in (self._writer, self._reader):
-                if pool is not None:
-                    await asyncio.to_thread(pool.shutdown)
-            self._sync.dispose()
+        if self._file is not None:
+            await self._file.close()
 
-    async def _transaction(self, work: Callable[[Connection], R]) -> R:
+    async def _transaction(self, work: Callable[[Ops], R]) -> R:
         """Run ``work`` in one write transaction (serialised with every other write)."""
-        if self._sync is None or self._writer is None:
+        if self._file is None:
             async with self._write() as conn:
-                return await conn.run_sync(work)
-        sync = self._sync
-
-        def run() -> R:
-            with sync.begin() as conn:
-                return work(conn)
-
+                return await conn.run_sync(lambda sync: work(AlchemyOps(sync)))
         assert self._write_lock is not None  # SQLite always has one
         async with self._write_lock:
-            return await asyncio.get_running_loop().run_in_executor(self._writer, run)
+            return await self._file.write(work)
 
-    async def _query(self, work: Callable[[Connection], R]) -> R:
-        if self._sync is None or self._reader is None:
+    async def _query(self, work: Callable[[Ops], R]) -> R:
+        if self._file is None:
             async with self.engine.connect() as conn:
-                return await conn.run_sync(work)
-        sync = self._sync
-
-        def run() -> R:
-            with sync.connect() as conn:
-                return work(conn)
-
-        return await asyncio.get_running_loop().run_in_executor(self._reader, run)
+                return await conn.run_sync(lambda sync: work(AlchemyOps(sync)))
+        return await self._file.read(work)
 
     # -- claims and strikes -------------------------------------------------
 
@@ -206,13 +178,15 @@ class BatchedStoreMixin(StoreBase):
         return await self._claims.submit(_Claim(group_id, message_id, at))
 
     async def _claim_messages(self, claims: list[_Claim]) -> list[bool]:
-        return await self._transaction(lambda conn: _claim_rows(conn, claims))
+        return await self._transaction(lambda ops: _claim_rows(ops, claims))
 
     async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
         return await self._weights.submit(_WeightQuery(group_id, member_id, since))
 
     async def _strike_weights(self, queries: list[_WeightQuery]) -> list[int]:
-        return await self._query(lambda conn: _weights(conn, queries))
+        return await self._query(
+            lambda ops: ops.strike_weights([(q.group_id, q.member_id, q.since) for q in queries])
+        )
 
     # -- cases and outcomes -------------------------------------------------
 
@@ -228,7 +202,7 @@ class BatchedStoreMixin(StoreBase):
         return await self._cases.submit(_NewCase(event, findings, step, at, strike_weight))
 
     async def _open_cases(self, new: list[_NewCase]) -> list[int]:
-        return await self._transaction(lambda conn: _case_rows(conn, new))
+        return await self._transaction(lambda ops: _case_rows(ops, new))
 
     async def record_outcomes(
         self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime
@@ -250,7 +224,7 @@ class BatchedStoreMixin(StoreBase):
             for item in batch
             for o in item.outcomes
         ]
-        await self._transaction(lambda conn: conn.execute(_INSERT["actions"], rows))
+        await self._transaction(lambda ops: ops.insert("actions", rows))
         return [None] * len(batch)
 
     # -- officer reports ----------------------------------------------------
@@ -284,9 +258,7 @@ class BatchedStoreMixin(StoreBase):
             }
             for r in reports
         ]
-        return await self._transaction(
-            lambda conn: _insert_returning_ids(conn, outbox, rows, ("officer_id", "case_id"))
-        )
+        return await self._transaction(lambda ops: ops.insert_ids("outbox", rows))
 
     async def mark_report_sent(self, item_id: int, at: datetime) -> None:
         await self._report_marks.submit(_ReportMark(item_id, at, sent=True))
@@ -295,7 +267,9 @@ class BatchedStoreMixin(StoreBase):
         await self._report_marks.submit(_ReportMark(item_id, retry_at, sent=False, error=error))
 
     async def _mark_reports(self, marks: list[_ReportMark]) -> list[None]:
-        await self._transaction(lambda conn: _mark_rows(conn, marks))
+        sent = [(m.item_id, m.at) for m in marks if m.sent]
+        failed = [(m.item_id, m.at, m.error[:1000]) for m in marks if not m.sent]
+        await self._transaction(lambda ops: ops.mark_reports(sent, failed))
         return [None] * len(marks)
 
     # -- members ------------------------------------------------------------
@@ -305,15 +279,35 @@ class BatchedStoreMixin(StoreBase):
         await self._members.submit(event)
 
     async def _note_members(self, events: list[ChatEvent]) -> list[None]:
-        def upsert(conn: Connection) -> None:
-            _upsert_groups(conn, events)
-            _upsert_members(conn, events)
+        def upsert(ops: Ops) -> None:
+            ops.insert("groups", _group_rows(events))
+            ops.insert("members", _member_rows(events))
 
         await self._transaction(upsert)
         return [None] * len(events)
 
 
 # ---------------------------------------------------------------------- the statements
+
+
+class Ops(Protocol):
+    """The hot path's statements on one connection, in one transaction (or read).
+
+    Rows are dicts in column order; every row of one call has the same columns.
+    Implemented by :class:`AlchemyOps` and :class:`rules.storage.raw_sqlite.RawOps`.
+    """
+
+    def claim(self, rows: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]: ...
+
+    def strike_weights(self, queries: Sequence[tuple[str, str, datetime]]) -> list[int]: ...
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def insert_ids(self, table: str, rows: Sequence[Mapping[str, Any]]) -> list[int]: ...
+
+    def mark_reports(
+        self, sent: Sequence[tuple[int, datetime]], failed: Sequence[tuple[int, datetime, str]]
+    ) -> None: ...
 
 
 def _expanding(name: str) -> Any:
@@ -351,23 +345,25 @@ _REPORT_FAILED = (
         next_attempt_at=bindparam("when"),
     )
 )
-_INSERT = {table.name: insert(table) for table in (strikes, actions)}
+_TABLES = {t.name: t for t in (handled_messages, groups, members, cases, strikes, actions, outbox)}
+_INSERT = {name: insert(table) for name, table in _TABLES.items()}
+# What ``insert_ids`` returns after the id: what tells a batch's rows apart.
+_RETURNING_KEY = {
+    "cases": ("group_id", "member_id", "message_id"),
+    "outbox": ("officer_id", "case_id"),
+}
 _INSERT_RETURNING = {
-    "cases": insert(cases).returning(
-        cases.c.id, cases.c.group_id, cases.c.member_id, cases.c.message_id
-    ),
-    "outbox": insert(outbox).returning(outbox.c.id, outbox.c.officer_id, outbox.c.case_id),
+    name: insert(_TABLES[name]).returning(_TABLES[name].c.id, *(_TABLES[name].c[k] for k in key))
+    for name, key in _RETURNING_KEY.items()
 }
-_INSERT_ONE = {
-    "cases": insert(cases).returning(cases.c.id),
-    "outbox": insert(outbox).returning(outbox.c.id),
-}
+_INSERT_ONE = {name: insert(_TABLES[name]).returning(_TABLES[name].c.id) for name in _RETURNING_KEY}
 
 
-def _conflict_safe(dialect: Any, table: Table, refresh: tuple[str, ...]) -> Any:
+def _conflict_safe(dialect: Any, table: Table) -> Any:
     """Insert rows; a row whose key exists already (another process was first) updates
-    ``refresh`` (or is skipped, returning the keys of the rows that went in)."""
-    keys = [column.name for column in table.primary_key.columns]
+    the columns in ``REFRESH`` (or is skipped, returning the keys of the rows that went in)."""
+    keys = list(KEYS[table.name])
+    refresh = REFRESH[table.name]
     stmt = dialect.insert(table)
     if refresh:
         return stmt.on_conflict_do_update(
@@ -379,18 +375,68 @@ def _conflict_safe(dialect: Any, table: Table, refresh: tuple[str, ...]) -> Any:
 
 
 _NEW_ROWS = {
-    dialect.dialect.name: {
-        "handled_messages": _conflict_safe(dialect, handled_messages, ()),
-        "groups": _conflict_safe(dialect, groups, ("last_activity",)),
-        "members": _conflict_safe(dialect, members, ("card", "nickname", "role", "last_seen")),
-    }
+    dialect.dialect.name: {name: _conflict_safe(dialect, _TABLES[name]) for name in REFRESH}
     for dialect in (postgresql, sqlite)
 }
 
 
-def _new_rows(conn: Connection, table: str) -> Any:
-    """The statement adding new rows to ``table`` that two processes may race to add."""
-    return _NEW_ROWS[conn.dialect.name][table]
+class AlchemyOps:
+    """:class:`Ops` as SQLAlchemy statements, one statement per kind of row."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _statement(self, table: str) -> Any:
+        if table in REFRESH:  # rows two processes may race to add
+            return _NEW_ROWS[self.conn.dialect.name][table]
+        return _INSERT[table]
+
+    def claim(self, rows: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+        return {(g, m) for g, m in self.conn.execute(self._statement("handled_messages"), rows)}
+
+    def strike_weights(self, queries: Sequence[tuple[str, str, datetime]]) -> list[int]:
+        """The batch's windows start a few milliseconds apart: strikes since the latest
+        start are summed per member in the database; the few between the earliest and
+        the latest start are fetched and counted for the queries whose window holds them.
+        """
+        pairs = _pairs((g, m) for g, m, _ in queries)
+        earliest, latest = min(q[2] for q in queries), max(q[2] for q in queries)
+        found = self.conn.execute(_STRIKE_SUMS, {**pairs, "since": latest})
+        sums = {(g, m): int(w) for g, m, w in found}
+        edge: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+        if earliest < latest:
+            params = {**pairs, "since": earliest, "until": latest}
+            for group_id, member_id, weight, at in self.conn.execute(_STRIKES_BETWEEN, params):
+                edge.setdefault((group_id, member_id), []).append((at, weight))
+        return [
+            sums.get((g, m), 0) + sum(w for at, w in edge.get((g, m), ()) if at >= since)
+            for g, m, since in queries
+        ]
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(self._statement(table), list(rows))
+
+    def insert_ids(self, table: str, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """One multi-row statement when the key rows tell them apart (RETURNING comes
+        back in no set order, and SQLAlchemy can only keep the order on SQLite by
+        sending one row per statement); otherwise one statement per row."""
+        key = _RETURNING_KEY[table]
+        keys = [tuple(row[k] for k in key) for row in rows]
+        if len(set(keys)) == len(keys):
+            found = self.conn.execute(_INSERT_RETURNING[table], list(rows))
+            by_key = {tuple(row[1:]): int(row[0]) for row in found}
+            return [by_key[k] for k in keys]
+        return [int(self.conn.execute(_INSERT_ONE[table], row).scalar_one()) for row in rows]
+
+    def mark_reports(
+        self, sent: Sequence[tuple[int, datetime]], failed: Sequence[tuple[int, datetime, str]]
+    ) -> None:
+        if sent:
+            self.conn.execute(_REPORT_SENT, [{"key": i, "when": at} for i, at in sent])
+        if failed:
+            rows = [{"key": i, "when": at, "error": error} for i, at, error in failed]
+            self.conn.execute(_REPORT_FAILED, rows)
 
 
 def _pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -402,25 +448,7 @@ def _pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return {"groups": sorted(firsts), "ids": sorted(seconds)}
 
 
-def _insert_returning_ids(
-    conn: Connection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]
-) -> list[int]:
-    """Insert ``rows``; their new ids, in order.
-
-    One multi-row statement when ``key`` tells the rows apart (RETURNING comes back in
-    no set order, and SQLAlchemy can only keep the order on SQLite by sending one row
-    per statement); otherwise one statement per row. ``key`` is what
-    ``_INSERT_RETURNING`` returns after the id.
-    """
-    keys = [tuple(row[k] for k in key) for row in rows]
-    if len(set(keys)) == len(keys):
-        found = conn.execute(_INSERT_RETURNING[table.name], rows)
-        by_key = {tuple(row[1:]): int(row[0]) for row in found}
-        return [by_key[k] for k in keys]
-    return [int(conn.execute(_INSERT_ONE[table.name], row).scalar_one()) for row in rows]
-
-
-def _claim_rows(conn: Connection, claims: list[_Claim]) -> list[bool]:
+def _claim_rows(ops: Ops, claims: list[_Claim]) -> list[bool]:
     """True for the first sight of a (group, message), in the store or in this batch.
 
     Each (group, message) is inserted once, skipping conflicts; only the rows that went
@@ -430,8 +458,7 @@ def _claim_rows(conn: Connection, claims: list[_Claim]) -> list[bool]:
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for c, k in zip(claims, keys, strict=True):
         rows.setdefault(k, {"group_id": c.group_id, "message_id": c.message_id, "at": c.at})
-    inserted = conn.execute(_new_rows(conn, "handled_messages"), list(rows.values()))
-    won = {(g, m) for g, m in inserted}
+    won = ops.claim(list(rows.values()))
     first: list[bool] = []
     for k in keys:
         first.append(k in won)
@@ -439,29 +466,7 @@ def _claim_rows(conn: Connection, claims: list[_Claim]) -> list[bool]:
     return first
 
 
-def _weights(conn: Connection, queries: list[_WeightQuery]) -> list[int]:
-    """Each query's sum of unvoided strike weights since its own ``since``.
-
-    The batch's windows start a few milliseconds apart: strikes since the latest start
-    are summed per member in the database; the few between the earliest and the latest
-    start are fetched and counted for the queries whose window holds them.
-    """
-    pairs = _pairs((q.group_id, q.member_id) for q in queries)
-    earliest, latest = min(q.since for q in queries), max(q.since for q in queries)
-    sums = {(g, m): int(w) for g, m, w in conn.execute(_STRIKE_SUMS, {**pairs, "since": latest})}
-    edge: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
-    if earliest < latest:
-        params = {**pairs, "since": earliest, "until": latest}
-        for group_id, member_id, weight, at in conn.execute(_STRIKES_BETWEEN, params):
-            edge.setdefault((group_id, member_id), []).append((at, weight))
-    return [
-        sums.get((q.group_id, q.member_id), 0)
-        + sum(w for at, w in edge.get((q.group_id, q.member_id), ()) if at >= q.since)
-        for q in queries
-    ]
-
-
-def _case_rows(conn: Connection, new: list[_NewCase]) -> list[int]:
+def _case_rows(ops: Ops, new: list[_NewCase]) -> list[int]:
     rows = []
     for case in new:
         evidence = masked_text(case.event.text, case.findings)
@@ -479,32 +484,20 @@ def _case_rows(conn: Connection, new: list[_NewCase]) -> list[int]:
                 "created_at": case.at,
             }
         )
-    case_ids = _insert_returning_ids(conn, cases, rows, ("group_id", "member_id", "message_id"))
+    case_ids = ops.insert_ids("cases", rows)
     strike_rows = [
         strike_row(Strike(c.event.group_id, c.event.member.id, c.strike_weight, c.at, case_id))
         for c, case_id in zip(new, case_ids, strict=True)
         if c.strike_weight
     ]
-    if strike_rows:
-        conn.execute(_INSERT["strikes"], strike_rows)
+    ops.insert("strikes", strike_rows)
     return case_ids
 
 
-def _mark_rows(conn: Connection, marks: list[_ReportMark]) -> None:
-    sent = [{"key": m.item_id, "when": m.at} for m in marks if m.sent]
-    failed = [
-        {"key": m.item_id, "when": m.at, "error": m.error[:1000]} for m in marks if not m.sent
-    ]
-    if sent:
-        conn.execute(_REPORT_SENT, sent)
-    if failed:
-        conn.execute(_REPORT_FAILED, failed)
-
-
-def _upsert_groups(conn: Connection, events: list[ChatEvent]) -> None:
-    """Record each event's group (first seen, last activity) in one upsert."""
+def _group_rows(events: list[ChatEvent]) -> list[dict[str, Any]]:
+    """Each event's group (first seen, last activity), once."""
     latest = {e.group_id: e for e in events}
-    rows = [
+    return [
         {
             "id": g,
             "platform": e.platform.value,
@@ -514,13 +507,12 @@ def _upsert_groups(conn: Connection, events: list[ChatEvent]) -> None:
         }
         for g, e in latest.items()
     ]
-    conn.execute(_new_rows(conn, "groups"), rows)
 
 
-def _upsert_members(conn: Connection, events: list[ChatEvent]) -> None:
-    """Record each event's member (card, nickname, role, last seen) in one upsert."""
-    latest = {(e.group_id, e.member.id): e for e in events}  # the last word wins
-    rows = [
+def _member_rows(events: list[ChatEvent]) -> list[dict[str, Any]]:
+    """Each event's member (card, nickname, role, last seen), once: the last word wins."""
+    latest = {(e.group_id, e.member.id): e for e in events}
+    return [
         {
             "group_id": g,
             "member_id": m,
@@ -532,4 +524,3 @@ def _upsert_members(conn: Connection, events: list[ChatEvent]) -> None:
         }
         for (g, m), e in latest.items()
     ]
-    conn.execute(_new_rows(conn, "members"), rows)

@@ -97,6 +97,56 @@ async def test_a_failed_case_write_still_lets_the_actions_finish(store: SqlStore
     assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]
 
 
+class SlowClaimStore:
+    """The real store, but the claim waits until the test says so (and may be lost)."""
+
+    def __init__(self, store: SqlStore, won: bool = True) -> None:
+        self._store = store
+        self.release = asyncio.Event()
+        self.won = won
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim_message(self, group_id: str, message_id: str, at: datetime) -> bool:
+        await self.release.wait()
+        return await self._store.claim_message(group_id, message_id, at) and self.won
+
+
+async def test_the_deletion_does_not_wait_for_the_claim(store: SqlStore) -> None:
+    slow = SlowClaimStore(store)
+    gateway = WatchingGateway()
+    handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
+    await asyncio.wait_for(gateway.seen.wait(), 5)
+    assert gateway.kinds() == [ActionKind.DELETE] and not handling.done()
+    slow.release.set()
+    decision = await handling
+    assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]  # deleted once
+    deleted = [o for o in decision.outcomes if o.action.kind is ActionKind.DELETE]
+    assert [(o.status, o.action.case_id) for o in deleted] == [
+        (OutcomeStatus.DONE, decision.case_id)
+    ]
+
+
+async def test_a_message_claimed_elsewhere_is_deleted_but_not_judged_again(
+    store: SqlStore,
+) -> None:
+    slow = SlowClaimStore(store, won=False)  # another process handles this message
+    slow.release.set()
+    gateway = FakeGateway()
+    decision = await make_engine(slow).handle(message("你个笨蛋"), gateway)
+    assert gateway.kinds() == [ActionKind.DELETE]
+    assert decision.case_id is None and "already handled" in decision.notes[0]
+
+
+async def test_without_the_right_to_delete_the_fallback_still_applies(store: SqlStore) -> None:
+    gateway = FakeGateway(caps=frozenset({ActionKind.WARN}))
+    decision = await make_engine(store).handle(message("你个笨蛋"), gateway)
+    assert gateway.kinds() == [ActionKind.WARN]
+    skipped = {o.action.kind: o.status for o in decision.outcomes}
+    assert skipped[ActionKind.DELETE] in (OutcomeStatus.SKIPPED, OutcomeStatus.SUBSTITUTED)
+
+
 def counting_members(store: SqlStore, writes: list[datetime]) -> SqlStore:
     """``store`` that also appends the time of each member write to ``writes``."""
 

@@ -88,14 +88,14 @@ async def outage_store(url: str) -> AsyncIterator[Outage]:
     # A SQLite file cannot become unreachable: point the store at a closed port instead
     # (and at the async path, since the hot path otherwise writes the file from a thread).
     store = await ResilientStore.open(url)
-    real, real_sync = store.engine, store._sync
+    real, real_file = store.engine, store._file
     nowhere = create_async_engine(f"postgresql+asyncpg://gg:gg@127.0.0.1:{closed_port()}/gg")
 
     def cut() -> None:
-        store.engine, store._sync = nowhere, None
+        store.engine, store._file = nowhere, None
 
     def restore() -> None:
-        store.engine, store._sync = real, real_sync
+        store.engine, store._file = real, real_file
 
     yield Outage(store, cut, restore)
     restore()
