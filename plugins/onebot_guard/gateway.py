@@ -103,6 +103,7 @@ class OneBotGateway:
         self._in_flight: dict[str, set[asyncio.Timeout]] = {}  # account -> its calls' timers
         self.reconnect_grace = reconnect_grace
         self._away: dict[str, float] = {}  # account -> when its connection dropped
+        self._accounts: set[str] = set()  # every account that has connected
         self._arrived = asyncio.Event()  # set (and replaced) when an account connects
 
     # ------------------------------------------------------------------ bots and routing
@@ -149,12 +150,16 @@ class OneBotGateway:
     def connection_made(self, self_id: str) -> None:
         """An account (re)connected: actions waiting for it go on."""
         self._away.pop(self_id, None)
+        self._accounts.add(self_id)
         arrived, self._arrived = self._arrived, asyncio.Event()
         arrived.set()
 
     def _returning(self, group: str) -> str | None:
         """The account that served ``group`` and dropped its connection within the grace."""
         now = time.monotonic()
+        # gone from nonebot's bots before its disconnect hook has run: away since now
+        for account in self._accounts - self._away.keys() - self.connected().keys():
+            self._away[account] = now
         away = frozenset(a for a, since in self._away.items() if now - since < self.reconnect_grace)
         return self.routes.server(group, away) if away else None
 
