@@ -16,7 +16,8 @@ Before the bot, the same client pushes the same stream at a trivial echo
 server (a separate process that parses each event and answers violations with
 a ``delete_msg`` frame): the ceiling of the client and loopback on this machine.
 
-Target on the reference machine: >= 2,000 events/s with p99 < 50 ms.
+Target on the reference machine: >= 2,000 events/s with p99 < 50 ms (see
+:meth:`Result.target_met` for how "keeps up" is judged).
 Not a test: it prints figures. Loopback only; every spawned process is killed.
 """
 
@@ -76,6 +77,8 @@ LOG_LEVEL = "WARNING"
 TICK = 0.005  # seconds between send bursts
 QUIET_CPU = 0.15  # the bot is idle below this share of one core...
 QUIET_WINDOW = 0.2  # ...over this many seconds
+KEEP_UP = 0.1  # seconds after the last event within which a bot that keeps up is done
+TARGET = ">= 2,000 events/s offered, all handled within 0.1 s of the last; p99 < 50 ms"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -184,9 +187,16 @@ class Result:
         return out
 
     def target_met(self) -> bool:
+        """Kept up with 2,000 events/s: at least that was offered and everything was
+        handled as it came (done within ``KEEP_UP`` of the last event), with p99 < 50 ms.
+
+        (At an offered 2,000/s, events / time until done can only come out a hair
+        under 2,000 however fast the bot is: the last event itself takes some time.)
+        """
         return (
             len(self.latencies_ms) == self.violations
-            and self.events / self.drained_after >= 2000
+            and self.events / self.sent_for >= 2000
+            and self.drained_after - self.sent_for <= KEEP_UP
             and bool(self.latencies_ms)
             and percentile(self.latencies_ms, 0.99) < 50
         )
@@ -213,7 +223,7 @@ async def push(
     start = time.perf_counter()
     owed = 0.0
     index = 0
-    next_tick = start
+    next_tick = last_sent = start
     while index < len(stream):
         owed += rate * TICK
         while owed >= 1 and index < len(stream):
@@ -223,14 +233,15 @@ async def push(
             if item.violation:
                 sent_at[item.message_id] = time.perf_counter()
             await qq.send_raw(item.payload)
+        last_sent = time.perf_counter()
         next_tick += TICK
         await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
-    sent_for = time.perf_counter() - start
+    sent_for = last_sent - start
     violations = len(sent_at)
     deadline = time.monotonic() + 60
     while len(latency) < violations and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
-    done = max(last_action, start + sent_for)
+    done = max(last_action, last_sent)  # not the pacing's idle tick after the last send
     if cpu is not None:
         done = max(done, await cpu.quiet_since(limit=60))
     result = Result(
@@ -348,9 +359,9 @@ async def run(duration: float, rate: float, share: float, seed: int, runs: int) 
             print(line)
         met += result.target_met()
     print(
-        f"target (>= 2,000 events/s, p99 < 50 ms): met in {met} of {runs} run(s)"
+        f"target ({TARGET}): met in {met} of {runs} run(s)"
         if runs > 1
-        else f"target (>= 2,000 events/s, p99 < 50 ms): {'met' if met else 'NOT met'}"
+        else f"target ({TARGET}): {'met' if met else 'NOT met'}"
     )
     return 0
 

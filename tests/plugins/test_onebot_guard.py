@@ -266,7 +266,9 @@ async def test_join_fetches_member_and_join_request_is_answered(app: App, engine
         assert known is not None and known.nickname == "小王"
 
 
-async def test_capabilities_follow_the_bots_role(app: App, engine: Engine) -> None:
+async def test_capabilities_follow_the_bots_role(
+    app: App, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from plugins.onebot_guard import get_gateway
 
     gateway = get_gateway()
@@ -291,7 +293,10 @@ async def test_capabilities_follow_the_bots_role(app: App, engine: Engine) -> No
         )
         await bot.handle_event(promoted)
         assert gateway.capabilities(f"qq:{group}") == NOMINAL_CAPABILITIES[gateway.platform]
-    # no connected bot serves the group any more: nothing is possible
+    # the account is gone: within the reconnect grace its actions would wait for it...
+    assert gateway.capabilities(f"qq:{group}") == NOMINAL_CAPABILITIES[gateway.platform]
+    # ...after it, no connected bot serves the group any more: nothing is possible
+    monkeypatch.setattr(gateway, "reconnect_grace", 0.0)
     assert gateway.capabilities(f"qq:{group}") == frozenset()
 
 
