@@ -8,11 +8,12 @@ Order on the violation path, so the first action goes out as soon as it is
 decided and events never queue behind each other:
 
 1. detectors (before the first await: they see a member's messages in order);
-2. the message's deletion, when the ladder starts with one (every step does),
+2. when this process works alone (``delete_first``: no shared state, i.e. no
+   ``[redis]``), the message's deletion, which every ladder step starts with,
    goes out at once: it depends on neither the claim nor the strikes, so the
    offending message does not stay up for a database round trip (a message
-   delivered twice to this process is deleted once; if another process wins
-   the claim, both delete: harmless);
+   delivered twice is deleted once). With several processes the claim comes
+   first, so only one of them acts on a message;
 3. per member, one decision at a time (:class:`~rules.batching.KeyedLock`):
    claim the message and read the member's strikes (together), plan; then the
    enforcement starts *while* the case and its strike are written, and the
@@ -115,6 +116,7 @@ class Engine:
         self._group_noted: dict[str, datetime] = {}  # group -> activity last written
         self._deciding = KeyedLock()  # (group, member): one decision at a time
         self._removed: dict[tuple[str, str | None], None] = {}  # deletions started, in order
+        self.delete_first = True  # False when other processes may claim the same messages
         self.stats = EngineStats()
 
     def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
@@ -187,7 +189,9 @@ class Engine:
         gateway: Gateway,
     ) -> dict[Action, asyncio.Task[Outcome]]:
         """Start the message's deletion now if the ladder will surely do it (see module doc)."""
-        removal = ladder.removal_of(event, policy.ladder) if strike_findings else None
+        if not self.delete_first or not strike_findings:
+            return {}
+        removal = ladder.removal_of(event, policy.ladder)
         if removal is None or removal.kind not in gateway.capabilities(event.group_id):
             return {}  # (no fallbacks to weigh up front: the plan resolves those)
         key = (event.group_id, removal.message_id)

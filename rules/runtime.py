@@ -110,6 +110,7 @@ class Runtime:
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
         members = Members(store, nickname)
         engine = Engine(config, detectors, store, clock=clock, dry_run=dry_run, members=members)
+        engine.delete_first = isinstance(shared, MemoryState)  # alone: see rules.engine
         words = None
         for detector in engine.detectors:
             if isinstance(detector, KeywordDetector):

@@ -139,6 +139,19 @@ async def test_a_message_claimed_elsewhere_is_deleted_but_not_judged_again(
     assert decision.case_id is None and "already handled" in decision.notes[0]
 
 
+async def test_with_other_processes_the_claim_comes_before_any_action(store: SqlStore) -> None:
+    slow = SlowClaimStore(store, won=False)  # another process handles this message
+    engine = make_engine(slow)
+    engine.delete_first = False  # state shared with other processes (Redis)
+    gateway = FakeGateway()
+    handling = asyncio.create_task(engine.handle(message("你个笨蛋"), gateway))
+    await asyncio.sleep(0.05)
+    assert not handling.done() and gateway.performed == []
+    slow.release.set()
+    decision = await handling
+    assert gateway.performed == [] and decision.case_id is None
+
+
 async def test_without_the_right_to_delete_the_fallback_still_applies(store: SqlStore) -> None:
     gateway = FakeGateway(caps=frozenset({ActionKind.WARN}))
     decision = await make_engine(store).handle(message("你个笨蛋"), gateway)
