@@ -330,9 +330,9 @@ class Engine:
         ``started`` are under way already.
         """
         enforcing = [a for a in effective if a.kind in ENFORCEMENT]
-        enforced = await executor.perform(enforcing, gateway, started)
         # started but no longer planned (the group's capabilities changed meanwhile): kept
-        enforced += [await outcome for a, outcome in started.items() if a not in enforcing]
+        enforcing += [a for a in started if a not in enforcing]
+        enforced = await executor.perform(enforcing, gateway, started)
         case_id = await recorded
         worded = [
             self._notice(a, findings, enforced, total, policy, case_id) if a.kind in NOTICES else a

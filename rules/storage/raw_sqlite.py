@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from rules.storage.tables import metadata
+
 R = TypeVar("R")
 
 # Columns a conflicting insert refreshes (another process, or an earlier event, added
@@ -44,10 +46,10 @@ REFRESH: dict[str, tuple[str, ...]] = {
     "groups": ("last_activity",),
     "members": ("card", "nickname", "role", "last_seen"),
 }
+# Their conflict keys: the primary keys in the schema.
 KEYS: dict[str, tuple[str, ...]] = {
-    "handled_messages": ("group_id", "message_id"),
-    "groups": ("id",),
-    "members": ("group_id", "member_id"),
+    name: tuple(column.name for column in metadata.tables[name].primary_key.columns)
+    for name in REFRESH
 }
 
 
