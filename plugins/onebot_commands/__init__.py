@@ -77,7 +77,12 @@ def _looks_like_command(event: GroupMessageEvent | PrivateMessageEvent) -> bool:
     return event.get_plaintext().lstrip().startswith(PREFIXES)
 
 
-@after_moderation
+def _might_be_command(text: str) -> bool:
+    """Loose on purpose (a prefix anywhere): nonebot may strip a nickname before it."""
+    return any(prefix in text for prefix in PREFIXES)
+
+
+@after_moderation(wants=_might_be_command)
 async def _on_command(bot: Bot, event: Event) -> None:
     if not isinstance(event, GroupMessageEvent | PrivateMessageEvent):
         return

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, overload
 
-from nonebot import get_driver, require
+from nonebot import get_adapter, get_driver, require
 from nonebot.adapters.onebot.v11 import (
     Adapter,
     Bot,
@@ -45,16 +46,18 @@ from plugins.onebot_guard.fastpath import (  # noqa: E402
     cache_event_models,
     cache_type_adapters,
     install_fast_lane,
+    install_raw_lane,
     register_first,
 )
 from plugins.onebot_guard.gateway import OneBotGateway  # noqa: E402
 from plugins.onebot_guard.routes import MemberInfo  # noqa: E402
 from plugins.onebot_guard.translate import (  # noqa: E402
+    GroupMessage,
     group_message,
     member_event,
     parse_role,
     qq,
-    read_message,
+    read_segments,
 )
 from rules.model import (  # noqa: E402
     ActionKind,
@@ -102,27 +105,7 @@ async def translate(bot: Bot, event: Event) -> ChatEvent | None:
     """The core event for a OneBot event this bot should moderate, else None."""
     routes = gateway.routes
     if isinstance(event, GroupMessageEvent):
-        group, user = str(event.group_id), str(event.user_id)
-        if user == bot.self_id:
-            return None
-        await gateway.ensure_bot_role(bot, group)  # also how a better-placed account takes over
-        if not gateway.serves(bot.self_id, group):
-            return None
-        sender = event.sender
-        routes.note_member(
-            group,
-            user,
-            MemberInfo(parse_role(sender.role), sender.card or "", sender.nickname or ""),
-        )
-        segments = read_message(event)
-        for forward_id in segments.forwards[:3]:  # content not inline: fetch it (bounded)
-            try:
-                data = await gateway.call(bot, "get_forward_msg", id=forward_id)
-                nodes = data.get("messages") or data.get("message") or []
-                segments.read_forward(nodes, depth=1)
-            except Exception as exc:
-                log.warning("forwarded message %s unreadable: %s", forward_id, exc)
-        return group_message(event, segments)
+        return await translate_message(bot, GroupMessage.of_event(event))
     if isinstance(event, GroupRequestEvent):
         group, user = str(event.group_id), str(event.user_id)
         if event.sub_type != "add":
@@ -142,6 +125,28 @@ async def translate(bot: Bot, event: Event) -> ChatEvent | None:
     if isinstance(event, NoticeEvent):
         return await _notice(bot, event)
     return None
+
+
+async def translate_message(bot: Bot, message: GroupMessage) -> ChatEvent | None:
+    """The core event for a group message this bot should moderate, else None."""
+    group, user = str(message.group_id), str(message.user_id)
+    if user == bot.self_id:
+        return None
+    await gateway.ensure_bot_role(bot, group)  # also how a better-placed account takes over
+    if not gateway.serves(bot.self_id, group):
+        return None
+    gateway.routes.note_member(
+        group, user, MemberInfo(parse_role(message.role), message.card, message.nickname)
+    )
+    segments = read_segments(message.segments)
+    for forward_id in segments.forwards[:3]:  # content not inline: fetch it (bounded)
+        try:
+            data = await gateway.call(bot, "get_forward_msg", id=forward_id)
+            nodes = data.get("messages") or data.get("message") or []
+            segments.read_forward(nodes, depth=1)
+        except Exception as exc:
+            log.warning("forwarded message %s unreadable: %s", forward_id, exc)
+    return group_message(message, segments)
 
 
 async def _notice(bot: Bot, event: NoticeEvent) -> ChatEvent | None:
@@ -235,34 +240,83 @@ def _flush_when_due(group_id: str) -> None:
 
 
 Follower = Callable[[Bot, Event], Awaitable[None]]
+TextFilter = Callable[[str], bool]
 _followers: list[Follower] = []
+_text_filters: dict[Follower, TextFilter] = {}
 
 
-def after_moderation(func: Follower) -> Follower:
+@overload
+def after_moderation(func: Follower, *, wants: TextFilter | None = None) -> Follower: ...
+@overload
+def after_moderation(
+    func: None = None, *, wants: TextFilter | None = None
+) -> Callable[[Follower], Follower]: ...
+def after_moderation(
+    func: Follower | None = None, *, wants: TextFilter | None = None
+) -> Follower | Callable[[Follower], Follower]:
     """Run ``func(bot, event)`` after moderation for every event it did not stop.
 
     For handlers that look at every message (the slash commands): a nonebot matcher
     without a rule costs about 1 ms per message in nonebot's dispatch (measured with
     ``make bench-qq``), more than moderating it; here the cost is one call.
+
+    ``wants(text)``, if given, must be true for every group message whose text
+    (``event.get_plaintext()``) ``func`` could act on: the others may skip it (they
+    are moderated straight from the JSON, with no event to pass).
     """
-    _followers.append(func)
-    return func
+
+    def register(follower: Follower) -> Follower:
+        _followers.append(follower)
+        if wants is not None:
+            _text_filters[follower] = wants
+        return follower
+
+    return register if func is None else register(func)
+
+
+def _wanted(text: str) -> bool:
+    """Whether a follower could act on a group message with this text."""
+    for follower in _followers:
+        wants = _text_filters.get(follower)
+        if wants is None or wants(text):
+            return True
+    return False
+
+
+def _unfollowed(data: dict[str, Any]) -> GroupMessage | None:
+    """A group message the raw lane can take: plain JSON that no follower wants."""
+    message = GroupMessage.of_json(data)
+    return None if message is None or _wanted(message.plain_text()) else message
+
+
+async def _judge(chat_source: Awaitable[ChatEvent | None]) -> tuple[ChatEvent, Decision] | None:
+    """The core event and the engine's decision on it (None: nothing to moderate)."""
+    try:
+        chat = await chat_source
+        if chat is None:
+            return None
+        decision = await get_runtime().engine.handle(chat, gateway)
+    except Exception:  # never let moderation errors drop the event for other plugins
+        log.exception("moderation failed for a QQ event")
+        return None
+    if any(
+        o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
+        for o in decision.outcomes
+    ):
+        _flush_when_due(chat.group_id)
+    return chat, decision
+
+
+async def moderate_message(bot: Bot, message: GroupMessage) -> None:
+    """Moderate a group message that nothing else will see (the raw lane)."""
+    await _judge(translate_message(bot, message))
 
 
 async def moderate(bot: Bot, event: Event) -> None:
     """Moderate one OneBot event before any matcher; stop it if its message was enforced on."""
-    try:
-        chat = await translate(bot, event)
-        decision = None if chat is None else await get_runtime().engine.handle(chat, gateway)
-    except Exception:  # never let moderation errors drop the event for other plugins
-        log.exception("moderation failed for a QQ event")
-        chat = decision = None
-    if chat is not None and decision is not None:
-        if any(
-            o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
-            for o in decision.outcomes
-        ):
-            _flush_when_due(chat.group_id)
+    judged = await _judge(translate(bot, event))
+    if judged is not None:
+        chat, decision = judged
         if chat.kind is EventKind.MESSAGE and enforced(decision):
             raise IgnoredException(f"moderated: case {decision.case_id}")
     for follower in _followers:
@@ -274,5 +328,9 @@ async def moderate(bot: Bot, event: Event) -> None:
 
 register_first(moderate)
 install_fast_lane(moderate)
+try:
+    install_raw_lane(get_adapter(Adapter), _unfollowed, moderate_message)
+except ValueError:  # the adapter is not registered (yet): its own path only
+    log.warning("OneBot adapter not registered before onebot_guard loaded: no raw lane")
 cache_type_adapters()
 cache_event_models(Adapter.event_models)

@@ -23,6 +23,13 @@ Measured under ``make bench-qq`` (in-process, a clean group message, WARNING log
   nonebot's preprocessor set (a private name); if that ever moves, it falls
   back to the public ``event_preprocessor`` decorator, so moderation never
   silently stops running (the nonebug tests would also fail).
+- **The raw lane**: an ordinary group message that nothing but moderation
+  would see need not become a pydantic event at all. :func:`install_raw_lane`
+  reads it straight from the JSON (``GroupMessage.of_json``, which accepts only
+  JSON whose fields already have the model's types) on the OneBot connection's
+  receive path: event validation (the segment models, a deep copy of the
+  message) was about a quarter of a clean message's cost. Anything else, or the
+  moment another plugin wants messages, takes the adapter's own path.
 """
 
 from __future__ import annotations
@@ -34,8 +41,10 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar, cast
 
-from nonebot.adapters.onebot.v11 import Bot, Event, GroupMessageEvent
+import nonebot.message as nonebot_message
+from nonebot.adapters.onebot.v11 import Adapter, Bot, Event, GroupMessageEvent
 from nonebot.exception import IgnoredException
+from nonebot.matcher import matchers
 from nonebot.message import event_preprocessor
 from pydantic import TypeAdapter
 
@@ -99,9 +108,7 @@ class _Preprocessor:
 
 def register_first(func: Callable[[Bot, Event], Awaitable[None]]) -> None:
     """Run ``func(bot, event)`` for every event before any matcher (an event preprocessor)."""
-    import nonebot.message
-
-    preprocessors = getattr(nonebot.message, "_event_preprocessors", None)
+    preprocessors = getattr(nonebot_message, "_event_preprocessors", None)
     if isinstance(preprocessors, set):
         preprocessors.add(_Preprocessor(func))
         return
@@ -110,19 +117,22 @@ def register_first(func: Callable[[Bot, Event], Awaitable[None]]) -> None:
 
 
 def _only_ours() -> bool:
-    """Whether nothing but our preprocessor would see a message event in nonebot."""
-    import nonebot.message
-    from nonebot.matcher import matchers
+    """Whether nothing but our preprocessor would see a message event in nonebot.
 
-    preprocessors = getattr(nonebot.message, "_event_preprocessors", None)
-    postprocessors = getattr(nonebot.message, "_event_postprocessors", None)
-    if not isinstance(preprocessors, set) or not isinstance(postprocessors, set):
-        return False  # nonebot's internals moved: take the full path
-    if postprocessors or any(not isinstance(p, _Preprocessor) for p in preprocessors):
-        return False
-    return not any(
-        matcher.type in ("", "message") for group in matchers.values() for matcher in group
-    )
+    Asked for every message (plain loops: it is on the hot path).
+    """
+    preprocessors = getattr(nonebot_message, "_event_preprocessors", None)
+    postprocessors = getattr(nonebot_message, "_event_postprocessors", None)
+    if type(preprocessors) is not set or type(postprocessors) is not set or postprocessors:
+        return False  # nonebot's internals moved (take the full path), or a postprocessor
+    for preprocessor in preprocessors:
+        if type(preprocessor) is not _Preprocessor:
+            return False
+    for group in matchers.values():
+        for matcher in group:
+            if matcher.type in ("", "message"):
+                return False
+    return True
 
 
 def install_fast_lane(moderate: Callable[[Bot, Event], Awaitable[None]]) -> None:
@@ -144,6 +154,54 @@ def install_fast_lane(moderate: Callable[[Bot, Event], Awaitable[None]]) -> None
                 await moderate(self, event)
             return
         await full_path(self, event)
+
+    Bot.handle_event = handle_event  # type: ignore[method-assign]
+
+
+class RawEvent:
+    """An event the raw lane took: its JSON and what moderation reads of it."""
+
+    __slots__ = ("data", "read")
+
+    def __init__(self, data: dict[str, Any], read: Any) -> None:
+        self.data = data
+        self.read = read
+
+
+def install_raw_lane(
+    adapter: Adapter,
+    read: Callable[[dict[str, Any]], T | None],
+    moderate: Callable[[Bot, T], Awaitable[None]],
+) -> None:
+    """Moderate what ``read`` accepts straight from the JSON, without the adapter's event.
+
+    Only on ``adapter``'s own receive path (its instance's ``json_to_event``: the class's,
+    which plugins and tests call, is unchanged), and only while :func:`_only_ours` holds,
+    checked again when the event is handled; otherwise the event is parsed as the adapter
+    would and goes its way. ``read`` returns None for anything it does not take.
+    """
+    parse = type(adapter).json_to_event
+
+    def json_to_event(json_data: Any) -> Event | RawEvent | None:
+        if type(json_data) is dict and json_data.get("post_type") == "message" and _only_ours():
+            taken = read(json_data)
+            if taken is not None:
+                return RawEvent(json_data, taken)
+        return parse(json_data)
+
+    adapter.json_to_event = json_to_event  # type: ignore[method-assign,assignment]
+    after = Bot.handle_event
+
+    async def handle_event(self: Bot, event: Event | RawEvent) -> None:
+        if isinstance(event, RawEvent):
+            if _only_ours():
+                await moderate(self, event.read)
+                return
+            parsed = parse(event.data)  # a matcher came in meanwhile
+            if parsed is None:
+                return
+            event = parsed
+        await after(self, event)
 
     Bot.handle_event = handle_event  # type: ignore[method-assign]
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,34 +175,139 @@ def message_segments(message: Message) -> list[dict[str, Any]]:
     return [{"type": seg.type, "data": seg.data} for seg in message]
 
 
+@dataclass(frozen=True, slots=True)
+class GroupMessage:
+    """The parts of a OneBot group message that moderation reads.
+
+    From the adapter's validated event (:meth:`of_event`), or straight from the
+    event's JSON (:meth:`of_json`) when that JSON is plain enough to need no
+    validation: then both give the same values.
+    """
+
+    group_id: int
+    user_id: int
+    message_id: int
+    time: int
+    self_id: int
+    card: str
+    nickname: str
+    role: str
+    segments: Sequence[Mapping[str, Any]]  # as sent (before the adapter strips replies and @me)
+
+    @classmethod
+    def of_event(cls, event: GroupMessageEvent) -> GroupMessage:
+        sender = event.sender
+        return cls(
+            event.group_id,
+            event.user_id,
+            event.message_id,
+            event.time,
+            event.self_id,
+            sender.card or "",
+            sender.nickname or "",
+            str(sender.role or ""),
+            message_segments(event.original_message),
+        )
+
+    @classmethod
+    def of_json(cls, data: Mapping[str, Any]) -> GroupMessage | None:
+        """The message, if ``data`` is an ordinary group message whose every field already
+        has the type the adapter's model would give it; else None (validate it fully).
+
+        Ordinary: a member's (not anonymous) message as a list of segments, quoting none
+        (the adapter fetches a quoted message on its own path).
+        """
+        if (
+            data.get("post_type") != "message"
+            or data.get("message_type") != "group"
+            or data.get("sub_type") != "normal"
+            or data.get("anonymous") is not None
+            or type(data.get("raw_message")) is not str
+            or any(type(data.get(key)) is not int for key in _INT_FIELDS)
+        ):
+            return None
+        sender, segments = data.get("sender"), data.get("message")
+        if type(sender) is not dict or not _plain_sender(sender):
+            return None
+        if type(segments) is not list or not all(_plain_segment(s) for s in segments):
+            return None
+        return cls(
+            data["group_id"],
+            data["user_id"],
+            data["message_id"],
+            data["time"],
+            data["self_id"],
+            sender.get("card") or "",
+            sender.get("nickname") or "",
+            sender.get("role") or "",
+            segments,
+        )
+
+    def plain_text(self) -> str:
+        """The text segments joined, as ``event.get_plaintext()`` would give them."""
+        return "".join(str(s["data"].get("text", "")) for s in self.segments if s["type"] == "text")
+
+
+_INT_FIELDS = ("time", "self_id", "message_id", "group_id", "user_id", "font")
+# The adapter's Sender model: these fields are typed, anything else is kept as is.
+_SENDER_INTS = frozenset({"user_id", "age"})
+_SENDER_STRS = frozenset({"nickname", "sex", "card", "area", "level", "role", "title"})
+
+
+def _plain_sender(sender: dict[str, Any]) -> bool:
+    for key, value in sender.items():
+        if value is None:
+            continue
+        if key in _SENDER_INTS and type(value) is not int:
+            return False
+        if key in _SENDER_STRS and type(value) is not str:
+            return False
+    return True
+
+
+def _plain_segment(segment: object) -> bool:
+    return (
+        type(segment) is dict
+        and type(segment.get("type")) is str
+        and segment["type"] != "reply"
+        and type(segment.get("data")) is dict
+        and len(segment) == 2
+    )
+
+
 def read_message(event: GroupMessageEvent) -> Segments:
     """The segments of the message as sent (before the adapter strips replies and @me)."""
+    return read_segments(message_segments(event.original_message))
+
+
+def read_segments(raw: Iterable[Mapping[str, Any]]) -> Segments:
     segments = Segments()
-    segments.read(message_segments(event.original_message))
+    segments.read(raw)
     return segments
 
 
-def group_message(event: GroupMessageEvent, segments: Segments) -> ChatEvent:
+def group_message(message: GroupMessage | GroupMessageEvent, segments: Segments) -> ChatEvent:
     """A group message as the core sees it (``segments`` from :func:`read_message`, plus
     any forwarded content the caller fetched)."""
-    sender = event.sender
+    if not isinstance(message, GroupMessage):
+        message = GroupMessage.of_event(message)
     return ChatEvent(
         kind=EventKind.MESSAGE,
         platform=Platform.QQ,
-        group_id=qq(event.group_id),
+        group_id=qq(message.group_id),
         member=Member(
-            qq(event.user_id),
-            card=sender.card or "",
-            nickname=sender.nickname or "",
-            role=parse_role(sender.role),
+            qq(message.user_id),
+            card=message.card,
+            nickname=message.nickname,
+            role=parse_role(message.role),
         ),
-        time=event_time(event.time),
+        time=event_time(message.time),
         text=segments.joined_text(),
-        message_id=str(event.message_id),
+        message_id=str(message.message_id),
         cards=tuple(segments.cards),
         mentions=tuple(dict.fromkeys(segments.mentions)),
         reply_to=segments.reply_to,
-        bot_id=qq(event.self_id),
+        bot_id=qq(message.self_id),
     )
 
 
