@@ -78,7 +78,8 @@ TICK = 0.005  # seconds between send bursts
 QUIET_CPU = 0.15  # the bot is idle below this share of one core...
 QUIET_WINDOW = 0.2  # ...over this many seconds
 KEEP_UP = 0.1  # seconds after the last event within which a bot that keeps up is done
-TARGET = ">= 2,000 events/s offered, all handled within 0.1 s of the last; p99 < 50 ms"
+PACE = 0.995  # share of the offered rate the client must achieve for the run to count
+TARGET = ">= 2,000 events/s offered and sent, all handled within 0.1 s of the last; p99 < 50 ms"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -187,15 +188,19 @@ class Result:
         return out
 
     def target_met(self) -> bool:
-        """Kept up with 2,000 events/s: at least that was offered and everything was
-        handled as it came (done within ``KEEP_UP`` of the last event), with p99 < 50 ms.
+        """Kept up with 2,000 events/s: at least that was offered (and the client kept to
+        its schedule, within ``PACE``), everything was handled as it came (done within
+        ``KEEP_UP`` of the last event), with p99 < 50 ms.
 
         (At an offered 2,000/s, events / time until done can only come out a hair
-        under 2,000 however fast the bot is: the last event itself takes some time.)
+        under 2,000 however fast the bot is: the last event itself takes some time.
+        Likewise the achieved sending rate wobbles around the offered one by the
+        client's timer slack, so it is held to the schedule, not to the exact figure.)
         """
         return (
             len(self.latencies_ms) == self.violations
-            and self.events / self.sent_for >= 2000
+            and self.rate >= 2000
+            and self.events / self.sent_for >= self.rate * PACE
             and self.drained_after - self.sent_for <= KEEP_UP
             and bool(self.latencies_ms)
             and percentile(self.latencies_ms, 0.99) < 50

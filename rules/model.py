@@ -48,10 +48,15 @@ class Platform(StrEnum):
     WECHAT = "wechat"
 
 
+# Per id on the hot path: a dict lookup instead of an enum call (which costs more).
+_PLATFORMS: dict[str, Platform] = {p.value: p for p in Platform}
+_PREFIXES: dict[str, str] = {p.value: f"{p.value}:" for p in Platform}
+
+
 def qualify(platform: Platform | str, raw_id: str | int) -> str:
     """Return a platform-qualified id (``qq:123``); already-qualified ids pass through."""
     text = str(raw_id)
-    prefix = f"{Platform(platform).value}:"
+    prefix = _PREFIXES.get(platform) or f"{Platform(platform).value}:"  # (raises if unknown)
     return text if text.startswith(prefix) else prefix + text
 
 
@@ -60,7 +65,7 @@ def split_id(qualified: str) -> tuple[Platform, str]:
     platform, sep, raw = qualified.partition(":")
     if not sep or not raw:
         raise ValueError(f"id {qualified!r} is not platform-qualified (expected e.g. 'qq:123')")
-    return Platform(platform), raw
+    return _PLATFORMS.get(platform) or Platform(platform), raw
 
 
 class Role(StrEnum):

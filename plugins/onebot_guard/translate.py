@@ -50,11 +50,12 @@ def qq(raw: int | str) -> str:
     return qualify(Platform.QQ, raw)
 
 
+_ROLES: dict[str, Role] = {role.value: role for role in Role}
+
+
 def parse_role(value: object) -> Role:
-    try:
-        return Role(str(value))
-    except ValueError:
-        return Role.MEMBER
+    """The member's role as OneBot reports it; anything unknown is a member."""
+    return _ROLES.get(value, Role.MEMBER) if isinstance(value, str) else Role.MEMBER
 
 
 def event_time(timestamp: int) -> datetime:
