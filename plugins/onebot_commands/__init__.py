@@ -73,20 +73,16 @@ async def _register() -> None:
         runtime.commands.register(Platform.QQ, Edge(gateway, gateway))
 
 
-def _looks_like_command(event: GroupMessageEvent | PrivateMessageEvent) -> bool:
-    return event.get_plaintext().lstrip().startswith(PREFIXES)
+def _command_text(text: str) -> bool:
+    """Whether a message's plain text is a command (what ``_on_command`` acts on)."""
+    return text.lstrip().startswith(PREFIXES)
 
 
-def _might_be_command(text: str) -> bool:
-    """Loose on purpose (a prefix anywhere): nonebot may strip a nickname before it."""
-    return any(prefix in text for prefix in PREFIXES)
-
-
-@after_moderation(wants=_might_be_command)
+@after_moderation(wants=_command_text)
 async def _on_command(bot: Bot, event: Event) -> None:
     if not isinstance(event, GroupMessageEvent | PrivateMessageEvent):
         return
-    if not _looks_like_command(event):
+    if not _command_text(event.get_plaintext()):
         return
     service = get_runtime().commands
     if service is None:

@@ -260,9 +260,11 @@ def after_moderation(
     without a rule costs about 1 ms per message in nonebot's dispatch (measured with
     ``make bench-qq``), more than moderating it; here the cost is one call.
 
-    ``wants(text)``, if given, must be true for every group message whose text
-    (``event.get_plaintext()``) ``func`` could act on: the others may skip it (they
-    are moderated straight from the JSON, with no event to pass).
+    ``wants(text)``, if given, must be true for every group message ``func`` could act
+    on, where ``text`` is the message's text segments joined as sent (before nonebot
+    strips an @ or a nickname: ``event.get_plaintext()`` on the path that skips
+    nonebot's dispatch). The others may skip ``func``: they are moderated straight
+    from the JSON, with no event to pass.
     """
 
     def register(follower: Follower) -> Follower:
@@ -290,7 +292,8 @@ def _unfollowed(data: dict[str, Any]) -> GroupMessage | None:
 
 
 async def _judge(chat_source: Awaitable[ChatEvent | None]) -> tuple[ChatEvent, Decision] | None:
-    """The core event and the engine's decision on it (None: nothing to moderate)."""
+    """The core event and the engine's decision on it (None: nothing to moderate, or
+    moderation failed, which is logged)."""
     try:
         chat = await chat_source
         if chat is None:

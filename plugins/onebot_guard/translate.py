@@ -21,9 +21,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from nonebot.adapters.onebot.v11 import GroupMessageEvent, Message
+from nonebot.adapters.onebot.v11.event import Sender
+from pydantic import BaseModel
 
 from rules.model import (
     MAX_TEXT,  # longer messages are cut (the core cuts again): bounded work and evidence
@@ -225,6 +227,7 @@ class GroupMessage:
             or data.get("anonymous") is not None
             or type(data.get("raw_message")) is not str
             or any(type(data.get(key)) is not int for key in _INT_FIELDS)
+            or any(key in data for key in _UNREAD_FIELDS)
         ):
             return None
         sender, segments = data.get("sender"), data.get("message")
@@ -249,19 +252,43 @@ class GroupMessage:
         return "".join(str(s["data"].get("text", "")) for s in self.segments if s["type"] == "text")
 
 
-_INT_FIELDS = ("time", "self_id", "message_id", "group_id", "user_id", "font")
-# The adapter's Sender model: these fields are typed, anything else is kept as is.
-_SENDER_INTS = frozenset({"user_id", "age"})
-_SENDER_STRS = frozenset({"nickname", "sex", "card", "area", "level", "role", "title"})
+def _typed(model: type[BaseModel], kind: type) -> frozenset[str]:
+    """The fields of ``model`` annotated ``kind`` or ``kind | None``."""
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if field.annotation is kind or set(get_args(field.annotation)) == {kind, type(None)}
+    )
+
+
+# Read from the adapter's models, so an upgrade that adds or retypes a field cannot
+# slip past: a field of the event model that of_json does not check must be absent.
+_INT_FIELDS = _typed(GroupMessageEvent, int)  # time, self_id, message_id, group_id, ...
+_CHECKED_FIELDS = _INT_FIELDS | {
+    "post_type",
+    "message_type",
+    "sub_type",
+    "anonymous",
+    "raw_message",
+    "sender",
+    "message",
+}
+_UNREAD_FIELDS = frozenset(GroupMessageEvent.model_fields) - _CHECKED_FIELDS  # to_me, reply...
+_SENDER_INTS = _typed(Sender, int)
+_SENDER_STRS = _typed(Sender, str)
+_SENDER_OTHERS = frozenset(Sender.model_fields) - _SENDER_INTS - _SENDER_STRS
 
 
 def _plain_sender(sender: dict[str, Any]) -> bool:
+    """Whether the adapter's Sender model would keep every field as it is."""
     for key, value in sender.items():
         if value is None:
             continue
         if key in _SENDER_INTS and type(value) is not int:
             return False
         if key in _SENDER_STRS and type(value) is not str:
+            return False
+        if key in _SENDER_OTHERS:
             return False
     return True
 

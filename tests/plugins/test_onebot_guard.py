@@ -8,10 +8,11 @@ officers, so nothing is queued for the session's outbox.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from nonebot import get_adapter
 from nonebot.adapters.onebot.v11 import Adapter, Bot, Message, MessageSegment
 from nonebug import App
 from sqlalchemy import func, select
@@ -60,9 +61,15 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
 
 
 def group_message(
-    group: int, user: int, message: Any, *, message_id: int = 1, role: str = "member"
+    group: int,
+    user: int,
+    message: Any,
+    *,
+    message_id: int = 1,
+    role: str = "member",
+    parse: Callable[[dict[str, Any]], Any] = Adapter.json_to_event,
 ) -> Any:
-    return Adapter.json_to_event(
+    return parse(
         {
             "time": int(time.time()),
             "self_id": int(BOT),
@@ -107,7 +114,20 @@ def with_case(notice_text: str, case_id: int) -> str:
     return f"{notice_text}（案件 #{case_id}；如有异议，请私聊本机器人发送：/申诉 #{case_id} 理由）"
 
 
-async def test_banned_word_is_deleted_and_warned(app: App, engine: Engine) -> None:
+def received(data: dict[str, Any]) -> Any:
+    """What the OneBot connection's receive loop makes of a frame (the raw lane takes
+    ordinary group messages there; see ``fastpath.install_raw_lane``)."""
+    return get_adapter(Adapter).json_to_event(data)
+
+
+# The same event as the adapter's validated model, and as the receive loop reads it.
+PARSERS = pytest.mark.parametrize("parse", [Adapter.json_to_event, received], ids=["event", "raw"])
+
+
+@PARSERS
+async def test_banned_word_is_deleted_and_warned(
+    app: App, engine: Engine, parse: Callable[[dict[str, Any]], Any]
+) -> None:
     group, user = new_group(), 3001
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=BOT)
@@ -122,16 +142,20 @@ async def test_banned_word_is_deleted_and_warned(app: App, engine: Engine) -> No
             {"group_id": group, "message": notice(group, user, warn)},
             {"message_id": 99},
         )
-        await bot.handle_event(group_message(group, user, text("你是测试脏话"), message_id=11))
+        message = group_message(group, user, text("你是测试脏话"), message_id=11, parse=parse)
+        await bot.handle_event(message)
 
 
-async def test_clean_message_makes_no_calls_after_role(app: App, engine: Engine) -> None:
+@PARSERS
+async def test_clean_message_makes_no_calls_after_role(
+    app: App, engine: Engine, parse: Callable[[dict[str, Any]], Any]
+) -> None:
     group = new_group()
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=BOT)
         expect_role(ctx, group, "admin")
-        await bot.handle_event(group_message(group, 3002, text("今天下午三点开会")))
-        await bot.handle_event(group_message(group, 3002, text("收到"), message_id=2))
+        await bot.handle_event(group_message(group, 3002, text("今天下午三点开会"), parse=parse))
+        await bot.handle_event(group_message(group, 3002, text("收到"), message_id=2, parse=parse))
 
 
 async def test_member_bot_only_warns(app: App, engine: Engine) -> None:

@@ -9,6 +9,7 @@ message takes the adapter's path.
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -142,6 +143,9 @@ NOT_PLAIN = {
     "age as text": _set("sender.age", "18"),
     "sender not an object": _set("sender", "x"),
     "anonymous": _set("anonymous", {"id": 1, "name": "匿名", "flag": "f"}),
+    "a reply field": _set("reply", 5),
+    "a to_me field": _set("to_me", True),
+    "an original message": _set("original_message", text("别的")),
     "anonymous sub type": _set("sub_type", "anonymous"),
     "private": _set("message_type", "private"),
 }
@@ -156,11 +160,23 @@ def test_json_that_is_not_plain_is_left_to_the_adapter(change: Any) -> None:
     assert GroupMessage.of_json(data) is None
 
 
-def test_coercible_json_still_reaches_moderation_through_the_adapter() -> None:
+def test_coercible_json_is_parsed_by_the_adapter() -> None:
     data = payload(text("你好"), SENDERS["full"])
     data["group_id"] = "55"
     taken = get_adapter(Adapter).json_to_event(data)
     assert isinstance(taken, GroupMessageEvent) and taken.group_id == 55
+
+
+def test_the_checked_types_come_from_the_adapters_models() -> None:
+    # (the package's translate() function shadows the module's name)
+    translate = importlib.import_module("plugins.onebot_guard.translate")
+    assert {"time", "self_id", "message_id", "group_id", "user_id", "font"} <= (
+        translate._INT_FIELDS
+    )
+    # model fields the lane does not read must be absent from the JSON it takes
+    assert {"to_me", "reply", "original_message"} <= translate._UNREAD_FIELDS
+    assert {"card", "nickname", "role"} <= translate._SENDER_STRS
+    assert {"user_id", "age"} <= translate._SENDER_INTS
 
 
 # ------------------------------------------------------------------ which way it goes
@@ -199,23 +215,65 @@ def received(data: dict[str, Any]) -> Any:
     return get_adapter(Adapter).json_to_event(data)
 
 
-async def test_an_ordinary_message_goes_straight_to_moderation(app: App) -> None:
+@pytest.mark.parametrize(
+    "message", ["大家好", "见 https://a.example/x", "2024/1/1 开会", "请看 ／状态"]
+)
+def test_an_ordinary_message_is_read_from_the_json(message: str) -> None:
     from plugins.onebot_guard.fastpath import RawEvent
 
-    data = payload(text("大家好"), SENDERS["full"])
-    data["user_id"] = int(BOT)  # our own message: moderation makes no API call
+    data = payload(text(message), SENDERS["full"])
     taken = received(data)
     assert isinstance(taken, RawEvent)
-    assert taken.read.message_id == 9
+    assert taken.read.message_id == 9 and taken.read.plain_text() == message
     # the class's own parser (what plugins and tests call) is untouched
     assert isinstance(Adapter.json_to_event(data), GroupMessageEvent)
 
 
-@pytest.mark.parametrize("message", ["/help", "请看 ／状态", "群卫士 /status"])
-def test_a_message_a_follower_may_want_takes_the_adapters_path(message: str) -> None:
+COMMANDS = {
+    "slash": text("/help"),
+    "full-width slash after spaces": text("  ／状态"),
+    "after an @ of the bot": [{"type": "at", "data": {"qq": BOT}}, *text(" /status")],
+}
+
+
+@pytest.mark.parametrize("segments", COMMANDS.values(), ids=COMMANDS.keys())
+def test_a_command_takes_the_adapters_path(segments: list[dict[str, Any]]) -> None:
     # the slash commands follow moderation: they need the adapter's event
-    taken = received(payload(text(message), SENDERS["full"]))
+    taken = received(payload(segments, SENDERS["full"]))
     assert isinstance(taken, GroupMessageEvent)
+
+
+def test_a_follower_without_a_text_filter_turns_the_lane_off() -> None:
+    from plugins.onebot_guard import _followers, after_moderation
+
+    async def follower(bot: Bot, event: Event) -> None: ...
+
+    after_moderation(follower)
+    try:
+        taken = received(payload(text("大家好"), SENDERS["full"]))
+    finally:
+        _followers.remove(follower)
+    assert isinstance(taken, GroupMessageEvent)
+
+
+def test_a_failing_reader_leaves_the_message_to_the_adapter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from plugins.onebot_guard import _followers, after_moderation
+
+    def broken(text: str) -> bool:
+        raise RuntimeError("filter bug")
+
+    async def follower(bot: Bot, event: Event) -> None: ...
+
+    after_moderation(follower, wants=broken)
+    try:
+        taken = received(payload(text("大家好"), SENDERS["full"]))
+    finally:
+        _followers.remove(follower)
+    # not raised into the receive loop (the adapter would drop the connection)
+    assert isinstance(taken, GroupMessageEvent)
+    assert "raw lane could not read a message" in caplog.text
 
 
 def test_api_results_still_reach_the_result_store() -> None:
