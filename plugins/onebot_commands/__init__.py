@@ -31,12 +31,12 @@ require("onebot_guard")
 from plugins.guard import get_runtime  # noqa: E402
 from plugins.onebot_guard import after_moderation, get_gateway  # noqa: E402
 from plugins.onebot_guard.translate import (  # noqa: E402
-    Segments,
+    GroupMessage,
     event_time,
     group_message,
     message_segments,
     qq,
-    read_message,
+    read_segments,
 )
 from rules.commands import CommandRequest, Edge, Quoted  # noqa: E402
 from rules.commands.spec import PREFIXES  # noqa: E402
@@ -58,11 +58,10 @@ def quoted(event: GroupMessageEvent) -> Quoted | None:
     user = reply.sender.user_id if reply is not None else None
     if reply is None or user is None:
         return None
-    segments = Segments()
-    segments.read(message_segments(reply.message))
+    text = read_segments(message_segments(reply.message)).joined_text()
     sender = reply.sender
     member = Member(qq(user), str(sender.card or ""), str(sender.nickname or ""))
-    return Quoted(member, segments.joined_text(), str(reply.message_id))
+    return Quoted(member, text, str(reply.message_id))
 
 
 @driver.on_startup
@@ -99,7 +98,8 @@ def _request(bot: Bot, event: GroupMessageEvent | PrivateMessageEvent) -> Comman
     if isinstance(event, GroupMessageEvent):
         if not get_gateway().serves(bot.self_id, str(event.group_id)):
             return None  # another of our accounts answers in this group
-        chat = group_message(event, read_message(event))
+        message = GroupMessage.of_event(event)
+        chat = group_message(message, read_segments(message.segments))
         return CommandRequest(
             platform=Platform.QQ,
             caller=chat.member,
