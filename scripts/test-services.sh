@@ -56,6 +56,12 @@ install_missing() {
     local missing=()
     [ -n "$(pg_bin)" ] || missing+=(postgresql)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    # A CJK font renders the test images (text in pictures) and chart labels;
+    # Chromium drives the console's browser tests; libGL is what OpenCV (OCR) loads.
+    [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    [ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] \
+        || missing+=(libgl1)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         log "missing: ${missing[*]}; install them (Debian: sudo apt-get install ${missing[*]})"
