@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rules.config import PROJECT_ROOT, Config, ConfigError, load_config
+from rules.config import Config, ConfigError, load_config
+from rules.core.paths import PROJECT_ROOT
 
 EXIT_CONFIG = 2
 
@@ -85,7 +86,7 @@ def check_config(path: Path | None) -> int:
 
 
 def scan(args: argparse.Namespace) -> int:
-    from rules.scan import run_scan
+    from rules.offline.scan import run_scan
 
     config, _ = _load(args.config)
     # Bytes that are not UTF-8 become lone surrogates: the scan reports those lines.

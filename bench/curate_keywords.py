@@ -22,8 +22,8 @@ from pathlib import Path
 
 import jieba
 
-from rules import normalize
 from rules.detectors.keyword_index import DIRECT, Term, TermIndex
+from rules.text import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

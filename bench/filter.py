@@ -38,16 +38,16 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from rules import normalize
 from rules.config import Config, KeywordSettings, LinkSettings, PiiSettings
+from rules.core.model import ChatEvent, EventKind, Finding, Member, Platform
+from rules.core.ports import NOMINAL_CAPABILITIES
 from rules.detectors.keyword import KeywordDetector, expand_globs
 from rules.detectors.keyword_index import ALLOW, Automaton, Term, TermIndex
 from rules.detectors.link import LinkDetector
 from rules.detectors.pii import PiiDetector
-from rules.executor import DryRunGateway
-from rules.model import ChatEvent, EventKind, Finding, Member, Platform
-from rules.ports import NOMINAL_CAPABILITIES
+from rules.moderation.executor import DryRunGateway
 from rules.runtime import MEMORY_URL, Runtime
+from rules.text import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

@@ -25,11 +25,11 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 
-from rules.cards import CardRules
 from rules.config import NicknameSettings, parse_config
-from rules.model import MAX_NAME, ChatEvent, EventKind, Member, Platform
+from rules.core.model import MAX_NAME, ChatEvent, EventKind, Member, Platform
+from rules.members.cards import CardRules
+from rules.offline.scan import scan_lines
 from rules.runtime import MEMORY_URL, Runtime
-from rules.scan import scan_lines
 from tests.fakes import Clock, FakeGateway
 from tests.hostile.strategies import MEGABYTE_TEXTS, hostile_text
 

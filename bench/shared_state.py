@@ -29,9 +29,9 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from rules.config import FloodSettings
+from rules.core.model import ChatEvent, EventKind, Member, Platform
 from rules.detectors.flood import FloodDetector
-from rules.model import ChatEvent, EventKind, Member, Platform
-from rules.storage.redis_state import RedisState
+from rules.shared_state.redis import RedisState
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

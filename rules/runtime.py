@@ -12,23 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rules.commands.service import CommandService
-from rules.config import PROJECT_ROOT, Config, DetectorSettings
+from rules.config import Config, DetectorSettings
+from rules.core.model import Platform, utcnow
+from rules.core.paths import PROJECT_ROOT
+from rules.core.ports import Gateway, SharedState
 from rules.detectors.base import Detector
+from rules.detectors.custom_words import WordService
 from rules.detectors.flood import ChatterDetector, FloodDetector
 from rules.detectors.keyword import KeywordDetector
 from rules.detectors.link import LinkDetector
 from rules.detectors.nickname import NicknameDetector
 from rules.detectors.pii import PiiDetector
-from rules.engine import Engine
-from rules.members import Members
-from rules.model import Platform, utcnow
-from rules.outbox import OutboxSender
-from rules.ports import Gateway, SharedState
-from rules.registry import RegistryService
-from rules.shared_state import MemoryState, open_shared_state
+from rules.groups.registry import RegistryService
+from rules.members.compliance import Members
+from rules.moderation.engine import Engine
+from rules.officers.outbox import OutboxSender
+from rules.shared_state.base import MemoryState, open_shared_state
 from rules.storage.resilient import ResilientStore
 from rules.storage.sql_store import resolve_url
-from rules.words import WordService
 
 MEMORY_URL = "sqlite+aiosqlite://"
 
@@ -110,7 +111,7 @@ class Runtime:
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
         members = Members(store, nickname)
         engine = Engine(config, detectors, store, clock=clock, dry_run=dry_run, members=members)
-        engine.delete_first = isinstance(shared, MemoryState)  # alone: see rules.engine
+        engine.delete_first = isinstance(shared, MemoryState)  # alone: see rules.moderation.engine
         words = None
         for detector in engine.detectors:
             if isinstance(detector, KeywordDetector):

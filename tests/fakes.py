@@ -9,8 +9,7 @@ from itertools import count
 from typing import ClassVar
 
 from rules.config import KeywordSettings
-from rules.detectors.base import Detector
-from rules.model import (
+from rules.core.model import (
     Action,
     ActionKind,
     ChatEvent,
@@ -22,7 +21,8 @@ from rules.model import (
     Platform,
     Role,
 )
-from rules.ports import NOMINAL_CAPABILITIES, GroupInfo
+from rules.core.ports import NOMINAL_CAPABILITIES, GroupInfo
+from rules.detectors.base import Detector
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 _message_ids = count(1)
@@ -106,7 +106,7 @@ class FakeGateway:
 
 @dataclass
 class FakeMediaGateway(FakeGateway):
-    """A FakeGateway whose platform can also send images and files (rules.ports.MediaSender)."""
+    """A FakeGateway whose platform can also send images and files (ports.MediaSender)."""
 
     media_fails: bool = False
     images: list[tuple[str, bytes]] = field(default_factory=list)
@@ -125,7 +125,7 @@ class FakeMediaGateway(FakeGateway):
 
 @dataclass
 class FakeDirectoryGateway(FakeMediaGateway):
-    """A FakeMediaGateway that also lists its groups and members (rules.ports.Directory)."""
+    """A FakeMediaGateway that also lists its groups and members (rules.core.ports.Directory)."""
 
     groups: dict[str, GroupInfo] = field(default_factory=dict)
     members: dict[str, list[Member]] = field(default_factory=dict)

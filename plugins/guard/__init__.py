@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from rules.config import Config, load_config
 from rules.runtime import Runtime, freeze_startup_heap, rule_count
-from rules.shared_state import describe
+from rules.shared_state.base import describe
 from rules.storage.sql_store import safe_url
 
 __plugin_meta__ = PluginMetadata(

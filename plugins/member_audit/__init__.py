@@ -1,8 +1,8 @@
-"""Schedules the member audit (rules.audit) with nonebot-plugin-apscheduler.
+"""Schedules the member audit (rules.members.audit) with nonebot-plugin-apscheduler.
 
 Every ``[nickname] audit_every`` (default daily) it reloads changed rosters and
 audits every group of every registered gateway that can also list groups and
-members (implements :class:`rules.ports.Directory`). A gateway may expose the
+members (implements :class:`rules.core.ports.Directory`). A gateway may expose the
 bot's own id as ``self_id`` so the audit never reminds the bot itself.
 """
 
@@ -18,9 +18,9 @@ from nonebot import get_driver  # noqa: E402
 from nonebot_plugin_apscheduler import scheduler  # noqa: E402
 
 from plugins.guard import get_runtime  # noqa: E402
-from rules.audit import audit_all  # noqa: E402
+from rules.core.ports import Directory, Gateway  # noqa: E402
 from rules.detectors.nickname import NicknameDetector  # noqa: E402
-from rules.ports import Directory, Gateway  # noqa: E402
+from rules.members.audit import audit_all  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
     name="member_audit",

@@ -1,4 +1,4 @@
-"""Schedules the officers' daily digest (rules.digest) with nonebot-plugin-apscheduler.
+"""Schedules the officers' daily digest (rules.officers.digest) with nonebot-plugin-apscheduler.
 
 Every day at ``[digest] time`` (in ``[digest] timezone``) :func:`run_digest`
 queues each officer's digest in the durable outbox and wakes the outbox loop,
@@ -24,8 +24,8 @@ from nonebot import get_driver  # noqa: E402
 from nonebot_plugin_apscheduler import scheduler  # noqa: E402
 
 from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
-from rules.digest import digest_slot, send_digests  # noqa: E402
-from rules.model import utcnow  # noqa: E402
+from rules.core.model import utcnow  # noqa: E402
+from rules.officers.digest import digest_slot, send_digests  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
     name="officer_digest",

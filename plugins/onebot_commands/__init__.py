@@ -40,7 +40,7 @@ from plugins.onebot_guard.translate import (  # noqa: E402
 )
 from rules.commands import CommandRequest, Edge, Quoted  # noqa: E402
 from rules.commands.spec import PREFIXES  # noqa: E402
-from rules.model import Member, Platform  # noqa: E402
+from rules.core.model import Member, Platform  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
     name="onebot_commands",

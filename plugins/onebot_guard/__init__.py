@@ -59,7 +59,7 @@ from plugins.onebot_guard.translate import (  # noqa: E402
     qq,
     read_segments,
 )
-from rules.model import (  # noqa: E402
+from rules.core.model import (  # noqa: E402
     ActionKind,
     ChatEvent,
     Decision,

@@ -35,8 +35,17 @@ from nonebot.adapters.onebot.v11 import ActionFailed, Bot, Message, MessageSegme
 from plugins.onebot_guard.routes import MemberInfo, Routes
 from plugins.onebot_guard.throttle import Pacer, Throttled
 from plugins.onebot_guard.translate import parse_role, qq
-from rules.model import Action, ActionKind, Member, Outcome, OutcomeStatus, Platform, Role, split_id
-from rules.ports import NOMINAL_CAPABILITIES, GroupInfo
+from rules.core.model import (
+    Action,
+    ActionKind,
+    Member,
+    Outcome,
+    OutcomeStatus,
+    Platform,
+    Role,
+    split_id,
+)
+from rules.core.ports import NOMINAL_CAPABILITIES, GroupInfo
 
 log = logging.getLogger(__name__)
 

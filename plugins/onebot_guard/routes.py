@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rules.model import Role
+from rules.core.model import Role
 
 ROLE_RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
 ROLE_TTL = 600.0  # seconds before the bot's own role is fetched again

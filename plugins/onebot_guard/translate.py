@@ -27,7 +27,7 @@ from nonebot.adapters.onebot.v11 import GroupMessageEvent, Message
 from nonebot.adapters.onebot.v11.event import Sender
 from pydantic import BaseModel
 
-from rules.model import (
+from rules.core.model import (
     MAX_TEXT,  # longer messages are cut (the core cuts again): bounded work and evidence
     ChatEvent,
     EventKind,

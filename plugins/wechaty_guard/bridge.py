@@ -31,7 +31,16 @@ from wechaty_grpc.wechaty.puppet import MessageType
 from plugins.wechaty_guard.gateway import WechatyGateway
 from plugins.wechaty_guard.supervisor import WechatySupervisor
 from rules.commands.spec import PREFIXES
-from rules.model import ChatEvent, EventKind, Member, Platform, Role, SharedCard, qualify, utcnow
+from rules.core.model import (
+    ChatEvent,
+    EventKind,
+    Member,
+    Platform,
+    Role,
+    SharedCard,
+    qualify,
+    utcnow,
+)
 
 log = logging.getLogger("groupguard.wechaty")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rules.commands import CommandRequest, CommandService, Edge
 from rules.commands.spec import PREFIXES
-from rules.model import ChatEvent, Member, Platform, qualify
+from rules.core.model import ChatEvent, Member, Platform, qualify
 
 if TYPE_CHECKING:
     from plugins.wechaty_guard.bridge import PrivateMessage

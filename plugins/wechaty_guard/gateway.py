@@ -24,7 +24,7 @@ from wechaty_puppet import FileBox
 
 from plugins.wechaty_guard.supervisor import WechatySupervisor
 from plugins.wechaty_guard.throttle import SendThrottle
-from rules.model import (
+from rules.core.model import (
     Action,
     ActionKind,
     Member,
@@ -35,7 +35,7 @@ from rules.model import (
     qualify,
     split_id,
 )
-from rules.ports import GroupInfo
+from rules.core.ports import GroupInfo
 
 log = logging.getLogger("groupguard.wechaty")
 

@@ -18,7 +18,7 @@ from plugins.wechaty_guard.gateway import WechatyGateway
 from plugins.wechaty_guard.supervisor import Timings, WechatySupervisor
 from plugins.wechaty_guard.throttle import SendThrottle
 from rules.config import Config
-from rules.model import ActionKind, ChatEvent, Decision, EventKind, OutcomeStatus, Platform
+from rules.core.model import ActionKind, ChatEvent, Decision, EventKind, OutcomeStatus, Platform
 from rules.runtime import Runtime
 
 log = logging.getLogger("groupguard.wechaty")

@@ -12,8 +12,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rules.audit import audit_group
-from rules.commands import members, settings
+from rules.commands import settings, targets
 from rules.commands.parse import case_number, duration, switch
 from rules.commands.service import (
     GROUP_FORMS,
@@ -25,9 +24,7 @@ from rules.commands.service import (
 )
 from rules.commands.spec import Level
 from rules.config import ConfigError
-from rules.detectors.keyword import expand_globs
-from rules.detectors.keyword_index import ALLOW
-from rules.messages import (
+from rules.core.messages import (
     action_name,
     category_key,
     category_name,
@@ -35,7 +32,7 @@ from rules.messages import (
     render,
     truncate,
 )
-from rules.model import (
+from rules.core.model import (
     Action,
     ActionKind,
     CaseRecord,
@@ -50,11 +47,14 @@ from rules.model import (
     TaskStatus,
     masked_text,
 )
-from rules.officer_export import export_for_officer
-from rules.ports import NOMINAL_CAPABILITIES
-from rules.registry import RegistryError, entry_text, parse_fields
+from rules.core.ports import NOMINAL_CAPABILITIES
+from rules.detectors.custom_words import DEFAULT_CATEGORY, WordError
+from rules.detectors.keyword import expand_globs
+from rules.detectors.keyword_index import ALLOW
+from rules.groups.registry import RegistryError, entry_text, parse_fields
+from rules.members.audit import audit_group
+from rules.officers.export import export_for_officer
 from rules.storage.export import ExportFormat
-from rules.words import DEFAULT_CATEGORY, WordError
 
 MIN_MUTE = timedelta(minutes=1)
 MAX_MUTE = timedelta(days=30)
@@ -155,7 +155,7 @@ async def help_(call: Call) -> str:
 
 
 async def warn(call: Call) -> str:
-    member, rest = await members.target(call)
+    member, rest = await targets.target(call)
     _protect(call, member)
     reason = _reason(call, rest)
     notice = call.say("cmd_warn_notice", reason=reason)
@@ -168,7 +168,7 @@ async def warn(call: Call) -> str:
 
 
 async def mute(call: Call) -> str:
-    member, rest = await members.target(call)
+    member, rest = await targets.target(call)
     if not rest:
         raise call.fail("cmd_bad_duration", with_usage=True, value="")
     length = duration(rest[0])
@@ -191,13 +191,13 @@ async def mute(call: Call) -> str:
 
 
 async def unmute(call: Call) -> str:
-    member, _ = await members.target(call)
+    member, _ = await targets.target(call)
     await _act(call, Action(ActionKind.UNMUTE, call.require_group(), member.id))
     return call.say("cmd_unmuted", who=_shown(member))
 
 
 async def kick(call: Call) -> str:
-    member, rest = await members.target(call)
+    member, rest = await targets.target(call)
     _protect(call, member)
     reason = _reason(call, rest)
     action = Action(
@@ -221,7 +221,7 @@ async def pardon(call: Call) -> str:
     if call.case is not None:
         await _decide(call, call.case, TaskStatus.PARDONED, "")
         return call.say("cmd_pardoned_case", case_id=call.case.id)
-    member, _ = await members.target(call, absent_ok=True)
+    member, _ = await targets.target(call, absent_ok=True)
     weight = await call.store.void_strikes(call.require_group(), member.id)
     call.notes.append(f"voided {weight} strike weight of {member.id}")
     return call.say("cmd_pardoned_member", who=_shown(member), weight=weight)
@@ -250,7 +250,7 @@ async def _decide(call: Call, case: CaseRecord, status: TaskStatus, note: str) -
 
 
 async def strikes(call: Call) -> str:
-    member, _ = await members.target(call, absent_ok=True)
+    member, _ = await targets.target(call, absent_ok=True)
     group_id = call.require_group()
     expire = call.policy.ladder.expire_after
     weight = await call.store.strike_weight(group_id, member.id, call.now - expire)
@@ -260,7 +260,7 @@ async def strikes(call: Call) -> str:
         call.say(
             "cmd_strikes_case",
             case_id=c.id,
-            date=members.local_date(c.created_at, call.policy),
+            date=targets.local_date(c.created_at, call.policy),
             categories="、".join(category_name(k, call.lang) for k in c.categories),
             status=call.say(f"case_status_{c.status}"),
         )
@@ -411,7 +411,7 @@ async def report(call: Call) -> str:
     if quoted is not None:
         subject, text = quoted.sender, quoted.text
     elif _mentioned(call):
-        subject, _ = await members.target(call, absent_ok=True)
+        subject, _ = await targets.target(call, absent_ok=True)
         text = ""
     else:
         raise call.fail("cmd_need_reply")

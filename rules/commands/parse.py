@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rules.commands.spec import PREFIXES, CommandSpec, lookup
-from rules.durations import parse_duration
+from rules.core.durations import parse_duration
 
 _WORDS = re.compile(r"\S+")
 _CASE = re.compile(r"^(?:#|＃|案件|case)\s*(\d{1,12})$", re.IGNORECASE)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 from rules.commands.parse import Invocation, case_number, split_command
 from rules.commands.spec import COMMANDS, CommandSpec, Level, Where, name_in
 from rules.config import Config, Policy
-from rules.messages import Language, render, truncate
-from rules.model import (
+from rules.core.messages import Language, render, truncate
+from rules.core.model import (
     MAX_TEXT,
     CaseRecord,
     Member,
@@ -38,13 +38,13 @@ from rules.model import (
     qualify,
     split_id,
 )
-from rules.ports import AuditEntry, Directory, Gateway, Store
+from rules.core.ports import AuditEntry, Directory, Gateway, Store
 
 if TYPE_CHECKING:
-    from rules.digest import ActionTally, CaseStat
-    from rules.engine import Engine
-    from rules.registry import RegistryService
-    from rules.words import WordService
+    from rules.detectors.custom_words import WordService
+    from rules.groups.registry import RegistryService
+    from rules.moderation.engine import Engine
+    from rules.officers.digest import ActionTally, CaseStat
 
 log = logging.getLogger(__name__)
 

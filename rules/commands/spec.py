@@ -2,7 +2,7 @@
 
 A command is matched by either name, with ``/`` or the full-width ``／`` before
 it (Chinese input methods type the latter). Usage lines and summaries live in
-``rules.messages`` (``usage_<key>``, ``summary_<key>``).
+``rules.core.messages`` (``usage_<key>``, ``summary_<key>``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar, Generic, TypeVar
 
 from rules.config import DetectorSettings
-from rules.model import ChatEvent, EventKind, Finding
+from rules.core.model import ChatEvent, EventKind, Finding
 
 S = TypeVar("S", bound=DetectorSettings)
 

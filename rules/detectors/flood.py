@@ -2,7 +2,7 @@
 
 - ``FloodDetector`` (per member, feeds the ladder): the same text ``repeat``
   times in a row (policy 004: 相同的文字连续出现3次及以上视为刷屏), compared by
-  :func:`rules.normalize.compare_key`, so inserted spaces, punctuation, emoji,
+  :func:`rules.text.normalize.compare_key`, so inserted spaces, punctuation, emoji,
   width or traditional characters do not reset the count; and ``rate_limit``
   messages within ``rate_window``.
 - ``ChatterDetector`` (per group, does not feed the ladder): ``chatter_limit``
@@ -34,10 +34,10 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from rules.config import FloodSettings
+from rules.core.model import ChatEvent, Finding, Role
+from rules.core.ports import FloodCount, FloodSample, SharedState
 from rules.detectors.base import Detector
-from rules.model import ChatEvent, Finding, Role
-from rules.normalize import compare_key, fold_marked
-from rules.ports import FloodCount, FloodSample, SharedState
+from rules.text.normalize import compare_key, fold_marked
 
 _fold_marked = fold_marked
 

@@ -3,7 +3,7 @@
 Word lists are plain files, one term per line, ``#`` comments; the category is
 the file name without extension (``data/keywords/gambling.txt`` -> gambling);
 a file named ``allow.txt`` holds allow-listed terms. Terms and messages are
-folded the same way (:mod:`rules.normalize`) and matched on Aho-Corasick
+folded the same way (:mod:`rules.text.normalize`) and matched on Aho-Corasick
 automata (:mod:`rules.detectors.keyword_index`); every hit is reported with
 its span in the *original* text. Checks that need no span run first, so a
 message whose matches they reject is never mapped back.
@@ -22,7 +22,7 @@ Rules on top of the raw matches:
   sentence: one that begins or ends inside a word of the text around it
   (打麻|将 for 大麻, 有|男朋友 for 幼男, 福建人 for 贱人) is ordinary text.
   ``CONTEXT`` characters either side are segmented with jieba's dictionary
-  (:mod:`rules.segment`), only for such hits, so the hot path never pays.
+  (:mod:`rules.text.segment`), only for such hits, so the hot path never pays.
   Tone agreement was measured and is not used: the best-known substitutions
   differ in tone (草 for 操, 吗 for 妈, 几 for 鸡). Left: sound-alikes that are
   words of their own (读博, 刚交, 压力大吗), see the tests.
@@ -31,7 +31,7 @@ Rules on top of the raw matches:
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
 
 Per-group custom words live in a second, small index (``overlay``) that
-:class:`rules.words.WordService` rebuilds off the hot path and swaps in with
+:class:`rules.detectors.custom_words.WordService` rebuilds off the hot path and swaps in with
 one assignment; the big shipped lists are never rebuilt for a custom word.
 """
 
@@ -44,8 +44,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import ClassVar
 
-from rules import normalize, segment
-from rules.config import PROJECT_ROOT, KeywordSettings
+from rules.config import KeywordSettings
+from rules.core.model import ChatEvent, Finding
+from rules.core.paths import CACHE_DIR, PROJECT_ROOT
 from rules.detectors.base import Detector
 from rules.detectors.keyword_index import (
     ALLOW,
@@ -57,11 +58,10 @@ from rules.detectors.keyword_index import (
     TermIndex,
     read_word_list,
 )
-from rules.model import ChatEvent, Finding
+from rules.text import normalize, segment
 
 __all__ = ["KeywordDetector", "Term", "TermIndex", "expand_globs", "read_word_list"]
 
-CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 CONTEXT = 8  # characters either side of a homophone hit that are segmented to judge it

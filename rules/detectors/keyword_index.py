@@ -1,9 +1,9 @@
 """The term index behind the keyword detector: Aho-Corasick automata over folded keys.
 
-Every term is added under its folded form (:func:`rules.normalize.fold`), so
+Every term is added under its folded form (:func:`rules.text.normalize.fold`), so
 the automata match the folded message whatever the evasion. Chinese terms of
 two or more characters are also added under their *sound* key (one mark per
-pinyin syllable, :func:`rules.normalize.sound`) and, when that spelling is not
+pinyin syllable, :func:`rules.text.normalize.sound`) and, when that spelling is not
 also the sound of an ordinary word, under their Latin pinyin (赌博 -> dubo).
 
 Three automata, split so that a message needs few searches:
@@ -39,8 +39,8 @@ from typing import NamedTuple
 
 from daachorse import CharwiseDoubleArrayAhoCorasick
 
-from rules import normalize
-from rules.pickle_cache import read_cache, write_cache
+from rules.core.pickle_cache import read_cache, write_cache
+from rules.text import normalize
 
 INDEX_VERSION = 10
 DIRECT, SOUND, PINYIN = 0, 1, 2  # what a key is

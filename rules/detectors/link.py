@@ -18,8 +18,8 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from rules.config import LinkSettings
+from rules.core.model import ChatEvent, Finding
 from rules.detectors.base import Detector
-from rules.model import ChatEvent, Finding
 
 # Common generic and country TLDs seen in spam; bare "x.y" needs one of these.
 _TLDS = (

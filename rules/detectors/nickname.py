@@ -2,11 +2,11 @@
 
 Runs on messages, joins and card changes (and on the scheduled audit, which
 presents each member as a card change). Format problems come from
-:class:`rules.cards.CardRules`; with a roster (``[nickname] roster``) the card
+:class:`rules.members.cards.CardRules`; with a roster (``[nickname] roster``) the card
 must also name a real, current person, and the account must be theirs.
 
 Findings do not feed the strike ladder: a wrong card earns a reminder, a grace
-period and then the configured action (:mod:`rules.members`). A finding's
+period and then the configured action (:mod:`rules.members.compliance`). A finding's
 ``match`` is the card; ``start``/``end`` are 0 because the card is not part of
 the message text.
 """
@@ -16,11 +16,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from rules.cards import CardRules, Problem, clean
-from rules.config import PROJECT_ROOT, Config, ConfigError, NicknameSettings
+from rules.config import Config, ConfigError, NicknameSettings
+from rules.core.model import ChatEvent, EventKind, Finding, Member
+from rules.core.paths import PROJECT_ROOT
 from rules.detectors.base import Detector
-from rules.model import ChatEvent, EventKind, Finding, Member
-from rules.roster import Person, Roster, RosterBook, RosterError
+from rules.members.cards import CardRules, Problem, clean
+from rules.members.roster import Person, Roster, RosterBook, RosterError
 
 
 class NicknameDetector(Detector[NicknameSettings]):

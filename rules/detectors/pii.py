@@ -6,7 +6,7 @@ for 1), so spans still index the original text; digits may be separated by
 spaces, dashes or dots (159 9569 3815). ID cards must pass the GB 11643
 checksum and bank cards the Luhn check, which keeps order numbers and dates
 out. Every finding's ``match`` is a masked form (138****8000): the raw number
-is never stored (``rules.model.masked_text`` puts the mask into evidence).
+is never stored (``rules.core.model.masked_text`` puts the mask into evidence).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import unicodedata
 from typing import ClassVar
 
 from rules.config import PiiSettings
+from rules.core.model import ChatEvent, Finding
 from rules.detectors.base import Detector
-from rules.model import ChatEvent, Finding
 
 
 def _digit_table() -> dict[int, str]:

@@ -12,7 +12,7 @@ Mixed into :class:`rules.storage.sql_store.SqlStore`. Two costs shaped it:
   database lives in the async engine's one connection, and on PostgreSQL, the
   same work runs as SQLAlchemy statements (:class:`AlchemyOps`) through
   ``AsyncConnection.run_sync``.
-- **Per row**: concurrent calls are group-committed (:class:`rules.batching.Batcher`):
+- **Per row**: concurrent calls are group-committed (:class:`rules.core.batching.Batcher`):
   while one batch runs, the next collects, and each batch is one transaction
   with one statement per kind of row. Writes that are not needed for the next
   decision (outcomes, reports, members) also wait a few milliseconds for company.
@@ -39,9 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rules.batching import Batcher
-from rules.model import ChatEvent, Finding, Outcome, Strike, masked_text
-from rules.normalize import fold
+from rules.core.batching import Batcher
+from rules.core.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.storage.base import StoreBase
 from rules.storage.raw_sqlite import KEYS, REFRESH, SqliteFile, apply_pragmas
 from rules.storage.tables import (
@@ -53,6 +52,7 @@ from rules.storage.tables import (
     outbox,
     strikes,
 )
+from rules.text.normalize import fold
 
 R = TypeVar("R")
 

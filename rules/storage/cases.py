@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import RowMapping, func, insert, select, update
 
-from rules.digest import finding_categories
-from rules.model import CaseRecord, OfficerTask, TaskKind, TaskStatus
+from rules.core.model import CaseRecord, OfficerTask, TaskKind, TaskStatus
+from rules.officers.digest import finding_categories
 from rules.storage.base import StoreBase
 from rules.storage.tables import cases, group_settings, strikes, tasks
 

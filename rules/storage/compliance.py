@@ -2,7 +2,7 @@
 last reminded, and acted on (table ``member_compliance``).
 
 Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
-:class:`rules.members.Members` for the reminder -> grace -> action timeline.
+:class:`rules.members.compliance.Members` for the reminder -> grace -> action timeline.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
-from rules.members import ComplianceRecord
+from rules.members.compliance import ComplianceRecord
 from rules.storage.base import StoreBase
 from rules.storage.tables import member_compliance as mc
 

@@ -1,9 +1,9 @@
 """Store queries behind the officers' daily digest, and the outbox writes it needs.
 
 Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
-:mod:`rules.digest`. Every query takes the groups of interest and a time
+:mod:`rules.officers.digest`. Every query takes the groups of interest and a time
 window ``[since, until)`` and returns plain records (defined in
-``rules.digest``); counting by category is done in Python because findings are
+``rules.officers.digest``); counting by category is done in Python because findings are
 a JSON column (portable across SQLite and PostgreSQL).
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rules.digest import (
+from rules.officers.digest import (
     ActionTally,
     CaseStat,
     FailedAction,

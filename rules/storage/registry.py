@@ -1,7 +1,7 @@
 """Store methods for the group registry (备案, table ``group_registry``).
 
 Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
-:class:`rules.registry.RegistryService`. Dates are stored as ``YYYY-MM-DD``.
+:class:`rules.groups.registry.RegistryService`. Dates are stored as ``YYYY-MM-DD``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from rules.model import utcnow
-from rules.registry import RegistryEntry
+from rules.core.model import utcnow
+from rules.groups.registry import RegistryEntry
 from rules.storage.base import StoreBase
 from rules.storage.tables import group_registry as reg
 

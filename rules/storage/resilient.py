@@ -37,10 +37,10 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from rules.members import ComplianceRecord
-from rules.model import ChatEvent, Finding, Outcome, Strike
-from rules.ports import AuditEntry, OutboxItem, SharedState
-from rules.shared_state import MemoryState
+from rules.core.model import ChatEvent, Finding, Outcome, Strike
+from rules.core.ports import AuditEntry, OutboxItem, SharedState
+from rules.members.compliance import ComplianceRecord
+from rules.shared_state.base import MemoryState
 from rules.storage.sql_store import SqlStore
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from rules.model import Strike
-from rules.ports import AuditEntry, OutboxItem
+from rules.core.model import Strike
+from rules.core.ports import AuditEntry, OutboxItem
 from rules.storage import migrate
 from rules.storage.batched import BatchedStoreMixin, sqlite_pragmas, strike_row
 from rules.storage.cases import CasesStoreMixin

@@ -1,7 +1,7 @@
 """Store methods for per-group custom words and allow-lists (table ``group_words``).
 
 Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
-:class:`rules.words.WordService`. ``group_id`` "*" means every group; allow
+:class:`rules.detectors.custom_words.WordService`. ``group_id`` "*" means every group; allow
 words are stored with an empty category.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from rules.model import utcnow
+from rules.core.model import utcnow
+from rules.detectors.custom_words import GroupWord, WordList
 from rules.storage.base import StoreBase
 from rules.storage.tables import group_words
-from rules.words import GroupWord, WordList
 
 
 class WordsStoreMixin(StoreBase):

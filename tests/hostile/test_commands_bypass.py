@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from rules.commands import CommandRequest, Edge
 from rules.commands.spec import COMMANDS, Level
 from rules.config import parse_config
-from rules.model import Member, Platform, Role
+from rules.core.model import Member, Platform, Role
 from rules.runtime import MEMORY_URL, Runtime
 from rules.storage.tables import audit_log, cases, group_settings, group_words, outbox, strikes
 from tests.fakes import Clock, FakeDirectory, FakeGateway

@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nonebot.adapters.onebot.v11 import Adapter, GroupMessageEvent
 
-from rules.model import MAX_NAME, MAX_TEXT, MAX_TITLE, MAX_URL
+from rules.core.model import MAX_NAME, MAX_TEXT, MAX_TITLE, MAX_URL
 from tests.e2e.onebot_client import group_message_event
 from tests.hostile.strategies import (
     INJECTION,

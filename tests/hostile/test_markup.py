@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from rules.commands import CommandRequest, Edge
 from rules.config import parse_config
-from rules.model import Action, ActionKind, ChatEvent, EventKind, Member, Platform, Role
+from rules.core.model import Action, ActionKind, ChatEvent, EventKind, Member, Platform, Role
 from rules.runtime import MEMORY_URL, Runtime
 from rules.storage.tables import audit_log
 from tests.e2e.onebot_client import group_message_event

@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.config import parse_config
+from rules.offline.scan import scan_lines
 from rules.runtime import MEMORY_URL, Runtime
-from rules.scan import scan_lines
 from tests.hostile.strategies import (
     ONE_MB,
     any_char,

@@ -29,8 +29,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.config import DetectorSettings, KeywordSettings, parse_config
+from rules.core.model import MAX_NAME, MAX_TEXT, ChatEvent, EventKind, Finding, Member, Platform
 from rules.detectors.base import Detector
-from rules.model import MAX_NAME, MAX_TEXT, ChatEvent, EventKind, Finding, Member, Platform
 from rules.runtime import MEMORY_URL, Runtime, build_detectors
 from tests.fakes import T0, Clock, FakeGateway
 from tests.hostile.strategies import MEGABYTE_TEXTS, hostile, hostile_text
@@ -201,9 +201,9 @@ CARD_FORMATS = [
 @pytest.mark.parametrize("fmt", CARD_FORMATS)
 def test_judging_a_card_takes_bounded_work(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """However a card is written, judging it takes a bounded number of search steps."""
-    from rules import cardformat
-    from rules.cards import CardRules
     from rules.config import NicknameSettings
+    from rules.members.cards import CardRules
+    from rules.text import cardformat
 
     walk = cardformat._walk
     steps = [0]

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from wechaty_grpc.wechaty.puppet import MessageType
 
-from rules.model import MAX_NAME, MAX_TEXT, MAX_TITLE, MAX_URL, ChatEvent, EventKind
+from rules.core.model import MAX_NAME, MAX_TEXT, MAX_TITLE, MAX_URL, ChatEvent, EventKind
 from tests.hostile.strategies import INJECTION, hostile, hostile_text
 
 timestamps = st.one_of(

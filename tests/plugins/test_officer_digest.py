@@ -9,9 +9,9 @@ import pytest
 from nonebug import App
 
 from rules.config import parse_config
-from rules.engine import Engine
-from rules.model import Platform, Role
-from rules.ports import GroupInfo
+from rules.core.model import Platform, Role
+from rules.core.ports import GroupInfo
+from rules.moderation.engine import Engine
 from rules.runtime import Runtime
 from rules.storage.sql_store import SqlStore
 from tests.fakes import FakeDirectoryGateway

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from rules.commands import CommandService, Edge
 from rules.config import parse_config
-from rules.engine import Engine
-from rules.model import Platform
+from rules.core.model import Platform
+from rules.moderation.engine import Engine
 from rules.storage.sql_store import SqlStore
 from rules.storage.tables import audit_log, outbox
 from tests.fakes import WordListDetector

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nonebot.adapters.onebot.v11 import Adapter, GroupIncreaseNoticeEvent, GroupMessageEvent
 
-from rules.model import Role
+from rules.core.model import Role
 from tests.plugins.test_onebot_translate import raw_event
 
 # The plugin package can only be imported once nonebot has loaded it (session

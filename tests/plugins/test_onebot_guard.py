@@ -18,10 +18,10 @@ from nonebug import App
 from sqlalchemy import func, select
 
 from rules.config import parse_config
+from rules.core.model import Action, ActionKind, OutcomeStatus
+from rules.core.ports import NOMINAL_CAPABILITIES
 from rules.detectors.flood import FloodDetector
-from rules.engine import Engine
-from rules.model import Action, ActionKind, OutcomeStatus
-from rules.ports import NOMINAL_CAPABILITIES
+from rules.moderation.engine import Engine
 from rules.storage.tables import cases
 from tests.fakes import WordListDetector
 

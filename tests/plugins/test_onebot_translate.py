@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nonebot.adapters.onebot.v11 import Adapter
 
-from rules.model import Role, SharedCard
+from rules.core.model import Role, SharedCard
 from tests.e2e.onebot_client import group_message_event
 
 # The plugin package can only be imported once nonebot has loaded it (session

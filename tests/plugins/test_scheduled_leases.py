@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from rules.shared_state import MemoryState
-from rules.storage.redis_state import RedisState
+from rules.shared_state.base import MemoryState
+from rules.shared_state.redis import RedisState
 
 MINUTE = timedelta(minutes=1)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from rules.batching import Batcher, KeyedLock
-from rules.model import Action, ActionKind, EventKind, Finding, Outcome, OutcomeStatus, Role
+from rules.core.batching import Batcher, KeyedLock
+from rules.core.model import Action, ActionKind, EventKind, Finding, Outcome, OutcomeStatus, Role
 from rules.storage.sql_store import SqlStore, resolve_url
 from rules.storage.tables import actions, cases, members, outbox, strikes
 from tests.fakes import T0, message

@@ -19,8 +19,8 @@ from rules.commands.parse import case_number, duration, split_command
 from rules.commands.service import CommandService
 from rules.commands.spec import COMMANDS, Level
 from rules.config import parse_config
-from rules.model import ActionKind, Member, Platform, Role
-from rules.ports import GroupInfo
+from rules.core.model import ActionKind, Member, Platform, Role
+from rules.core.ports import GroupInfo
 from rules.runtime import MEMORY_URL, Runtime
 from rules.storage.tables import audit_log, cases, outbox, strikes
 from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, FakeMediaGateway, message
@@ -161,7 +161,7 @@ def test_other_text_is_not_a_command(text: str) -> None:
 def test_every_command_has_two_names_and_help_text() -> None:
     names = [n for spec in COMMANDS for n in (spec.zh, spec.en)]
     assert len(names) == len(set(names))
-    from rules.messages import render
+    from rules.core.messages import render
 
     for spec in COMMANDS:
         for lang in ("zh", "en"):

@@ -18,7 +18,7 @@ from rules.config import (
     load_config,
     parse_config,
 )
-from rules.model import ActionKind, Severity
+from rules.core.model import ActionKind, Severity
 
 
 def problems(data: dict[str, Any]) -> list[str]:

@@ -16,9 +16,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import insert, select
 
-from rules.chart import MAX_SERIES, chart_legend, digest_chart
 from rules.config import ConfigError, DigestSettings, parse_config
-from rules.digest import (
+from rules.core.model import ActionKind, Decision, Platform, Role
+from rules.core.ports import GroupInfo
+from rules.groups.registry import RegistryEntry, RegistryService
+from rules.moderation.engine import Engine
+from rules.officers.chart import MAX_SERIES, chart_legend, digest_chart
+from rules.officers.digest import (
     DAYS,
     Digest,
     FailedAction,
@@ -29,12 +33,8 @@ from rules.digest import (
     platform_groups,
     send_digests,
 )
-from rules.digest_text import render_digest
-from rules.engine import Engine
-from rules.model import ActionKind, Decision, Platform, Role
-from rules.outbox import MAX_CHARS, OutboxSender
-from rules.ports import GroupInfo
-from rules.registry import RegistryEntry, RegistryService
+from rules.officers.digest_text import render_digest
+from rules.officers.outbox import MAX_CHARS, OutboxSender
 from rules.runtime import Runtime
 from rules.storage.sql_store import SqlStore
 from rules.storage.tables import outbox, tasks

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from rules.config import Config, DetectorSettings, KeywordSettings, parse_config
+from rules.core.model import ActionKind, ChatEvent, Finding, OutcomeStatus, Platform, Role
 from rules.detectors.base import Detector
-from rules.engine import Engine
-from rules.model import ActionKind, ChatEvent, Finding, OutcomeStatus, Platform, Role
-from rules.outbox import OutboxSender
+from rules.moderation.engine import Engine
+from rules.officers.outbox import OutboxSender
 from rules.storage.sql_store import SqlStore
 from rules.storage.tables import actions, cases
 from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from rules.config import DetectorSettings, parse_config
+from rules.core.model import Action, ActionKind, ChatEvent, Outcome, OutcomeStatus
 from rules.detectors.base import Detector
-from rules.engine import Engine
-from rules.model import Action, ActionKind, ChatEvent, Outcome, OutcomeStatus
+from rules.moderation.engine import Engine
 from rules.storage.sql_store import SqlStore
 from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message
 

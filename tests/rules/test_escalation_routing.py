@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from rules.config import parse_config
-from rules.digest import held_for_digest
-from rules.engine import Engine
-from rules.model import ActionKind, Finding, OutcomeStatus
+from rules.core.model import ActionKind, Finding, OutcomeStatus
+from rules.moderation.engine import Engine
+from rules.officers.digest import held_for_digest
 from rules.storage.sql_store import SqlStore
 from tests.fakes import Clock, FakeGateway, WordListDetector, message
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rules import executor
 from rules.config import FallbackSettings
-from rules.model import Action, ActionKind, OutcomeStatus, Platform
-from rules.ports import NOMINAL_CAPABILITIES
+from rules.core.model import Action, ActionKind, OutcomeStatus, Platform
+from rules.core.ports import NOMINAL_CAPABILITIES
+from rules.moderation import executor
 from tests.fakes import FakeGateway
 
 QQ = NOMINAL_CAPABILITIES[Platform.QQ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from rules.config import parse_config
-from rules.scan import run_scan
+from rules.offline.scan import run_scan
 from rules.storage.export import case_rows, write_rows
 from rules.storage.sql_store import SqlStore
 

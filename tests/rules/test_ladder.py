@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rules.config import LadderSettings
-from rules.ladder import climb, plan
-from rules.model import ActionKind, Finding
+from rules.core.model import ActionKind, Finding
+from rules.moderation.ladder import climb, plan
 from tests.fakes import message
 
 SETTINGS = LadderSettings()  # warn, mute 10m, mute 1d, kick; escalate from step 4 or high

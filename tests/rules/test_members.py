@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from rules.audit import audit_all, check_group
 from rules.config import GroupCheckSettings, parse_config
-from rules.model import ActionKind, ChatEvent, EventKind, Member, OutcomeStatus, Platform, Role
-from rules.ports import GroupInfo
+from rules.core.model import ActionKind, ChatEvent, EventKind, Member, OutcomeStatus, Platform, Role
+from rules.core.ports import GroupInfo
+from rules.members.audit import audit_all, check_group
+from rules.offline.scan import run_scan
 from rules.runtime import MEMORY_URL, Runtime
-from rules.scan import run_scan
 from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, message
 
 NICK = {

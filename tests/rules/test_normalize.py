@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules import normalize
+from rules.text import normalize
 
 
 @pytest.mark.parametrize(

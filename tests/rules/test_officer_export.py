@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from rules.model import Finding, Platform
-from rules.officer_export import export_for_officer
+from rules.core.model import Finding, Platform
+from rules.officers.export import export_for_officer
 from rules.storage.sql_store import SqlStore
 from tests.fakes import FakeGateway, FakeMediaGateway, message
 

@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime
 
 from rules.config import parse_config
-from rules.qq_export import parse_qq_export
-from rules.scan import run_scan
+from rules.offline.qq_export import parse_qq_export
+from rules.offline.scan import run_scan
 
 SAMPLE = """\ufeff消息记录（此消息记录为文本格式，不支持重新导入）
 

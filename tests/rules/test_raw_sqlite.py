@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from rules.model import Action, ActionKind, Finding, Outcome, OutcomeStatus, Strike
+from rules.core.model import Action, ActionKind, Finding, Outcome, OutcomeStatus, Strike
 from rules.storage.raw_sqlite import db_value
 from rules.storage.sql_store import SqlStore
 from rules.storage.tables import actions, cases, handled_messages, strikes

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from rules.config import parse_config
-from rules.registry import (
+from rules.groups.registry import (
     CONFIG_AUTHOR,
     RegistryEntry,
     RegistryError,

@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rules.config import Config, DetectorSettings, parse_config
+from rules.core.model import ActionKind, ChatEvent, Decision, Platform
 from rules.detectors.base import Detector
-from rules.engine import Engine
-from rules.model import ActionKind, ChatEvent, Decision, Platform
-from rules.outbox import OutboxSender
+from rules.moderation.engine import Engine
+from rules.officers.outbox import OutboxSender
 from rules.storage.resilient import PROVISIONAL_BASE, ResilientStore, is_outage
 from rules.storage.tables import actions, cases, handled_messages, outbox, strikes
 from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from rules.config import parse_config
-from rules.scan import run_scan
+from rules.offline.scan import run_scan
 
 
 def lines(*records: object) -> io.StringIO:

@@ -1,4 +1,4 @@
-"""rules.segment gives the word boundaries of jieba's own segmentation without HMM."""
+"""rules.text.segment gives the word boundaries of jieba's own segmentation without HMM."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import jieba
 import pytest
 
-from rules import segment
+from rules.text import segment
 
 SENTENCES = [
     "周六要通宵打麻将 带点吃的喝的",

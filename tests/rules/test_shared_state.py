@@ -16,11 +16,11 @@ import pytest
 from redis.asyncio import Redis
 
 from rules.config import FloodSettings
+from rules.core.model import Finding
+from rules.core.ports import FloodCount, FloodSample
 from rules.detectors.flood import FloodDetector
-from rules.model import Finding
-from rules.ports import FloodCount, FloodSample
-from rules.shared_state import MemoryState
-from rules.storage.redis_state import RedisState
+from rules.shared_state.base import MemoryState
+from rules.shared_state.redis import RedisState
 from tests.fakes import T0, message
 from tests.faults.proxy import CuttableProxy
 
@@ -192,7 +192,7 @@ async def test_unreachable_redis_falls_back_to_local_state_and_says_so_once(
         assert await state.try_lease("outbox", 30 * SECOND)
         assert await other.try_lease("audit", 30 * SECOND)
         assert await state.claim("message:g:before", SECOND * 60)
-        caplog.set_level(logging.WARNING, logger="rules.storage.redis_state")
+        caplog.set_level(logging.WARNING, logger="rules.shared_state.redis")
 
         proxy.cut()
         assert await state.claim("message:g:x", SECOND * 60) is True  # local memory

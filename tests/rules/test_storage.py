@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from rules.model import Finding, Platform, Strike
-from rules.outbox import OutboxSender, retry_delay
-from rules.ports import AuditEntry
+from rules.core.model import Finding, Platform, Strike
+from rules.core.ports import AuditEntry
+from rules.officers.outbox import OutboxSender, retry_delay
 from rules.storage.sql_store import SqlStore, resolve_url, safe_url
 from rules.storage.tables import metadata
 from tests.fakes import T0, Clock, FakeGateway, message

@@ -14,8 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rules.model import ActionKind, EventKind, OutcomeStatus, Role, utcnow
-from rules.outbox import OutboxSender
+from rules.core.model import ActionKind, EventKind, OutcomeStatus, Role, utcnow
+from rules.officers.outbox import OutboxSender
 from tests.plugins.wechaty.conftest import (
     BANNED,
     OFFICER,

@@ -19,8 +19,8 @@ from grpclib.const import Cardinality, Handler
 from grpclib.server import Stream
 from wechaty_grpc.wechaty import puppet as pb
 
-from rules.model import utcnow
-from rules.outbox import OutboxSender
+from rules.core.model import utcnow
+from rules.officers.outbox import OutboxSender
 from tests.plugins.wechaty.conftest import OFFICER, close_service, start_service, wechat_config
 from tests.plugins.wechaty.fake_puppet import FakePuppetService
 

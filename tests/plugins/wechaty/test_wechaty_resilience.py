@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from rules.model import ActionKind, Platform, utcnow
-from rules.outbox import OutboxSender
+from rules.core.model import ActionKind, Platform, utcnow
+from rules.officers.outbox import OutboxSender
 from tests.fakes import FakeGateway, message
 from tests.plugins.wechaty.conftest import (
     BANNED,

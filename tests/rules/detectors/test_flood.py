@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from rules.config import FloodSettings
+from rules.core.model import Role
 from rules.detectors.flood import ChatterDetector, FloodDetector, in_work_hours
-from rules.model import Role
 from tests.fakes import T0, message
 
 OFF = {"rate_limit": 0}

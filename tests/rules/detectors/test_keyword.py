@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from rules.config import KeywordSettings
+from rules.core.model import ChatEvent, EventKind, Member, Platform
 from rules.detectors.keyword import KeywordDetector, Term, TermIndex
-from rules.model import ChatEvent, EventKind, Member, Platform
 
 INDEX = TermIndex(
     [

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from rules.config import KeywordSettings
+from rules.core.model import ChatEvent, EventKind, Member, Platform
+from rules.detectors.custom_words import WordError, WordService
 from rules.detectors.keyword import KeywordDetector, Term, TermIndex
-from rules.model import ChatEvent, EventKind, Member, Platform
 from rules.storage.sql_store import SqlStore
-from rules.words import WordError, WordService
 
 
 def event(text: str, group: str) -> ChatEvent:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from rules.config import LinkSettings
+from rules.core.model import ChatEvent, EventKind, Member, Platform, SharedCard
 from rules.detectors.link import LinkDetector
-from rules.model import ChatEvent, EventKind, Member, Platform, SharedCard
 
 
 def event(text: str, cards: tuple[SharedCard, ...] = ()) -> ChatEvent:

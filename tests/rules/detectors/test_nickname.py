@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from rules.cardformat import parse_format, splits
-from rules.cards import CardRules, Surnames, default_surnames, name_problem
 from rules.config import ConfigError, NicknameSettings, parse_config
+from rules.core.model import EventKind, Member
 from rules.detectors.nickname import NicknameDetector, card_for
-from rules.model import EventKind, Member
-from rules.roster import Person, Roster, RosterBook, RosterError
+from rules.members.cards import CardRules, Surnames, default_surnames, name_problem
+from rules.members.roster import Person, Roster, RosterBook, RosterError
+from rules.text.cardformat import parse_format, splits
 from tests.fakes import message
 
 DEPTS = ["宣传统战部", "办公室", "行政中心", "人事处"]
@@ -373,7 +373,7 @@ def test_detector_runs_on_join_card_change_and_message() -> None:
 
 
 def test_example_roster_loads() -> None:
-    from rules.config import PROJECT_ROOT
+    from rules.core.paths import PROJECT_ROOT
 
     roster = Roster.load(PROJECT_ROOT / "data" / "roster.example.csv")
     assert roster.people

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from rules.config import PiiSettings
+from rules.core.model import ChatEvent, EventKind, Member, Platform, masked_text
 from rules.detectors.pii import PiiDetector, id_card_valid, luhn_valid
-from rules.model import ChatEvent, EventKind, Member, Platform, masked_text
 
 
 def event(text: str) -> ChatEvent:

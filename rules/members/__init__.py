@@ -1,0 +1,3 @@
+"""Members of guarded groups: card compliance timelines, card judging, the roster, join
+screening and the scheduled member audit.
+"""

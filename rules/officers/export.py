@@ -1,0 +1,100 @@
+"""Send an officer the case export (CSV or XLSX) by private message, where the platform can.
+
+The ``/export`` command (commands layer) calls :func:`export_for_officer` after
+it has checked that the officer may see the groups asked for; this module does
+not authorise. The rows are those of ``python bot.py export`` (evidence
+masked, times in the officer's time zone). A platform that cannot send files,
+or a send that fails, gets a short text with the command to run on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from rules.core.messages import Language, render
+from rules.core.model import utcnow
+from rules.core.ports import Gateway, media_sender
+from rules.storage.export import ExportFormat, case_rows, rows_bytes
+
+if TYPE_CHECKING:
+    from rules.storage.sql_store import SqlStore
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    cases: int
+    file_name: str = ""  # set when a file was sent
+    error: str = ""  # why no file was sent ("" when sent or when there was nothing to send)
+
+    @property
+    def sent(self) -> bool:
+        return bool(self.file_name)
+
+
+def file_name(since: datetime, now: datetime, group: str | None, fmt: ExportFormat) -> str:
+    """``groupguard-cases-20261101-20261102[-qq_1001].xlsx`` (safe on every platform)."""
+    scope = f"-{re.sub(r'[^A-Za-z0-9._-]', '_', group)}" if group else ""
+    return f"groupguard-cases-{since:%Y%m%d}-{now:%Y%m%d}{scope}.{fmt}"
+
+
+def server_command(since: datetime, group: str | None, fmt: ExportFormat) -> str:
+    group_arg = f" --group {group}" if group else ""
+    return (
+        f"python bot.py export --since {since:%Y-%m-%d}{group_arg} --format {fmt} "
+        f"--output cases.{fmt}"
+    )
+
+
+async def export_for_officer(
+    store: SqlStore,
+    gateway: Gateway,
+    officer_id: str,
+    since: datetime,
+    *,
+    group: str | None = None,
+    fmt: ExportFormat = "xlsx",
+    timezone: str = "Asia/Shanghai",
+    language: Language = "zh",
+    now: datetime | None = None,
+) -> ExportResult:
+    """Build the export of cases since ``since`` (one group or all) and send it to the officer.
+
+    Always answers the officer: the file and a one-line summary; or, when
+    there are no cases, the platform cannot send files or the send fails, a
+    short text (with the server command). Raises only if even the text cannot
+    be sent (the caller's reply path is broken too).
+    """
+    zone = ZoneInfo(timezone)
+    local_since = since.astimezone(zone)
+    now = (now or utcnow()).astimezone(zone)
+    rows = await case_rows(store, since, group, timezone)
+    everywhere = render("export_all_groups", language)
+    scope = render(
+        "export_scope", language, since=f"{local_since:%Y-%m-%d}", group=group or everywhere
+    )
+    command = server_command(local_since, group, fmt)
+    if not rows:
+        await gateway.send_private(officer_id, render("export_empty", language, scope=scope))
+        return ExportResult(0)
+    sender = media_sender(gateway)
+    if sender is None:
+        text = render("export_no_files", language, count=len(rows), scope=scope, command=command)
+        await gateway.send_private(officer_id, text)
+        return ExportResult(len(rows), error="the platform cannot send files")
+    name = file_name(local_since, now, group, fmt)
+    data = await asyncio.to_thread(rows_bytes, rows, fmt)  # XLSX of many rows takes a while
+    try:
+        await sender.send_private_file(officer_id, name, data)
+    except Exception as exc:
+        error = str(exc) or type(exc).__name__
+        text = render("export_failed", language, error=error[:200], command=command)
+        await gateway.send_private(officer_id, text)
+        return ExportResult(len(rows), error=error)
+    text = render("export_sent", language, count=len(rows), scope=scope, name=name)
+    await gateway.send_private(officer_id, text)
+    return ExportResult(len(rows), file_name=name)

@@ -1,0 +1,3 @@
+"""Offline use: scanning JSONL files and QQ chat exports with the engine, acting on no
+platform.
+"""
