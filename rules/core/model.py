@@ -147,12 +147,35 @@ class Severity(IntEnum):
     CRITICAL = 4
 
 
+class MatchKind(StrEnum):
+    """How a finding matched: the basis of its strength."""
+
+    DIRECT = "direct"  # the term as written (case and width aside)
+    FOLDED = "folded"  # after folding: traditional characters, noise, repeated characters
+    LOOKALIKE = "lookalike"  # letters from other scripts, enclosed or radical forms
+    MIXED = "mixed"  # characters and pinyin syllables mixed within the term
+    PINYIN = "pinyin"  # the term spelled wholly in pinyin
+    HOMOPHONE = "homophone"  # other characters that sound like the term
+    IMAGE = "image"  # a known bad picture, or a classifier's verdict on one
+
+
+class Strength(IntEnum):
+    """How much a finding can be trusted on its own; config decides what reaches the ladder."""
+
+    WEAK = 1  # e.g. a sound-alike, a classifier's guess, a hit in prohibitive context
+    MEDIUM = 2  # e.g. pinyin or mixed spelling
+    STRONG = 3  # e.g. the term as written, a QR code's link, a blocklisted picture
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """Something a detector saw. ``start``/``end`` index the event's original text.
 
     ``match`` is safe to store and show: detectors that find personal data put
-    a masked form here, never the raw value.
+    a masked form here, never the raw value. For a finding in a picture,
+    ``image`` is the picture's index in :attr:`ChatEvent.images` and
+    ``start``/``end`` index the text recognised in (or decoded from) it, or are
+    -1 when the finding has no text span (a known bad picture).
     """
 
     detector: str
@@ -161,12 +184,15 @@ class Finding:
     start: int
     end: int
     detail: str = ""
+    how: MatchKind = MatchKind.DIRECT
+    strength: Strength = Strength.STRONG
+    image: int | None = None
 
 
 def masked_text(text: str, findings: tuple[Finding, ...] | list[Finding]) -> str:
     """``text`` with every personal-data span replaced by its finding's masked form."""
     for finding in sorted(findings, key=lambda f: f.start, reverse=True):
-        if finding.detector == "pii":
+        if finding.detector == "pii" and finding.image is None:
             text = text[: finding.start] + finding.match + text[finding.end :]
     return text
 
