@@ -9,8 +9,16 @@ liveness check. :class:`WechatySupervisor` drives the library's pieces itself:
    3 s telnet on the loop);
 2. ``init_puppet`` + ``init_puppet_event_bridge`` (the library's translation
    of puppet events into Message / Room / Contact objects);
-3. its own gRPC channel (no probe, no discovery service), ``Stop`` and
-   ``Start`` under ``asyncio.wait_for``;
+3. its own gRPC channel (no probe, no discovery service) carrying the token
+   both as ``authorization: Wechaty <token>`` metadata (what the gateway
+   checks) and as the HTTP/2 ``:authority`` (what older gateways read), then
+   ``Start`` under ``asyncio.wait_for``. Never ``Stop``: on the real puppet
+   service ``Stop`` stops the puppet, which logs the WeChat account out, so a
+   Stop/Start per connection logs the account out on every bot start and lets
+   two processes knock each other off. ``Start`` alone is a no-op on a running
+   puppet, starts a stopped one, and the event stream then replays ``login``
+   when the account is logged in (verified against wechaty-puppet-service
+   1.19.9, tests/plugins/wechaty/test_real_gateway.py);
 4. the puppet's event loop (``_listen_for_event``) as a task, its stream
    wrapped so a heartbeat without ``data`` (a KeyError in the library) or a
    malformed payload cannot end it, and every event counted as a sign of life;
@@ -22,6 +30,22 @@ server, logout, any exception) is logged, the session is cleaned up (listeners
 removed, tasks cancelled, channel closed) and the next attempt waits with
 exponential backoff. The plugin manager's ``start`` (a web server and an
 APScheduler job store) is disabled. Nothing here blocks or stops the loop.
+
+Hooks for the host:
+
+- ``should_connect``: an async predicate asked before every connection
+  attempt (e.g. "does this process hold the WeChat lease?"); while it says no
+  (or fails) the supervisor stands by and asks again every
+  ``Timings.standby_interval``. :meth:`drop` ends a live session (lease lost).
+- ``on_state``: callbacks called with ``True`` at once when a session logs in
+  (connected, or reconnected after an outage: the place to wake anything that
+  waits for WeChat, e.g. due officer reports) and ``False`` when it ends.
+
+The gateway serves one event stream at a time: a second client gets
+``ALREADY_EXISTS`` and retries with backoff (logged as such), without
+disturbing the first. A gateway left in TLS mode only ever answers "Connection
+lost"; the supervisor then tries a TLS handshake and, when it succeeds, says
+what to change.
 """
 
 from __future__ import annotations
@@ -31,12 +55,15 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from grpclib.client import Channel
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError, StreamTerminatedError
 from wechaty_grpc.wechaty import PuppetStub
 from wechaty_grpc.wechaty.puppet import EventResponse, EventType
 
@@ -56,6 +83,7 @@ class Timings:
     ding_timeout: float = 10.0
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
+    standby_interval: float = 5.0  # how often ``should_connect`` is asked again
 
     @classmethod
     def from_settings(cls, settings: WechatSettings) -> Timings:
@@ -76,6 +104,17 @@ class Timings:
 
 class SessionEnded(Exception):
     """A connection session ended; the message says why (for the log)."""
+
+
+TLS_HINT = (
+    "the gateway at %s speaks TLS, and python-wechaty has no TLS: start the gateway "
+    "with WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER=true (see README, WeChat)"
+)
+MAYBE_TLS_HINT = (
+    "the gateway at %s accepts connections but drops every call (%s); if it runs "
+    "with TLS on, start it with WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER=true "
+    "(python-wechaty has no TLS)"
+)
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int]:
@@ -110,9 +149,17 @@ class WechatySupervisor:
         self.last_error = ""
         self._alive = asyncio.Event()
         self._logout = asyncio.Event()
+        self._dropped = asyncio.Event()
+        self._drop_reason = ""
         self._channel: Channel | None = None
         self._session_tasks: list[asyncio.Task[Any]] = []
+        self._events_seen = 0  # events received in the current session
+        self._tls_hinted = False
+        self._standing_by = False
+        # Called with True when a session logs in, False when a logged-in session ends.
         self.on_state: list[Callable[[bool], None]] = []
+        # Asked before every connection attempt; None = always connect.
+        self.should_connect: Callable[[], Awaitable[bool]] | None = None
 
     # ------------------------------------------------------------ public
 
@@ -124,6 +171,10 @@ class WechatySupervisor:
         """Connect, watch, reconnect with backoff, until cancelled."""
         log.info("WeChat: connecting to puppet service at %s", self.endpoint)
         while True:
+            self._dropped.clear()  # a drop before this point is covered by asking again
+            if not await self._may_connect():
+                await asyncio.sleep(self.timings.standby_interval)
+                continue
             try:
                 await self._session()
                 reason = "session ended"
@@ -132,9 +183,13 @@ class WechatySupervisor:
                 raise
             except Exception as exc:  # any failure: clean up, back off, retry
                 reason = _describe(exc)
+                await self._diagnose(exc)
             was_up = self.connected.is_set()
             self.last_error = reason
             await self._cleanup()
+            if self._dropped.is_set():  # the host asked: no backoff, ask should_connect again
+                log.info("WeChat: disconnected (%s)", reason)
+                continue
             self.failures = 1 if was_up else self.failures + 1
             delay = self.timings.backoff(self.failures)
             log.warning(
@@ -145,6 +200,31 @@ class WechatySupervisor:
                 delay,
             )
             await asyncio.sleep(delay)
+
+    def drop(self, reason: str = "asked to disconnect") -> None:
+        """End the current session (if any) without logging the account out.
+
+        The next attempt asks ``should_connect`` first, so a process that lost
+        its lease stands by instead of reconnecting.
+        """
+        self._drop_reason = reason
+        self._dropped.set()
+
+    async def _may_connect(self) -> bool:
+        if self.should_connect is None:
+            return True
+        try:
+            allowed = bool(await self.should_connect())
+        except Exception as exc:  # an unanswerable lease means: do not connect
+            log.warning("WeChat: should_connect failed (%s); not connecting", _describe(exc))
+            allowed = False
+        if allowed == self._standing_by:
+            self._standing_by = not allowed
+            if allowed:
+                log.info("WeChat: connecting to %s (should_connect allows it)", self.endpoint)
+            else:
+                log.info("WeChat: standing by (should_connect says another process connects)")
+        return allowed
 
     async def wait_connected(self, within: float) -> bool:
         """True once logged in (within ``within`` seconds)."""
@@ -172,17 +252,13 @@ class WechatySupervisor:
         await self._probe()
         clear_payload_pools()  # cached objects are bound to the previous puppet
         self._logout.clear()
+        self._events_seen = 0
         await self.bot.init_puppet()
         puppet = self.bot.puppet
         await self.bot.init_puppet_event_bridge(puppet)
         self._open_channel(puppet)
         stub = puppet.puppet_stub
-        try:
-            await asyncio.wait_for(stub.stop(), t.rpc_timeout)
-        except TimeoutError:
-            raise SessionEnded(f"Stop: no answer in {t.rpc_timeout:g}s") from None
-        except Exception as exc:  # a puppet that was not running may refuse Stop
-            log.info("WeChat: Stop refused (%s); starting anyway", _describe(exc))
+        # Start only, never Stop (Stop logs the account out; see the module docstring).
         try:
             await asyncio.wait_for(stub.start(), t.rpc_timeout)
         except TimeoutError:
@@ -190,10 +266,15 @@ class WechatySupervisor:
         listen = asyncio.create_task(puppet._listen_for_event(), name="wechaty-events")
         watchdog = asyncio.create_task(self._watchdog(puppet), name="wechaty-watchdog")
         logout = asyncio.create_task(self._logout.wait(), name="wechaty-logout")
-        self._session_tasks = [listen, watchdog, logout]
+        dropped = asyncio.create_task(self._dropped.wait(), name="wechaty-drop")
+        self._session_tasks = [listen, watchdog, logout, dropped]
         done, _ = await asyncio.wait(self._session_tasks, return_when=asyncio.FIRST_COMPLETED)
         if listen in done:
             broke = listen.exception()
+            if isinstance(broke, GRPCError) and broke.status is Status.ALREADY_EXISTS:
+                raise SessionEnded(
+                    "another client holds the gateway's event stream (ALREADY_EXISTS)"
+                )
             raise SessionEnded(
                 f"event stream broke: {_describe(broke)}"
                 if broke
@@ -201,6 +282,8 @@ class WechatySupervisor:
             )
         if logout in done:
             raise SessionEnded("the account logged out")
+        if dropped in done:
+            raise SessionEnded(self._drop_reason)
         stalled = watchdog.exception()
         raise SessionEnded(_describe(stalled) if stalled else "watchdog stopped")
 
@@ -220,18 +303,37 @@ class WechatySupervisor:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
 
+    async def _diagnose(self, exc: BaseException) -> None:
+        """Log once what a failure that TLS explains probably means."""
+        if self._tls_hinted or self._events_seen or not _tls_shaped(exc):
+            return
+        self._tls_hinted = True
+        tls = await _speaks_tls(self.host, self.port, self.timings.connect_timeout)
+        if tls is True:
+            log.warning("WeChat: " + TLS_HINT, self.endpoint)
+        elif tls is None:
+            log.warning("WeChat: " + MAYBE_TLS_HINT, self.endpoint, _describe(exc))
+
     def _open_channel(self, puppet: Any) -> None:
-        """Plain gRPC channel as the library builds it, minus the blocking probe."""
+        """Plain gRPC channel as the library builds it, minus the blocking probe.
+
+        The token goes as ``authorization: Wechaty <token>`` metadata on every
+        call (the gateway's check) and as the HTTP/2 ``:authority`` (what
+        python-wechaty sends; gateways accept it through a compatibility patch).
+        """
         channel = Channel(host=self.host, port=self.port)
-        if self.token:  # the service token travels as the HTTP/2 :authority
+        metadata = None
+        if self.token:
             channel._authority = self.token
-        stub = PuppetStub(channel)
+            metadata = {"authorization": f"Wechaty {self.token}"}
+        stub = PuppetStub(channel, metadata=metadata)
         original = stub.event
         alive = self._alive
 
         async def guarded_events() -> AsyncIterator[EventResponse]:
             async for response in original():
                 alive.set()
+                self._events_seen += 1
                 fixed = _repair_event(response)
                 if fixed is not None:
                     yield fixed
@@ -288,6 +390,7 @@ class WechatySupervisor:
         self.sessions += 1
         self.failures = 0
         self.last_error = ""
+        self._tls_hinted = False
         self.connected.set()
         log.info("WeChat: logged in as %s (session %d)", self.self_id, self.sessions)
         self._notify(True)
@@ -340,6 +443,34 @@ def _repair_event(response: EventResponse) -> EventResponse | None:
     if response.type in _DATA_EVENTS and payload.get("data") is None:
         payload["data"] = ""
     return EventResponse(type=response.type, payload=json.dumps(payload))
+
+
+def _tls_shaped(exc: BaseException) -> bool:
+    """A failure a TLS-only gateway produces: the connection drops on the first call."""
+    if isinstance(exc, StreamTerminatedError):
+        return "connection lost" in str(exc).lower()
+    name = type(exc).__name__
+    return name == "ProtocolError" or isinstance(exc, ConnectionResetError)
+
+
+async def _speaks_tls(host: str, port: int, within: float) -> bool | None:
+    """True when ``host:port`` completes a TLS handshake, False when it does not, None if unsure."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context, server_hostname=host), within
+        )
+    except ssl.SSLError:
+        return False  # it answered, but not with TLS
+    except (OSError, TimeoutError):
+        return None
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    return True
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -79,7 +79,7 @@ async def test_server_hung_is_detected_and_reconnected(
     assert detected < 1.5
     assert "Ding" in supervisor.last_error or "dong" in supervisor.last_error
     # While hung, attempts time out instead of waiting forever.
-    await fake.wait_until(lambda: "Stop" in supervisor.last_error, within=3)
+    await fake.wait_until(lambda: "Start" in supervisor.last_error, within=3)
 
     fake.unhang()
     assert await supervisor.wait_connected(3)
