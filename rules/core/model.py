@@ -80,6 +80,9 @@ class EventKind(StrEnum):
     LEAVE = "leave"
     CARD_CHANGE = "card_change"
     JOIN_REQUEST = "join_request"
+    # What a message's pictures turned out to hold, once they have been looked at (the
+    # message itself went through as MESSAGE at once; see rules.images.stage).
+    IMAGES = "images"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,57 @@ class SharedCard:
 
     def __post_init__(self) -> None:
         bound_fields(self, url=MAX_URL, title=MAX_TITLE)
+
+
+class ImageKind(StrEnum):
+    IMAGE = "image"
+    STICKER = "sticker"  # QQ market faces (mface), WeChat emoticons
+    FLASH = "flash"  # QQ flash images
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """A picture in a message, as the edge found it; the bytes are fetched later.
+
+    ``key`` names the picture stably (QQ's file name, which is the MD5 of its bytes; a
+    WeChat message id; a path for ``scan``) so that a picture seen before costs
+    nothing; ``source`` is where an edge's fetcher finds the bytes (a URL or a path).
+    """
+
+    key: str
+    source: str = ""
+    kind: ImageKind = ImageKind.IMAGE
+
+    def __post_init__(self) -> None:
+        bound_fields(self, key=MAX_URL, source=MAX_URL)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageReport:
+    """What was seen in one picture; image detectors read these (no pixels, no I/O).
+
+    ``checked`` is False when the picture could not be looked at (``problem`` says
+    why: too large, not an image, the queue was full...). ``text`` is the recognised
+    text in reading order; ``codes`` the payloads of QR codes and barcodes; ``hashes``
+    a perceptual hash per sampled frame; ``nsfw`` a classifier's score in [0, 1] when
+    that check ran.
+    """
+
+    index: int
+    key: str
+    checked: bool
+    problem: str = ""
+    sha256: str = ""
+    text: str = ""
+    codes: tuple[str, ...] = ()
+    hashes: tuple[int, ...] = ()
+    nsfw: float | None = None
+    thumbnail: bytes = b""
+    width: int = 0
+    height: int = 0
+
+    def __post_init__(self) -> None:
+        bound_fields(self, text=MAX_TEXT, problem=MAX_TITLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +185,8 @@ class ChatEvent:
     # For an event without a message id (a join, a card change): its identity, the same
     # for every account that receives it, so the engine handles it once like a message.
     event_key: str | None = None
+    images: tuple[ImageRef, ...] = ()  # pictures and stickers in the message
+    image_reports: tuple[ImageReport, ...] = ()  # IMAGES events: what they held
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
