@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rules.commands.service import CommandService
-from rules.config import Config, DetectorSettings
+from rules.config import Config, DetectorSettings, RedisSettings
 from rules.core.model import Platform, utcnow
 from rules.core.paths import PROJECT_ROOT
 from rules.core.ports import Gateway, SharedState
@@ -27,7 +27,7 @@ from rules.groups.registry import RegistryService
 from rules.members.compliance import Members
 from rules.moderation.engine import Engine
 from rules.officers.outbox import OutboxSender
-from rules.shared_state.base import MemoryState, open_shared_state
+from rules.shared_state.memory import MemoryState
 from rules.storage.resilient import ResilientStore
 from rules.storage.sql_store import resolve_url
 
@@ -48,6 +48,15 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+async def open_shared_state(settings: RedisSettings) -> SharedState:
+    """Redis when ``[redis] url`` is set (reachable or not), else memory."""
+    if not settings.url:
+        return MemoryState()
+    from rules.shared_state.redis import RedisState  # loads the redis client only when used
+
+    return await RedisState.connect(settings.url, settings.key_prefix, settings.timeout)
 
 
 def build_detectors(

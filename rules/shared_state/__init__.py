@@ -1,4 +1,10 @@
-"""State several bot processes share (claims, leases, flood counts): the interface and the
-in-memory state in base, Redis in redis. The choice between them is made by the
-composition root (rules.runtime).
+"""State several bot processes share (claims, leases, flood counts), as siblings:
+
+- ``base``: what the implementations share (lease contexts, ready values, the
+  banner line);
+- ``memory``: :class:`MemoryState`, for a bot running alone;
+- ``redis``: :class:`RedisState`, for several processes on one Redis.
+
+The port is :class:`rules.core.ports.SharedState`; which implementation a bot
+uses is chosen by the composition root (``rules.runtime.open_shared_state``).
 """

@@ -1,10 +1,10 @@
-"""State several bot processes share: in memory for one process, Redis for several.
+"""What every implementation of the SharedState port shares: lease contexts, ready values.
 
-:class:`MemoryState` implements :class:`rules.core.ports.SharedState` for a bot
-running alone: claims are remembered in this process, leases are always this
-process's, and flood counting stays in the detectors' own windows.
-``rules.shared_state.redis.RedisState`` shares the same things between
-processes and falls back to a ``MemoryState`` while Redis is unreachable.
+The port itself is :class:`rules.core.ports.SharedState`. Its implementations
+are siblings of this module: ``memory.MemoryState`` for a bot running alone,
+``redis.RedisState`` for several processes (it falls back to a ``MemoryState``
+while Redis is unreachable). Which one a bot uses is decided by the composition
+root (``rules.runtime.open_shared_state``).
 
 For scheduled work that only one process may run (the member audit, a daily
 digest), use a lease::
@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Generator
 from datetime import timedelta
 from typing import Any
 
-from rules.config import RedisSettings
-from rules.core.ports import FloodSample, SharedState
+from rules.core.ports import SharedState
 
 
 class Ready:
@@ -74,65 +71,6 @@ class LeaseContext(ABC):
         while True:
             await asyncio.sleep(ttl.total_seconds() / 3)
             await self.try_lease(name, ttl)
-
-
-class MemoryState(LeaseContext):
-    """Shared state for one process: claims in a bounded map, every lease granted."""
-
-    shared = False
-
-    def __init__(
-        self, max_claims: int = 200_000, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.max_claims = max_claims
-        self.clock = clock
-        self._claims: OrderedDict[str, float] = OrderedDict()  # key -> expiry
-
-    async def claim(self, key: str, ttl: timedelta) -> bool:
-        return self.claim_now(key, ttl)
-
-    def claim_now(self, key: str, ttl: timedelta) -> bool:
-        """:meth:`claim` without awaiting (callers that must not yield)."""
-        now = self.clock()
-        self._forget_expired(now)
-        expiry = self._claims.get(key)
-        if expiry is not None and expiry > now:
-            return False
-        self._claims[key] = now + ttl.total_seconds()
-        self._claims.move_to_end(key)
-        if len(self._claims) > self.max_claims:
-            self._claims.popitem(last=False)
-        return True
-
-    def _forget_expired(self, now: float, at_most: int = 32) -> None:
-        for _ in range(at_most):
-            if not self._claims:
-                return
-            key, expiry = next(iter(self._claims.items()))
-            if expiry > now:
-                return
-            del self._claims[key]
-
-    async def try_lease(self, name: str, ttl: timedelta) -> bool:
-        return True  # one process: it is always the holder
-
-    async def release(self, name: str) -> None:
-        return None
-
-    def count_flood(self, sample: FloodSample) -> Ready:
-        return Ready(None)  # the detectors' own windows are the state
-
-    async def close(self) -> None:
-        self._claims.clear()
-
-
-async def open_shared_state(settings: RedisSettings) -> SharedState:
-    """Redis when ``[redis] url`` is set (reachable or not), else memory."""
-    if not settings.url:
-        return MemoryState()
-    from rules.shared_state.redis import RedisState
-
-    return await RedisState.connect(settings.url, settings.key_prefix, settings.timeout)
 
 
 def describe(state: SharedState) -> str:

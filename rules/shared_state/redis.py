@@ -38,7 +38,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from rules.core.ports import FloodCount, FloodSample
-from rules.shared_state.base import LeaseContext, MemoryState
+from rules.shared_state.base import LeaseContext
+from rules.shared_state.memory import MemoryState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -40,7 +40,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from rules.core.model import ChatEvent, Finding, Outcome, Strike
 from rules.core.ports import AuditEntry, OutboxItem, SharedState
 from rules.members.compliance import ComplianceRecord
-from rules.shared_state.base import MemoryState
+from rules.shared_state.memory import MemoryState
 from rules.storage.sql_store import SqlStore
 
 log = logging.getLogger(__name__)

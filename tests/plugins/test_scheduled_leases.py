@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from rules.shared_state.base import MemoryState
+from rules.shared_state.memory import MemoryState
 from rules.shared_state.redis import RedisState
 
 MINUTE = timedelta(minutes=1)

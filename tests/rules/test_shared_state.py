@@ -19,7 +19,7 @@ from rules.config import FloodSettings
 from rules.core.model import Finding
 from rules.core.ports import FloodCount, FloodSample
 from rules.detectors.flood import FloodDetector
-from rules.shared_state.base import MemoryState
+from rules.shared_state.memory import MemoryState
 from rules.shared_state.redis import RedisState
 from tests.fakes import T0, message
 from tests.faults.proxy import CuttableProxy
