@@ -299,17 +299,22 @@ def sticker_frames(
     size: int = 240,
     seed: int = 1,
 ) -> list[Image.Image]:
-    """Frames of a sticker: a round face on a transparent background, a word beneath it,
-    the face moving from frame to frame (RGBA)."""
+    """Frames of a sticker: a round face on a transparent background, a word beneath or
+    above it, the face moving from frame to frame (RGBA). The seed picks the colour,
+    size and place of the face and where the word goes."""
     rng = random.Random(seed)
-    face: RGB = (rng.randrange(200, 256), rng.randrange(150, 230), rng.randrange(0, 80))
+    face: RGB = (rng.randrange(0, 256), rng.randrange(0, 256), rng.randrange(0, 256))
+    diameter = int(size * rng.uniform(0.4, 0.7))
+    base_left = rng.randrange(0, size - diameter)
+    text_on_top = rng.random() < 0.5
+    base_top = size - diameter - size // 20 if text_on_top else size // 20
+    mouth = (200, 340) if rng.random() < 0.5 else (20, 160)
     result = []
     for index in range(frames):
         image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
         draw = ImageDraw.Draw(image)
         shift = int(size * 0.08 * np.sin(2 * np.pi * index / max(frames, 1)))
-        left, top = size // 5 + shift, size // 10
-        diameter = size * 3 // 5
+        left, top = min(max(0, base_left + shift), size - diameter), base_top
         draw.ellipse((left, top, left + diameter, top + diameter), fill=(*face, 255))
         eye = diameter // 10
         for eye_x in (left + diameter // 3, left + 2 * diameter // 3):
@@ -324,16 +329,14 @@ def sticker_frames(
                 left + 3 * diameter // 4,
                 top + 4 * diameter // 5,
             ),
-            200,
-            340,
+            *mouth,
             "black",
             4,
         )
         if text:
             font = cjk_font(size // 5)
-            draw.text(
-                (size // 2, size - size // 12), text, font=font, fill=(200, 0, 0, 255), anchor="mb"
-            )
+            anchor, y = ("mt", size // 30) if text_on_top else ("mb", size - size // 30)
+            draw.text((size // 2, y), text, font=font, fill=(200, 0, 0, 255), anchor=anchor)
         result.append(image)
     return result
 
