@@ -1,0 +1,655 @@
+"""What the officer console reads, and its sign-in links and sessions.
+
+Read queries for the console's pages (:class:`ConsoleQueries`), written with
+SQLAlchemy Core on the moderation tables, and the store of one-time sign-in
+links and sessions (:class:`SqlConsoleAuth`), kept in the database so that
+several bot processes share them.
+
+Scope is applied here, in SQL: every query takes the groups the viewer may
+see (``None`` = every group, for superusers and global officers), so an object
+outside them is simply not found.
+
+The case list pages by keyset (``created_at, id`` below the last row shown),
+never by OFFSET, so a deep page costs what the first does. Counting by
+category reads the JSON findings inside the database (SQLite ``json_each``,
+PostgreSQL ``json_array_elements``) instead of decoding them in Python.
+
+The two console tables and the three indexes below are created by migration
+0005; they attach to the shared ``metadata`` when this module is imported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    FromClause,
+    Index,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rules.storage.base import StoreBase
+from rules.storage.tables import (
+    UtcDateTime,
+    actions,
+    audit_log,
+    cases,
+    groups,
+    members,
+    metadata,
+    strikes,
+    tasks,
+)
+
+# ---------------------------------------------------------------- schema (migration 0005)
+
+console_links = Table(
+    "console_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the token, hex
+    Column("person_id", String(128), nullable=False),
+    Column("issued_by", String(128), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    Column("used_from", String(64)),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value, hex
+    Column("person_id", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("address", String(64), nullable=False, default=""),
+    Index("ix_console_sessions_expires", "expires_at"),
+)
+
+# The case list, newest first, over every group (or filtered by member), and the
+# overview's actions of the last 30 days.
+Index("ix_cases_created_id", cases.c.created_at, cases.c.id)
+Index("ix_cases_member_created", cases.c.member_id, cases.c.created_at)
+Index("ix_actions_at", actions.c.at)
+
+CASE_STATUSES = ("open", "upheld", "pardoned")
+EVIDENCE_PREVIEW = 120  # characters of evidence shown in the case list
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a case list page ends: the last row's time and id (keyset pagination)."""
+
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{int(self.created_at.timestamp() * 1_000_000)}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        """The cursor in ``text``, or None when it is not one (never raises)."""
+        from datetime import UTC
+
+        micros, dot, case_id = text.partition(".")
+        if not dot or not micros.isdigit() or not case_id.isdigit() or len(text) > 40:
+            return None
+        if int(case_id) >= 2**63:
+            return None
+        try:
+            at = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return cls(at, int(case_id))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """What the case list shows. ``scope``: the groups the viewer may see (None = all)."""
+
+    scope: frozenset[str] | None
+    group: str | None = None
+    members: tuple[str, ...] = ()  # qualified ids (a bare number may be several platforms)
+    category: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    id: int
+    group_id: str
+    member_id: str
+    member_card: str
+    preview: str
+    categories: tuple[str, ...]
+    status: str
+    created_at: datetime
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    rows: list[CaseRow]
+    next_cursor: Cursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    kind: str
+    target_id: str
+    status: str
+    detail: str
+    duration_s: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeRow:
+    case_id: int | None
+    weight: int
+    at: datetime
+    voided: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    kind: str
+    group_id: str
+    case_id: int | None
+    requester_id: str
+    subject_id: str
+    text: str
+    evidence: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    case: CaseRow
+    evidence: str  # whole, PII masked
+    findings: list[dict[str, Any]]
+    actions: list[ActionRow]
+    strikes: list[StrikeRow]  # the member's in this group, newest first
+    member_cases: list[CaseRow]  # the member's other recent cases in this group
+    tasks: list[TaskRow]  # appeals and reports about this case
+
+
+@dataclass
+class Overview:
+    """Counts for the overview page; ``days`` holds one count per day, oldest first."""
+
+    days: list[int]
+    by_group: dict[str, tuple[int, int]] = field(default_factory=dict)  # (today, period)
+    by_category: dict[str, tuple[int, int]] = field(default_factory=dict)
+    by_action: dict[str, tuple[int, int]] = field(default_factory=dict)  # carried out
+    failed: list[tuple[int, str, str, str, str, datetime]] = field(default_factory=list)
+    failed_total: int = 0
+    open_cases: int = 0
+    open_tasks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    id: str
+    name: str
+    last_activity: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    actor_id: str
+    group_id: str | None
+    command: str
+    outcome: str
+    at: datetime
+
+
+# ---------------------------------------------------------------- queries
+
+
+def _categories(findings: Sequence[Any]) -> tuple[str, ...]:
+    """A case's categories, each once (a finding without one counts as its detector)."""
+    names = (str(f.get("category") or f.get("detector") or "?") for f in findings)
+    return tuple(dict.fromkeys(names))
+
+
+def _case_row(r: Any, preview: str | None = None) -> CaseRow:
+    return CaseRow(
+        id=int(r.id),
+        group_id=r.group_id,
+        member_id=r.member_id,
+        member_card=r.member_card or "",
+        preview=preview if preview is not None else r.preview,
+        categories=_categories(r.findings or []),
+        status=r.status,
+        created_at=r.created_at,
+        step=int(r.step),
+    )
+
+
+def _in_scope(column: Any, scope: Collection[str] | None) -> ColumnElement[bool]:
+    return literal(True) if scope is None else column.in_(sorted(scope))
+
+
+class ConsoleQueries:
+    """Read queries for the console's pages, on the bot's database engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # -- findings inside the database ---------------------------------------
+
+    def _finding_category(self) -> tuple[Any, ColumnElement[Any]]:
+        """A table of one case's findings, and each finding's category (or its detector)."""
+        category: ColumnElement[Any]
+        detector: ColumnElement[Any]
+        if self.dialect == "postgresql":
+            each = func.json_array_elements(cases.c.findings).table_valued("value").alias("f")
+            category = each.c.value.op("->>")("category")
+            detector = each.c.value.op("->>")("detector")
+        else:
+            each = func.json_each(cases.c.findings).table_valued("value").alias("f")
+            category = func.json_extract(each.c.value, "$.category")
+            detector = func.json_extract(each.c.value, "$.detector")
+        return each, func.coalesce(func.nullif(category, ""), detector, "?")
+
+    def _has_category(self, category: str) -> ColumnElement[bool]:
+        each, name = self._finding_category()
+        # A cheap text test first, so only cases that mention the name are parsed.
+        text = cast(cases.c.findings, Text)
+        quoted = {json.dumps(category), json.dumps(category, ensure_ascii=False)}
+        mentions = or_(*(text.contains(q, autoescape=True) for q in sorted(quoted)))
+        return and_(mentions, exists(select(literal(1)).select_from(each).where(name == category)))
+
+    # -- the case list -------------------------------------------------------
+
+    def _case_query(self, flt: CaseFilter) -> Select[Any]:
+        query = select(
+            cases.c.id,
+            cases.c.group_id,
+            cases.c.member_id,
+            cases.c.member_card,
+            func.substr(cases.c.evidence, 1, EVIDENCE_PREVIEW).label("preview"),
+            cases.c.findings,
+            cases.c.status,
+            cases.c.created_at,
+            cases.c.step,
+        ).where(_in_scope(cases.c.group_id, flt.scope))
+        if flt.group is not None:
+            query = query.where(cases.c.group_id == flt.group)
+        if flt.members:
+            query = query.where(cases.c.member_id.in_(flt.members))
+        if flt.status is not None:
+            query = query.where(cases.c.status == flt.status)
+        if flt.since is not None:
+            query = query.where(cases.c.created_at >= flt.since)
+        if flt.until is not None:
+            query = query.where(cases.c.created_at < flt.until)
+        if flt.category is not None:
+            query = query.where(self._has_category(flt.category))
+        return query
+
+    async def case_page(self, flt: CaseFilter, after: Cursor | None, limit: int = 50) -> CasePage:
+        """One page of cases, newest first, starting below ``after``."""
+        query = self._case_query(flt)
+        if after is not None:
+            query = query.where(
+                tuple_(cases.c.created_at, cases.c.id)
+                < tuple_(literal(after.created_at, UtcDateTime), literal(after.id))
+            )
+        query = query.order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        page = [_case_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return CasePage(page, Cursor(page[-1].created_at, page[-1].id) if more else None)
+
+    # -- one case ------------------------------------------------------------
+
+    async def case_detail(
+        self, case_id: int, scope: Collection[str] | None, history: int = 10
+    ) -> CaseDetail | None:
+        """A case with everything the case page shows; None when absent or out of scope."""
+        query = select(cases, cases.c.evidence.label("preview")).where(
+            cases.c.id == case_id, _in_scope(cases.c.group_id, scope)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            case_row = _case_row(row)
+            done = (
+                await conn.execute(
+                    select(actions).where(actions.c.case_id == case_id).order_by(actions.c.id)
+                )
+            ).all()
+            member_strikes = (
+                await conn.execute(
+                    select(strikes.c.case_id, strikes.c.weight, strikes.c.at, strikes.c.voided)
+                    .where(strikes.c.group_id == row.group_id, strikes.c.member_id == row.member_id)
+                    .order_by(strikes.c.at.desc(), strikes.c.id.desc())
+                    .limit(100)
+                )
+            ).all()
+            others = (
+                await conn.execute(
+                    self._case_query(
+                        CaseFilter(scope=None, group=row.group_id, members=(row.member_id,))
+                    )
+                    .where(cases.c.id != case_id)
+                    .order_by(cases.c.created_at.desc(), cases.c.id.desc())
+                    .limit(history)
+                )
+            ).all()
+            about = (
+                await conn.execute(
+                    select(tasks).where(tasks.c.case_id == case_id).order_by(tasks.c.id)
+                )
+            ).all()
+        return CaseDetail(
+            case=case_row,
+            evidence=row.evidence,
+            findings=[dict(f) for f in row.findings or [] if isinstance(f, dict)],
+            actions=[
+                ActionRow(a.kind, a.target_id, a.status, a.detail or "", a.duration_s, a.at)
+                for a in done
+            ],
+            strikes=[
+                StrikeRow(s.case_id, int(s.weight), s.at, bool(s.voided)) for s in member_strikes
+            ],
+            member_cases=[_case_row(r) for r in others],
+            tasks=[_task_row(t) for t in about],
+        )
+
+    # -- the overview --------------------------------------------------------
+
+    async def overview(
+        self, scope: Collection[str] | None, day_starts: Sequence[datetime], until: datetime
+    ) -> Overview:
+        """Counts from ``day_starts[0]`` up to ``until`` (included), per local day.
+
+        The last day is "today". Day boundaries are computed by the caller in
+        the configured time zone, so the database needs no time zone support.
+        """
+        start, today = day_starts[0], day_starts[-1]
+        day = case(
+            *((cases.c.created_at >= b, i) for i, b in reversed(list(enumerate(day_starts)))),
+            else_=0,
+        ).label("day")
+        in_window = and_(
+            _in_scope(cases.c.group_id, scope),
+            cases.c.created_at >= start,
+            cases.c.created_at <= until,
+        )
+        is_today = case((cases.c.created_at >= today, 1), else_=0).label("today")
+        result = Overview(days=[0] * len(day_starts))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(day, cases.c.group_id, func.count())
+                .where(in_window)
+                .group_by(day, cases.c.group_id)
+            )
+            for index, group_id, count in rows:
+                result.days[int(index)] += count
+                period_today = result.by_group.get(group_id, (0, 0))
+                today_add = count if int(index) == len(day_starts) - 1 else 0
+                result.by_group[group_id] = (period_today[0] + today_add, period_today[1] + count)
+
+            each, name = self._finding_category()
+            rows = await conn.execute(
+                select(name.label("category"), is_today, func.count(func.distinct(cases.c.id)))
+                .select_from(cases.join(each, literal(True)))
+                .where(in_window)
+                .group_by(name, is_today)
+            )
+            for category, today_flag, count in rows:
+                t, p = result.by_category.get(category, (0, 0))
+                result.by_category[category] = (t + (count if today_flag else 0), p + count)
+
+            acted = and_(actions.c.at >= start, actions.c.at <= until)
+            joined: FromClause = actions
+            if scope is not None:
+                joined = actions.join(cases, cases.c.id == actions.c.case_id)
+                acted = and_(acted, cases.c.group_id.in_(sorted(scope)))
+            action_today = case((actions.c.at >= today, 1), else_=0)
+            rows = await conn.execute(
+                select(actions.c.kind, actions.c.status, action_today, func.count())
+                .select_from(joined)
+                .where(acted)
+                .group_by(actions.c.kind, actions.c.status, action_today)
+            )
+            for kind, status, today_flag, count in rows:
+                if status == "failed":
+                    result.failed_total += count
+                    continue
+                if status not in ("done", "substituted"):
+                    continue
+                t, p = result.by_action.get(kind, (0, 0))
+                result.by_action[kind] = (t + (count if today_flag else 0), p + count)
+
+            failed = await conn.execute(
+                select(
+                    cases.c.id,
+                    cases.c.group_id,
+                    cases.c.member_id,
+                    actions.c.kind,
+                    actions.c.detail,
+                    actions.c.at,
+                )
+                .select_from(actions.join(cases, cases.c.id == actions.c.case_id))
+                .where(actions.c.status == "failed", actions.c.at >= start, actions.c.at <= until)
+                .where(_in_scope(cases.c.group_id, scope))
+                .order_by(actions.c.at.desc(), actions.c.id.desc())
+                .limit(10)
+            )
+            result.failed = [(int(r[0]), r[1], r[2], r[3], r[4] or "", r[5]) for r in failed]
+            result.open_cases = int(
+                (
+                    await conn.execute(
+                        select(func.count()).where(in_window, cases.c.status == "open")
+                    )
+                ).scalar_one()
+            )
+            result.open_tasks = int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(tasks)
+                        .where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
+                    )
+                ).scalar_one()
+            )
+        return result
+
+    # -- groups, people, tasks and the audit log ----------------------------
+
+    async def member_roles(self, person_id: str) -> dict[str, str]:
+        """The groups where the platform last reported this person, with their role there."""
+        query = select(members.c.group_id, members.c.role).where(members.c.member_id == person_id)
+        async with self.engine.connect() as conn:
+            return {g: r for g, r in (await conn.execute(query)).all()}
+
+    async def known_groups(self, scope: Collection[str] | None = None) -> list[GroupRow]:
+        """Groups the store has seen (by name), within scope."""
+        query = (
+            select(groups.c.id, groups.c.name, groups.c.last_activity)
+            .where(_in_scope(groups.c.id, scope))
+            .order_by(groups.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [
+                GroupRow(r.id, r.name or "", r.last_activity) for r in await conn.execute(query)
+            ]
+
+    async def member_cards(self, group_id: str, member_ids: Collection[str]) -> dict[str, str]:
+        """Current group cards of some members of one group."""
+        if not member_ids:
+            return {}
+        query = select(members.c.member_id, members.c.card).where(
+            members.c.group_id == group_id, members.c.member_id.in_(sorted(member_ids))
+        )
+        async with self.engine.connect() as conn:
+            return {m: c for m, c in (await conn.execute(query)).all()}
+
+    async def open_tasks(self, scope: Collection[str] | None, limit: int = 100) -> list[TaskRow]:
+        """Appeals and member reports waiting for a decision, oldest first."""
+        query = (
+            select(tasks)
+            .where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
+            .order_by(tasks.c.created_at, tasks.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_task_row(t) for t in await conn.execute(query)]
+
+    async def audit_page(
+        self, scope: Collection[str] | None, before_id: int | None, limit: int = 50
+    ) -> tuple[list[AuditRow], int | None]:
+        """Audit entries newest first (keyset on id); global entries only for the unscoped."""
+        where = literal(True) if scope is None else audit_log.c.group_id.in_(sorted(scope))
+        query = select(audit_log).where(where)
+        if before_id is not None:
+            query = query.where(audit_log.c.id < before_id)
+        query = query.order_by(audit_log.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        page = [
+            AuditRow(int(r.id), r.actor_id, r.group_id, r.command, r.outcome, r.at)
+            for r in rows[:limit]
+        ]
+        return page, (page[-1].id if len(rows) > limit else None)
+
+
+def _task_row(t: Any) -> TaskRow:
+    return TaskRow(
+        id=int(t.id),
+        kind=t.kind,
+        group_id=t.group_id,
+        case_id=t.case_id,
+        requester_id=t.requester_id,
+        subject_id=t.subject_id or "",
+        text=t.text or "",
+        evidence=t.evidence or "",
+        status=t.status,
+        created_at=t.created_at,
+    )
+
+
+# ---------------------------------------------------------------- sign-in links and sessions
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    person_id: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class SqlConsoleAuth(StoreBase):
+    """One-time links and sessions in the database; only hashes of the secrets are stored."""
+
+    async def add_link(
+        self, token_hash: str, person_id: str, issued_by: str, at: datetime, expires_at: datetime
+    ) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                insert(console_links).values(
+                    token_hash=token_hash,
+                    person_id=person_id,
+                    issued_by=issued_by,
+                    created_at=at,
+                    expires_at=expires_at,
+                )
+            )
+
+    async def redeem_link(self, token_hash: str, at: datetime, address: str) -> str | None:
+        """Mark an unused, unexpired link used and return its person; None otherwise.
+
+        One conditional UPDATE: of two processes redeeming the same link at
+        once, exactly one gets a row back.
+        """
+        query = (
+            update(console_links)
+            .where(
+                console_links.c.token_hash == token_hash,
+                console_links.c.used_at.is_(None),
+                console_links.c.expires_at > at,
+            )
+            .values(used_at=at, used_from=address[:64])
+            .returning(console_links.c.person_id)
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else str(row[0])
+
+    async def add_session(
+        self, token_hash: str, person_id: str, at: datetime, expires_at: datetime, address: str
+    ) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                insert(console_sessions).values(
+                    token_hash=token_hash,
+                    person_id=person_id,
+                    created_at=at,
+                    expires_at=expires_at,
+                    address=address[:64],
+                )
+            )
+
+    async def get_session(self, token_hash: str, at: datetime) -> SessionRecord | None:
+        query = select(
+            console_sessions.c.person_id,
+            console_sessions.c.created_at,
+            console_sessions.c.expires_at,
+        ).where(console_sessions.c.token_hash == token_hash, console_sessions.c.expires_at > at)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else SessionRecord(row[0], row[1], row[2])
+
+    async def end_session(self, token_hash: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                delete(console_sessions).where(console_sessions.c.token_hash == token_hash)
+            )
+
+    async def purge(self, at: datetime) -> int:
+        """Delete expired sessions and links; return how many rows went."""
+        async with self._write() as conn:
+            gone = await conn.execute(
+                delete(console_sessions).where(console_sessions.c.expires_at <= at)
+            )
+            links = await conn.execute(
+                delete(console_links).where(console_links.c.expires_at <= at)
+            )
+        return int(gone.rowcount or 0) + int(links.rowcount or 0)

@@ -1,0 +1,153 @@
+"""A console over a real Runtime (SQLite file, real command service) and an HTTP client.
+
+``ConsoleEnv`` seeds cases the way the engine records them (``open_case`` with
+findings, strikes and outcomes), signs people in through real one-time links,
+and talks to the console mounted at ``/console`` on a small FastAPI app,
+through httpx's ASGI transport (no socket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from plugins.console.app import Console, mount_console
+from plugins.console.settings import ConsoleSettings
+from rules.config import parse_config
+from rules.core.model import (
+    Action,
+    ActionKind,
+    ChatEvent,
+    EventKind,
+    Finding,
+    Member,
+    Outcome,
+    OutcomeStatus,
+    Platform,
+    Role,
+)
+from rules.runtime import MEMORY_URL, Runtime
+from tests.fakes import T0, Clock, message
+
+GROUP_A = "qq:1001"
+GROUP_B = "qq:1002"
+OFFICER_A = "qq:900001"  # officer of group A only ([groups."qq:1001".escalation])
+GLOBAL_OFFICER = "qq:900002"
+SUPERUSER = "qq:900003"
+ADMIN_A = "qq:300001"  # the platform reports this person as admin of group A
+NOBODY = "qq:555555"
+SPAMMER = "qq:200001"
+
+
+def console_config() -> dict[str, Any]:
+    return {
+        "escalation": {"officers": [GLOBAL_OFFICER]},
+        "commands": {"superusers": [SUPERUSER]},
+        "groups": {GROUP_A: {"escalation": {"officers": [OFFICER_A]}}},
+    }
+
+
+@dataclass
+class ConsoleEnv:
+    runtime: Runtime
+    console: Console
+    clock: Clock
+    app: FastAPI
+    base_url: str
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def client(self, **headers: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=("203.0.113.7", 50000)),
+            base_url=self.base_url,
+            headers=headers,
+        )
+        self.clients.append(client)
+        return client
+
+    async def link(self, person: str) -> str:
+        issued = await self.console.issue_link(person, "test")
+        assert issued is not None, f"{person} oversees no group"
+        return issued[0]
+
+    async def signed_in(self, person: str) -> httpx.AsyncClient:
+        client = self.client()
+        token = token_of(await self.link(person))
+        response = await client.post("/console/login", data={"t": token})
+        assert response.status_code == 303, response.text
+        return client
+
+    async def case(
+        self,
+        text: str = "加我微信网赌包赢",
+        *,
+        group: str = GROUP_A,
+        member: str = SPAMMER,
+        card: str = "张三+办公室",
+        findings: Sequence[Finding] | None = None,
+        weight: int = 2,
+        ago: timedelta = timedelta(0),
+        outcomes: Sequence[tuple[ActionKind, OutcomeStatus]] = (
+            (ActionKind.DELETE, OutcomeStatus.DONE),
+        ),
+    ) -> int:
+        at = self.clock() - ago
+        event = message(text, user=member, group=group, card=card, at=at)
+        if findings is None:
+            start = text.find("网赌")
+            findings = (
+                [Finding("keyword", "gambling", "网赌", start, start + 2)] if start >= 0 else []
+            )
+        store = self.runtime.store
+        case_id = await store.open_case(event, tuple(findings), 1, at, weight)
+        done = tuple(
+            Outcome(Action(kind, group, member, case_id=case_id), status, "")
+            for kind, status in outcomes
+        )
+        await store.record_outcomes(case_id, done, at)
+        return case_id
+
+    async def role(self, person: str, group: str, role: Role) -> None:
+        """The platform reports ``person`` with ``role`` in ``group`` (the members table)."""
+        event = ChatEvent(
+            kind=EventKind.MESSAGE,
+            platform=Platform.QQ,
+            group_id=group,
+            member=Member(person, "王五+办公室", role=role),
+            time=self.clock(),
+            text="你好",
+            message_id=f"r-{person}-{group}",
+        )
+        await self.runtime.store.note_member(event)
+
+
+def token_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["t"][0]
+
+
+async def make_env(
+    settings: dict[str, Any] | None = None, base_url: str = "http://127.0.0.1:8080"
+) -> ConsoleEnv:
+    config = parse_config(console_config())
+    clock = Clock(T0)
+    runtime = await Runtime.start(config, MEMORY_URL, clock=clock)
+    console = Console.from_runtime(runtime, ConsoleSettings.model_validate(settings or {}))
+    app = FastAPI()
+    mount_console(app, console)
+    return ConsoleEnv(runtime, console, clock, app, base_url)
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[ConsoleEnv]:
+    environment = await make_env()
+    yield environment
+    for client in environment.clients:
+        await client.aclose()
+    await environment.runtime.close()
