@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rules.commands.service import CommandService
+from rules.commands.table import HANDLERS
 from rules.config import Config, DetectorSettings, RedisSettings
 from rules.core.model import Platform, utcnow
 from rules.core.paths import PROJECT_ROOT
@@ -128,7 +129,7 @@ class Runtime:
                 await words.load()
         registry = RegistryService(store, clock=clock, timezone=config.digest.timezone)
         await registry.load_config(config.registry)
-        commands = CommandService(engine, store, words, registry=registry)
+        commands = CommandService(engine, store, words, registry=registry, handlers=HANDLERS)
         await commands.load_settings()
         return cls(
             config=config,

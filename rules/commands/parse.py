@@ -9,6 +9,10 @@ from datetime import timedelta
 from rules.commands.spec import PREFIXES, CommandSpec, lookup
 from rules.core.durations import parse_duration
 
+# Sub-command verbs (/敏感词 添加 ..., /备案 查看, /设置 列表 ...), in either language.
+ADD = frozenset({"add", "添加", "增加", "加"})
+DELETE = frozenset({"del", "delete", "remove", "rm", "删除", "删"})
+LIST = frozenset({"list", "ls", "show", "列表", "查看"})
 _WORDS = re.compile(r"\S+")
 _CASE = re.compile(r"^(?:#|＃|案件|case)\s*(\d{1,12})$", re.IGNORECASE)
 

@@ -1,4 +1,4 @@
-"""The command layer: one entry point for every platform.
+"""The command layer's entry point: one for every platform.
 
 A platform edge turns a message that starts with ``/`` (or ``／``) into a
 :class:`CommandRequest` and calls :meth:`CommandService.handle`, which returns
@@ -6,39 +6,39 @@ the one reply to send back as plain text (or None when the message is not one
 of our commands). The service decides where the command applies (the group it
 was typed in, or by private message the group named first), who the caller is
 for that group (:class:`Level`), refuses what the caller may not do, runs the
-command, and writes every command, allowed or refused, to the audit log.
+command's handler with a :class:`Call`, and writes every command, allowed or
+refused, to the audit log.
 
-Platforms register an :class:`Edge` (their Gateway and Directory) under their
-:class:`Platform`;
-an officer's private message may command a group on any registered platform.
+The handlers are given to the service (``handlers``: the table in
+``rules.commands.table``, wired by the composition root); this module never
+imports them, they import this one. Platforms register an :class:`Edge` (their
+Gateway and Directory) under their :class:`Platform`; an officer's private
+message may command a group on any registered platform.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from rules.commands.access import GROUP_FORMS, caller_level, is_officer_anywhere, typed_id
 from rules.commands.parse import Invocation, case_number, split_command
-from rules.commands.spec import COMMANDS, CommandSpec, Level, Where, name_in
+from rules.commands.request import CommandRequest, Edge
+from rules.commands.spec import COMMANDS, CommandSpec, Level, Where, name_in, usage_line
 from rules.config import Config, Policy
 from rules.core.messages import Language, render, truncate
 from rules.core.model import (
-    MAX_TEXT,
     CaseRecord,
-    Member,
     OfficerTask,
     Platform,
-    Role,
     TaskKind,
     TaskStatus,
-    bound_fields,
-    qualify,
     split_id,
 )
-from rules.core.ports import AuditEntry, Directory, Gateway, Store
+from rules.core.ports import AuditEntry, Store
 
 if TYPE_CHECKING:
     from rules.detectors.custom_words import WordService
@@ -49,50 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_AUDITED_TEXT = 300
-
-
-@dataclass(frozen=True, slots=True)
-class CommandRequest:
-    """One command as a platform edge received it.
-
-    ``caller.role`` is the caller's role in the group the command was typed in,
-    as the platform reports it (never read from card text); in a private
-    message it is MEMBER. ``text`` is the message's text with @-mentions
-    removed; the mentioned ids are in ``mentions``, in order.
-    """
-
-    platform: Platform
-    caller: Member
-    text: str
-    time: datetime
-    group_id: str | None = None  # None: a private message
-    mentions: tuple[str, ...] = ()
-    reply_to: str | None = None  # id of the message this one replies to
-    quoted: Quoted | None = None  # that message, when the platform gave it
-    bot_id: str | None = None
-
-    def __post_init__(self) -> None:
-        bound_fields(self, text=MAX_TEXT)  # storable in the audit log, bounded work
-
-
-@dataclass(frozen=True, slots=True)
-class Quoted:
-    """A message quoted by a reply (for /report)."""
-
-    sender: Member
-    text: str
-    message_id: str
-
-    def __post_init__(self) -> None:
-        bound_fields(self, text=MAX_TEXT)
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """What a platform gives the commands: acting on and listing a group's members."""
-
-    gateway: Gateway
-    directory: Directory
 
 
 class CommandStore(Store, Protocol):
@@ -207,69 +163,22 @@ class Call:
     def now(self) -> datetime:
         return self.request.time
 
+    async def tell(self, member_id: str, text: str, case_id: int | None) -> None:
+        """A private message to a member, through the durable outbox."""
+        await self.store.enqueue_report(member_id, text, case_id, self.now)
+        self.service.notify()
+
+    async def tell_officers(self, group_id: str, text: str, case_id: int | None) -> int:
+        """``text`` to every officer of ``group_id`` (through the outbox); how many."""
+        officers = self.config.policy_for(group_id).escalation.officers
+        for officer in officers:
+            await self.store.enqueue_report(officer, text, case_id, self.now)
+        if officers:
+            self.service.notify()
+        return len(officers)
+
 
 Handler = Callable[[Call], Awaitable[str]]
-
-
-def usage_text(spec: CommandSpec, lang: Language, private: bool) -> str:
-    """What follows the command's name (by private message, the group id comes first)."""
-    usage = render(f"usage_{spec.key}", lang)
-    if private and spec.group_arg:
-        usage = render("group_arg", lang) + " " + usage
-        usage = usage.replace(render("member_arg", lang), render("member_arg_private", lang))
-    return usage.strip()
-
-
-def usage_line(spec: CommandSpec, lang: Language, private: bool) -> str:
-    usage = usage_text(spec, lang, private)
-    return render("cmd_usage", lang, name=name_in(spec, lang), usage=usage).rstrip()
-
-
-def caller_level(config: Config, caller: Member, group_id: str, in_that_group: bool) -> Level:
-    """What the caller may do in ``group_id``.
-
-    Officers (global or of that group) and superusers are OFFICER everywhere;
-    owners and admins are MANAGER only when the command is typed in their group
-    (their role comes from the platform's event, never from card text).
-    """
-    policy = config.policy_for(group_id)
-    if caller.id in config.commands.superusers or caller.id in policy.escalation.officers:
-        return Level.OFFICER
-    if in_that_group and caller.role in (Role.OWNER, Role.ADMIN):
-        return Level.MANAGER
-    return Level.MEMBER
-
-
-def is_officer_anywhere(config: Config, member_id: str) -> bool:
-    """Superuser, global officer, or officer of any group with its own override."""
-    if member_id in config.commands.superusers or member_id in config.escalation.officers:
-        return True
-    return any(member_id in config.policy_for(g).escalation.officers for g in config.groups)
-
-
-RawForms = dict[Platform, Callable[[str], bool]]
-# How people type a group's or a member's bare id on each platform.
-GROUP_FORMS: RawForms = {
-    Platform.QQ: str.isdigit,
-    Platform.WECHAT: lambda word: word.endswith("@chatroom"),
-}
-MEMBER_FORMS: RawForms = {
-    Platform.QQ: lambda word: word.isdigit() and len(word) >= 5,
-    Platform.WECHAT: lambda word: word.startswith(("wxid_", "wxid-")),
-}
-
-
-def typed_id(platform: Platform, word: str, forms: RawForms) -> str | None:
-    """A typed id, qualified: ``qq:123`` as is, a bare id of this platform's form, else None."""
-    word = word.strip()
-    if ":" in word:
-        try:
-            split_id(word)
-        except ValueError:
-            return None
-        return word
-    looks_raw = forms.get(platform)
-    return qualify(platform, word) if looks_raw is not None and looks_raw(word) else None
 
 
 class CommandService:
@@ -282,9 +191,15 @@ class CommandService:
         words: WordService | None = None,
         notify: Callable[[], None] = lambda: None,
         registry: RegistryService | None = None,
+        *,
+        handlers: Mapping[str, Handler],
     ) -> None:
+        missing = sorted({spec.key for spec in COMMANDS} - set(handlers))
+        if missing:
+            raise ValueError(f"no handler for command(s): {', '.join(missing)}")
         self.engine = engine
         self.store = store
+        self.handlers = dict(handlers)  # command key -> what it does
         self.words = words
         self.registry = registry  # group registrations (/备案, /群列表)
         self.notify = notify  # called after reports are queued (wakes the outbox)
@@ -312,13 +227,11 @@ class CommandService:
         invocation = split_command(request.text)
         if invocation is None:
             return None
-        from rules.commands.handlers import HANDLERS  # handlers import this module
-
         group_id = request.group_id
         try:
             call = await self._prepare(invocation, request)
             group_id = call.group_id
-            reply = await HANDLERS[invocation.spec.key](call)
+            reply = await self.handlers[invocation.spec.key](call)
             outcome = "ok" + (f": {'; '.join(call.notes)}" if call.notes else "")
         except CommandError as exc:
             reply = exc.text
@@ -386,29 +299,6 @@ class CommandService:
     def _language(self, group_id: str | None) -> Language:
         policy = self.config.policy_for(group_id) if group_id else self.config.policy()
         return policy.moderation.language
-
-    def help_lines(self, level: Level, in_group: bool, lang: Language) -> list[str]:
-        """The commands a caller of ``level`` may use here, one line each."""
-        lines = []
-        for spec in COMMANDS:
-            if spec.level > level or (spec.key == "appeal" and level > Level.MEMBER):
-                continue  # officers and admins have nothing to appeal
-            if (spec.where is Where.GROUP and not in_group) or (
-                spec.where is Where.PRIVATE and in_group
-            ):
-                continue
-            usage = usage_text(spec, lang, private=not in_group)
-            names = f"{spec.zh} (/{spec.en})" if lang == "zh" else spec.en
-            lines.append(
-                render(
-                    "help_line",
-                    lang,
-                    name=names,
-                    usage=usage,
-                    summary=render(f"summary_{spec.key}", lang),
-                ).replace("  ", " ")
-            )
-        return lines
 
     # ------------------------------------------------------------ audit log
 

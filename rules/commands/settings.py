@@ -1,4 +1,5 @@
-"""/config and /dryrun: per-group overrides set by command, validated like the config file.
+"""/设置 and /试运行 (config, dryrun): per-group overrides set by command, validated like
+the config file.
 
 A key is dotted (``flood.repeat``, ``moderation.language``); a value is read as
 TOML (``4``, ``true``, ``"10m"``, ``["a", "b"]``) and otherwise as text, with
@@ -17,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from rules.commands.parse import LIST, switch
 from rules.commands.service import Call, CommandError
 from rules.commands.spec import Level
 from rules.config import ConfigError, Policy, merge_tables
@@ -187,3 +189,29 @@ async def unset_value(call: Call, group_id: str, key: str) -> str:
         raise call.fail("cmd_config_not_set", setting=dotted)  # (global-only keys never are)
     await store_override(call, group_id, path, None, remove=True)
     return call.say("cmd_config_unset", setting=dotted)
+
+
+async def config(call: Call) -> str:
+    group_id = call.require_group()
+    if not call.args:
+        raise call.usage_error()
+    verb, rest = call.args[0].lower(), call.args[1:]
+    if verb in LIST:
+        return show(call, group_id, rest[0] if rest else None)
+    if verb in {"set", "设置", "设"} and len(rest) >= 2:
+        return await set_value(call, group_id, rest[0], " ".join(rest[1:]))
+    if verb in {"unset", "reset", "恢复", "重置"} and len(rest) == 1:
+        return await unset_value(call, group_id, rest[0])
+    raise call.usage_error()
+
+
+async def dryrun(call: Call) -> str:
+    group_id = call.require_group()
+    value = switch(call.args[0]) if call.args else None
+    if value is None:
+        raise call.usage_error()
+    try:
+        await store_override(call, group_id, ("moderation", "dry_run"), value)
+    except ConfigError as exc:  # pragma: no cover - a bool is always valid here
+        raise call.fail("cmd_config_invalid", problem=exc.problems[0]) from None
+    return call.say("cmd_dryrun_on" if value else "cmd_dryrun_off")

@@ -1,14 +1,17 @@
-"""The command table: every command's names (Chinese and English), who may use it, and where.
+"""Every command's names (Chinese and English), who may use it, where, and how it is written.
 
 A command is matched by either name, with ``/`` or the full-width ``／`` before
 it (Chinese input methods type the latter). Usage lines and summaries live in
-``rules.core.messages`` (``usage_<key>``, ``summary_<key>``).
+``rules.core.messages`` (``usage_<key>``, ``summary_<key>``). What each command
+does is in ``rules.commands.table``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+
+from rules.core.messages import Language, render
 
 PREFIXES = ("/", "／")
 
@@ -71,3 +74,18 @@ def lookup(name: str) -> CommandSpec | None:
 
 def name_in(spec: CommandSpec, language: str) -> str:
     return spec.zh if language == "zh" else spec.en
+
+
+def usage_text(spec: CommandSpec, lang: Language, private: bool) -> str:
+    """What follows the command's name (by private message, the group id comes first)."""
+    usage = render(f"usage_{spec.key}", lang)
+    if private and spec.group_arg:
+        usage = render("group_arg", lang) + " " + usage
+        usage = usage.replace(render("member_arg", lang), render("member_arg_private", lang))
+    return usage.strip()
+
+
+def usage_line(spec: CommandSpec, lang: Language, private: bool) -> str:
+    """``用法：/禁言 @成员 时长 [理由]``: the command's name and its usage."""
+    usage = usage_text(spec, lang, private)
+    return render("cmd_usage", lang, name=name_in(spec, lang), usage=usage).rstrip()

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from rules.commands.service import MEMBER_FORMS, Call, CommandError, typed_id
+from rules.commands.access import MEMBER_FORMS, typed_id
+from rules.commands.service import Call, CommandError
 from rules.config import Policy
 from rules.core.model import Member, Platform
+
+
+def shown(member: Member) -> str:
+    """A member as a reply names them: ``card(id)``, or the bare id."""
+    name = member.card or member.nickname
+    return f"{name}({member.id.split(':', 1)[-1]})" if name else member.id.split(":", 1)[-1]
 
 
 def local_date(when: datetime, policy: Policy) -> str:

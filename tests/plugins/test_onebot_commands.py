@@ -16,6 +16,7 @@ from nonebug import App
 from sqlalchemy import select
 
 from rules.commands import CommandService, Edge
+from rules.commands.table import HANDLERS
 from rules.config import parse_config
 from rules.core.model import Platform
 from rules.moderation.engine import Engine
@@ -38,7 +39,7 @@ async def service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CommandServi
     config = parse_config({"escalation": {"officers": [f"qq:{OFFICER}"]}})
     store = await SqlStore.open("sqlite+aiosqlite://")
     engine = Engine(config, [WordListDetector({"测试赌局": "gambling"})], store)  # type: ignore[list-item]
-    commands = CommandService(engine, store)
+    commands = CommandService(engine, store, handlers=HANDLERS)
     gateway = get_gateway()
     commands.register(Platform.QQ, Edge(gateway, gateway))
     monkeypatch.setattr(runtime, "commands", commands)

@@ -1,0 +1,45 @@
+"""The command table: which handler runs each command (keys as in ``rules.commands.spec``).
+
+The composition root gives this table to :class:`~rules.commands.service.CommandService`;
+the service itself never imports the handlers (they import it, for ``Call``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from rules.commands import actions, member_requests, oversight, registration, settings
+from rules.commands import words as word_lists
+from rules.commands.help import help_
+from rules.commands.service import Handler
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "help": help_,
+        # moderation by hand
+        "warn": actions.warn,
+        "mute": actions.mute,
+        "unmute": actions.unmute,
+        "kick": actions.kick,
+        "pardon": actions.pardon,
+        "uphold": actions.uphold,
+        "strikes": actions.strikes,
+        # a group's own words
+        "words": word_lists.words,
+        "allow": word_lists.allow,
+        # a group's settings
+        "config": settings.config,
+        "dryrun": settings.dryrun,
+        # looking over a group
+        "stats": oversight.stats,
+        "export": oversight.export,
+        "audit": oversight.audit,
+        # registrations
+        "register": registration.register,
+        "groups": registration.groups,
+        # members asking the officers
+        "report": member_requests.report,
+        "appeal": member_requests.appeal,
+    }
+)
