@@ -21,10 +21,13 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rules.config import Config, ConfigError, load_config
 from rules.core.paths import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from rules.logmask import SecretMasker
 
 EXIT_CONFIG = 2
 
@@ -109,12 +112,37 @@ def scan(args: argparse.Namespace) -> int:
 
 
 def _route_stdlib_logging() -> None:
-    """Send the core's stdlib logging through nonebot's logger, so one log stream shows all."""
-    from nonebot.log import logger
+    """Send stdlib logging through nonebot's logger: one log stream shows all, each line once.
+
+    Lines are named after the module that logged them (as nonebot's own
+    ``LoguruHandler`` does). Loggers that already carry a ``LoguruHandler``
+    (uvicorn's, as nonebot configures them) also propagate to the root; their
+    records are skipped here, or every uvicorn line would be printed twice.
+    """
+    import inspect
+
+    from nonebot.log import LoguruHandler, logger
+
+    def bridged_already(record: logging.LogRecord) -> bool:
+        node: logging.Logger | None = logging.getLogger(record.name)
+        while node is not None and node is not logging.root:
+            if any(isinstance(h, LoguruHandler) for h in node.handlers):
+                return True
+            node = node.parent if node.propagate else None
+        return False
 
     class _ToLoguru(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            logger.opt(exception=record.exc_info).log(record.levelname, record.getMessage())
+            if bridged_already(record):
+                return
+            try:
+                level: str | int = logger.level(record.levelname).name
+            except ValueError:
+                level = record.levelno
+            frame, depth = inspect.currentframe(), 0
+            while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+                frame, depth = frame.f_back, depth + 1
+            logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
 
@@ -158,6 +186,9 @@ def export(args: argparse.Namespace) -> int:
 
 def run(path: Path | None) -> int:
     config, used = _load(path)  # validate fully before anything connects
+    from rules.logmask import config_secrets, install
+
+    masker = install(config_secrets(config)).masker  # before nonebot binds its sink to stdout
     import nonebot
     from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
 
@@ -169,10 +200,10 @@ def run(path: Path | None) -> int:
         onebot_access_token=config.onebot.access_token or None,
         groupguard_config=str(used),
     )
+    _mask_loguru(masker)
     _log_at_configured_level()
     nonebot.get_driver().register_adapter(OneBotAdapter)
     _reverse_websocket_only()
-    _redact_secrets(config)
     nonebot.load_plugins(str(Path(__file__).resolve().parent / "plugins"))
     # No per-message compression on the OneBot WebSocket: events are small and the
     # implementation usually runs on the same host or LAN; deflating every frame cost
@@ -199,27 +230,26 @@ def _reverse_websocket_only() -> None:
     ]
 
 
-def _redact_secrets(config: Config) -> None:
-    """Mask the configured secrets in every log line (e.g. a client's token in a request URL)."""
-    from urllib.parse import quote
+def _mask_loguru(masker: SecretMasker) -> None:
+    """Mask the configured secrets in loguru records too, for every sink.
 
-    from nonebot.log import logger
-    from sqlalchemy import make_url
-
-    password = make_url(config.database.url).password
-    raw = [config.onebot.access_token, config.wechat.token, str(password or "")]
-    secrets = {form for s in raw if s.strip() for form in (s, quote(s, safe=""))}
-    if not secrets:
+    ``rules.logmask.install`` already masks every stdlib record and wraps
+    stdout/stderr (the bot's log); this adds the loguru patcher, chained after
+    the one ``nonebot.init`` sets (it names lines after plugins).
+    """
+    if not masker:
         return
+    import nonebot
+    from nonebot.log import logger
 
-    def redact(record: Any) -> None:
-        message = record["message"]
-        for secret in secrets:
-            if secret in message:
-                message = message.replace(secret, "***")
-        record["message"] = message
+    nonebot_patcher = getattr(nonebot, "_log_patcher", None)
 
-    logger.configure(patcher=redact)
+    def patcher(record: Any) -> None:
+        if nonebot_patcher is not None:
+            nonebot_patcher(record)
+        masker.loguru_patcher(record)
+
+    logger.configure(patcher=patcher)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
