@@ -1,0 +1,186 @@
+"""The core's moderation actions carried out on QQ, and checked afterwards.
+
+Each :class:`~rules.core.model.Action` becomes its OneBot calls on the account
+that serves the group (waiting for one that is reconnecting; see
+:mod:`.accounts`). The outcome says what really happened:
+
+- owners and admins (and the bot itself) are never muted, kicked or renamed:
+  the action is refused;
+- mutes and kicks are verified afterwards (``shut_up_timestamp``, the member
+  list), because some implementations report success for calls QQ refused;
+- API errors and timeouts become FAILED outcomes, never exceptions;
+- @-notices go through the :class:`~.throttle.Pacer` (rate limits, coalescing)
+  as an ``at`` segment plus a plain ``text`` segment, so user text in them is
+  never read as CQ codes; one held back by the pacer is SKIPPED, not FAILED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from nonebot.adapters.onebot.v11 import Bot, Message, MessageSegment
+
+from plugins.onebot_guard.accounts import Accounts, GatewayError, describe, raw_id
+from plugins.onebot_guard.routes import MemberInfo
+from plugins.onebot_guard.throttle import Pacer, Throttled
+from rules.core.model import Action, ActionKind, Outcome, OutcomeStatus, Role
+
+log = logging.getLogger(__name__)
+
+MAX_MUTE = timedelta(days=30) - timedelta(minutes=1)  # QQ's limit is 30 days
+MIN_MUTE = timedelta(minutes=1)
+VERIFY_DELAY = 0.5
+
+
+class NoticeHeldBack(GatewayError):
+    """An @-notice not sent to protect the account from risk control (rate limits).
+
+    Recorded as skipped, not failed: nothing went wrong, and a raid's thousands of
+    held-back warnings must not bury real failures in the officers' digest.
+    """
+
+
+class Actions:
+    """Runs moderation actions through :class:`Accounts`, verifying mutes and kicks."""
+
+    def __init__(self, accounts: Accounts, pacer: Pacer, verify_delay: float = VERIFY_DELAY):
+        self.accounts = accounts
+        self.pacer = pacer
+        self.verify_delay = verify_delay
+
+    async def perform(self, action: Action) -> Outcome:
+        try:
+            detail = await self._perform(action)
+        except NoticeHeldBack as exc:
+            return Outcome(action, OutcomeStatus.SKIPPED, f"not sent ({exc})")
+        except GatewayError as exc:
+            return Outcome(action, OutcomeStatus.FAILED, str(exc))
+        except Exception as exc:  # API refusal, timeout, disconnect: record, don't lose
+            log.warning("QQ %s in %s failed: %s", action.kind, action.group_id, describe(exc))
+            return Outcome(action, OutcomeStatus.FAILED, describe(exc))
+        return Outcome(action, OutcomeStatus.DONE, detail)
+
+    async def _perform(self, action: Action) -> str:
+        group, user = raw_id(action.group_id), raw_id(action.target_id)
+        bot = await self.accounts.acting_bot(group)
+        kind = action.kind
+        if kind is ActionKind.DELETE:
+            if action.message_id is None:
+                raise GatewayError("no message id to delete")
+            await self.accounts.call(bot, "delete_msg", message_id=int(action.message_id))
+            return "deleted"
+        if kind in (ActionKind.WARN, ActionKind.REMIND):
+            return await self._notice(bot, group, user, action)
+        if kind in (ActionKind.MUTE, ActionKind.UNMUTE):
+            return await self._mute(bot, group, user, action)
+        if kind is ActionKind.KICK:
+            return await self._kick(bot, group, user, action)
+        if kind is ActionKind.SET_CARD:
+            return await self._set_card(bot, group, user, action)
+        if kind in (ActionKind.APPROVE_JOIN, ActionKind.REJECT_JOIN):
+            return await self._answer_request(bot, group, user, action)
+        raise GatewayError(f"{kind.value} is not a QQ action")
+
+    async def _notice(self, bot: Bot, group: str, user: str, action: Action) -> str:
+        async def send(text: str) -> None:
+            message = Message([MessageSegment.at(int(user)), MessageSegment.text(" " + text)])
+            await self.accounts.call(bot, "send_group_msg", group_id=int(group), message=message)
+
+        try:
+            return await self.pacer.notice(
+                (group, user, action.kind.value), group, action.text, send
+            )
+        except Throttled as exc:
+            raise NoticeHeldBack(str(exc)) from None
+
+    async def _check_target(self, bot: Bot, group: str, user: str) -> MemberInfo:
+        """The target's role; refuse owners and admins (and the bot itself)."""
+        if user == bot.self_id:
+            raise GatewayError("refused: the target is the bot itself")
+        info = self.accounts.routes.member(group, user)
+        if info is None:
+            info = await self.accounts.member_info(bot, group, user)
+        if info.role is not Role.MEMBER:
+            raise GatewayError(f"refused: the target is a group {info.role.value}")
+        return info
+
+    async def _set_card(self, bot: Bot, group: str, user: str, action: Action) -> str:
+        await self._check_target(bot, group, user)
+        await self.accounts.call(
+            bot, "set_group_card", group_id=int(group), user_id=int(user), card=action.text
+        )
+        known = self.accounts.routes.member(group, user)
+        if known is not None:
+            known.card = action.text
+        return "card set"
+
+    async def _mute(self, bot: Bot, group: str, user: str, action: Action) -> str:
+        await self._check_target(bot, group, user)
+        if action.kind is ActionKind.UNMUTE:
+            seconds = 0
+        else:
+            if action.duration is None:
+                raise GatewayError("mute without a duration")
+            seconds = int(min(max(action.duration, MIN_MUTE), MAX_MUTE).total_seconds())
+        call = self.accounts.call
+        await call(bot, "set_group_ban", group_id=int(group), user_id=int(user), duration=seconds)
+        for attempt in range(2):  # bounded: check now, and once more after a short delay
+            try:
+                data = await call(
+                    bot,
+                    "get_group_member_info",
+                    group_id=int(group),
+                    user_id=int(user),
+                    no_cache=True,
+                )
+            except Exception as exc:
+                return f"done; not verified ({describe(exc)})"
+            until = data.get("shut_up_timestamp")
+            if until is None:
+                return "done; not verifiable (no shut_up_timestamp from the implementation)"
+            muted = int(until) > time.time()
+            if muted == (seconds > 0):
+                return f"verified: muted until {int(until)}" if seconds else "verified: unmuted"
+            if attempt == 0:
+                await asyncio.sleep(self.verify_delay)
+        verb = "muted" if seconds else "unmuted"
+        raise GatewayError(f"set_group_ban reported success but the member is not {verb}")
+
+    async def _kick(self, bot: Bot, group: str, user: str, action: Action) -> str:
+        await self._check_target(bot, group, user)
+        call = self.accounts.call
+        await call(
+            bot,
+            "set_group_kick",
+            group_id=int(group),
+            user_id=int(user),
+            reject_add_request=action.block_rejoin,
+        )
+        for attempt in range(2):
+            try:
+                members = await call(bot, "get_group_member_list", group_id=int(group))
+            except Exception as exc:
+                return f"done; not verified ({describe(exc)})"
+            if not any(str(m.get("user_id")) == user for m in members or []):
+                self.accounts.routes.forget_member(group, user)
+                blocked = "; re-joining blocked" if action.block_rejoin else ""
+                return f"verified: no longer in the group{blocked}"
+            if attempt == 0:
+                await asyncio.sleep(self.verify_delay)
+        raise GatewayError("set_group_kick reported success but the member is still in the group")
+
+    async def _answer_request(self, bot: Bot, group: str, user: str, action: Action) -> str:
+        pending = self.accounts.routes.take_request(group, user)
+        if pending is None:
+            raise GatewayError("no pending join request from this member")
+        flag, sub_type = pending
+        approve = action.kind is ActionKind.APPROVE_JOIN
+        params: dict[str, Any] = {"flag": flag, "sub_type": sub_type, "approve": approve}
+        if not approve:
+            params["reason"] = action.text
+        await self.accounts.call(bot, "set_group_add_request", **params)
+        return "approved" if approve else "rejected"
