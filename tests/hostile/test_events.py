@@ -217,7 +217,7 @@ def test_odd_senders(sender: dict[str, Any]) -> None:
 @given(reply=st.one_of(json_values, st.lists(segment, max_size=4)))
 def test_quoted_replies_of_any_shape(reply: Any) -> None:
     """The message a /report quotes (the adapter fetched it) is read like any other."""
-    from plugins.onebot_commands import quoted
+    from plugins.onebot_guard.commands import quoted
 
     event = base_event([{"type": "text", "data": {"text": "/举报"}}])
     parsed = parse(

@@ -1,7 +1,7 @@
 """Nothing the bot sends on QQ carries user text as markup.
 
 The real QQ gateway (``plugins.onebot_guard.gateway``) and the QQ command
-replies (``plugins.onebot_commands``) talk to a :class:`RecordingBot`, which
+replies (``plugins.onebot_guard.commands``) talk to a :class:`RecordingBot`, which
 records every API call encoded exactly as the adapter puts it on the wire.
 For hostile text (CQ codes, escaped CQ codes, HTML, odd Unicode) in messages,
 cards, command arguments and officer reports, every message sent is a list of
@@ -156,7 +156,7 @@ async def test_command_replies_are_plain_text(
     qq: QQ, command: str, args: str, private: bool
 ) -> None:
     """Hostile arguments in commands (reasons, names, settings): the replies are text."""
-    from plugins.onebot_commands import _send
+    from plugins.onebot_guard.commands import QQCommands
 
     qq.clock.advance(timedelta(minutes=1))
     if private:  # an officer commanding the group by private message
@@ -177,7 +177,8 @@ async def test_command_replies_are_plain_text(
     assert await qq.audited() == audited + 1  # even with text no database can store
     if reply:
         user = OFFICER if private else ADMIN
-        await _send(qq.bot, command_event(text, user, not private), reply)
+        commands = QQCommands(qq.gateway, lambda: qq.runtime.commands)
+        await commands.send(qq.bot, command_event(text, user, not private), reply)
     acted = {str(m["user_id"]) for m in MEMBERS}
     for call in qq.sent_since(mark):
         assert_plain(call, at=acted)

@@ -29,7 +29,7 @@ class Paths:
 def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
     import nonebot.adapters.onebot.v11.bot as adapter_bot
 
-    from plugins.onebot_guard import _followers, after_moderation
+    from plugins.onebot_guard import intake
 
     seen = Paths()
 
@@ -40,9 +40,9 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
         seen.after_moderation.append(event)
 
     monkeypatch.setattr(adapter_bot, "handle_event", full_dispatch)  # what the adapter calls
-    after_moderation(follower)
+    intake.after_moderation(follower)
     yield seen
-    _followers.remove(follower)
+    intake.stop_following(follower)
 
 
 def own_message(segments: list[dict[str, Any]]) -> Event:

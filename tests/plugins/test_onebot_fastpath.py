@@ -1,4 +1,5 @@
-"""What the QQ edge changes for speed keeps behaviour: parsing, pacing order, role refresh."""
+"""What the QQ edge changes for speed keeps behaviour: parsing, pacing order, role refresh;
+the patches are in place, and a moved nonebot internal stops the plugin from loading."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ def test_parsing_with_cached_type_adapters_gives_the_same_event() -> None:
     import nonebot.adapters.onebot.v11.adapter as adapter_module
     from pydantic import TypeAdapter
 
-    from plugins.onebot_guard import fastpath
+    from plugins.onebot_guard import patches
 
-    assert adapter_module.type_validate_python is fastpath.type_validate_python  # in use
+    assert adapter_module.type_validate_python is patches.type_validate_python  # in use
     first, again = (
         Adapter.json_to_event(raw_event(SEGMENTS)),
         Adapter.json_to_event(raw_event(SEGMENTS)),
@@ -43,11 +44,11 @@ def test_parsing_with_cached_type_adapters_gives_the_same_event() -> None:
 def test_the_moderation_preprocessor_is_registered_once() -> None:
     import nonebot.message
 
-    from plugins.onebot_guard import moderate
+    from plugins.onebot_guard.intake import moderate
 
     ours = [
         p
-        for p in nonebot.message._event_preprocessors  # what register_first uses
+        for p in nonebot.message._event_preprocessors  # what patches.run_before_matchers uses
         if getattr(p, "func", None) is moderate
     ]
     assert len(ours) == 1
@@ -161,3 +162,27 @@ def test_cached_event_model_lookup_matches_the_tree_and_forgets_on_new_models() 
 
 class CustomJoin(GroupIncreaseNoticeEvent):
     """A plugin's own model for the join notice."""
+
+
+def test_every_lane_is_hooked_in() -> None:
+    from nonebot import get_adapter
+    from nonebot.adapters.onebot.v11 import Bot
+
+    from plugins.onebot_guard import intake
+
+    assert Bot.handle_event is intake.handle_event  # type: ignore[comparison-overlap]
+    assert get_adapter(Adapter).json_to_event is intake.read_frame  # type: ignore[comparison-overlap]
+    assert Adapter.json_to_event is not intake.read_frame  # the class's parser is untouched
+
+
+def test_a_moved_internal_fails_loudly() -> None:
+    from plugins.onebot_guard import patches
+
+    class OldCollator:  # a lookup without the methods we wrap
+        def get_model(self, data: dict[str, Any]) -> list[Any]:
+            return []
+
+    with pytest.raises(patches.NonebotChanged, match="_key_from_dict"):
+        patches.cache_event_model_lookup(OldCollator())
+    with pytest.raises(patches.NonebotChanged, match="json_to_event"):
+        patches.replace_frame_parser(object(), lambda data: None)  # type: ignore[arg-type]

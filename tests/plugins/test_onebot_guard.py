@@ -116,7 +116,7 @@ def with_case(notice_text: str, case_id: int) -> str:
 
 def received(data: dict[str, Any]) -> Any:
     """What the OneBot connection's receive loop makes of a frame (the raw lane takes
-    ordinary group messages there; see ``fastpath.install_raw_lane``)."""
+    ordinary group messages there; see ``intake.read_frame``)."""
     return get_adapter(Adapter).json_to_event(data)
 
 

@@ -168,7 +168,6 @@ def test_coercible_json_is_parsed_by_the_adapter() -> None:
 
 
 def test_the_checked_types_come_from_the_adapters_models() -> None:
-    # (the package's translate() function shadows the module's name)
     translate = importlib.import_module("plugins.onebot_guard.translate")
     assert {"time", "self_id", "message_id", "group_id", "user_id", "font"} <= (
         translate._INT_FIELDS
@@ -192,21 +191,21 @@ class Paths:
 def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
     import nonebot.adapters.onebot.v11.bot as adapter_bot
 
-    import plugins.onebot_guard as guard
+    from plugins.onebot_guard import intake
 
     seen = Paths()
 
     async def full_dispatch(bot: Bot, event: Event) -> None:
         seen.full.append(event)
 
-    original = guard.translate_message
+    original = intake.moderate_message
 
-    async def translate_message(bot: Bot, message: Any) -> Any:
+    async def moderate_message(bot: Bot, message: Any) -> None:
         seen.moderated_raw.append(message)
-        return await original(bot, message)
+        await original(bot, message)
 
     monkeypatch.setattr(adapter_bot, "handle_event", full_dispatch)  # what the adapter calls
-    monkeypatch.setattr(guard, "translate_message", translate_message)
+    monkeypatch.setattr(intake, "moderate_message", moderate_message)
     yield seen
 
 
@@ -219,12 +218,12 @@ def received(data: dict[str, Any]) -> Any:
     "message", ["大家好", "见 https://a.example/x", "2024/1/1 开会", "请看 ／状态"]
 )
 def test_an_ordinary_message_is_read_from_the_json(message: str) -> None:
-    from plugins.onebot_guard.fastpath import RawEvent
+    from plugins.onebot_guard.intake import RawFrame
 
     data = payload(text(message), SENDERS["full"])
     taken = received(data)
-    assert isinstance(taken, RawEvent)
-    assert taken.read.message_id == 9 and taken.read.plain_text() == message
+    assert isinstance(taken, RawFrame)
+    assert taken.message.message_id == 9 and taken.message.plain_text() == message
     # the class's own parser (what plugins and tests call) is untouched
     assert isinstance(Adapter.json_to_event(data), GroupMessageEvent)
 
@@ -244,33 +243,33 @@ def test_a_command_takes_the_adapters_path(segments: list[dict[str, Any]]) -> No
 
 
 def test_a_follower_without_a_text_filter_turns_the_lane_off() -> None:
-    from plugins.onebot_guard import _followers, after_moderation
+    from plugins.onebot_guard import intake
 
     async def follower(bot: Bot, event: Event) -> None: ...
 
-    after_moderation(follower)
+    intake.after_moderation(follower)
     try:
         taken = received(payload(text("大家好"), SENDERS["full"]))
     finally:
-        _followers.remove(follower)
+        intake.stop_following(follower)
     assert isinstance(taken, GroupMessageEvent)
 
 
 def test_a_failing_reader_leaves_the_message_to_the_adapter(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from plugins.onebot_guard import _followers, after_moderation
+    from plugins.onebot_guard import intake
 
     def broken(text: str) -> bool:
         raise RuntimeError("filter bug")
 
     async def follower(bot: Bot, event: Event) -> None: ...
 
-    after_moderation(follower, wants=broken)
+    intake.after_moderation(follower, wants=broken)
     try:
         taken = received(payload(text("大家好"), SENDERS["full"]))
     finally:
-        _followers.remove(follower)
+        intake.stop_following(follower)
     # not raised into the receive loop (the adapter would drop the connection)
     assert isinstance(taken, GroupMessageEvent)
     assert "raw lane could not read a message" in caplog.text
@@ -309,12 +308,12 @@ async def test_a_matcher_added_before_handling_gets_the_adapters_event(
 ) -> None:
     from nonebot import on_message
 
-    from plugins.onebot_guard.fastpath import RawEvent
+    from plugins.onebot_guard.intake import RawFrame
 
     data = payload(text("大家好"), SENDERS["full"])
     data["user_id"] = int(BOT)
-    taken = received(data)
-    assert isinstance(taken, RawEvent)
+    taken = received(copy.deepcopy(data))  # (the adapter's parser adds to the JSON it reads)
+    assert isinstance(taken, RawFrame)
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=BOT)
         matcher = on_message(temp=True)
