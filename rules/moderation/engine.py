@@ -35,12 +35,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
 from rules.config import Config, DetectorSettings, Policy
 from rules.core.batching import KeyedLock
-from rules.core.messages import category_name, human_duration, render, truncate
 from rules.core.model import (
     Action,
     ActionKind,
@@ -50,17 +49,14 @@ from rules.core.model import (
     Finding,
     Outcome,
     OutcomeStatus,
-    Role,
-    masked_text,
     utcnow,
 )
 from rules.core.ports import Gateway, Store
 from rules.detectors.base import Detector
 from rules.moderation import executor, ladder
+from rules.moderation.activity import MemberNotes
+from rules.moderation.notices import report_text, worded_notice
 from rules.officers.digest import held_for_digest
-
-if TYPE_CHECKING:
-    from rules.members.compliance import Members
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +64,28 @@ ENFORCEMENT = frozenset(
     {ActionKind.DELETE, ActionKind.MUTE, ActionKind.UNMUTE, ActionKind.KICK, ActionKind.SET_CARD}
 )
 NOTICES = frozenset({ActionKind.WARN, ActionKind.REMIND})
-_SUCCEEDED = frozenset({OutcomeStatus.DONE, OutcomeStatus.DRY_RUN})
-ACTIVITY_EVERY = timedelta(minutes=10)  # groups.last_activity is at most this stale
 REMEMBERED_REMOVALS = 10_000  # recent deletions: a message delivered again is not re-deleted
+
+
+class MemberRules(Protocol):
+    """What the engine asks of the member rules (``rules.members.compliance.Members``).
+
+    ``screen_join`` decides a join request; ``observe`` sees every event (to forget a
+    card that is fixed now); ``plan`` gives the actions for findings that do not feed
+    the ladder (card reminders, chatter reports), empty when nothing is due.
+    """
+
+    async def screen_join(
+        self, event: ChatEvent, gateway: Gateway, policy: Policy, store: Store, dry_run: bool
+    ) -> Decision: ...
+
+    async def observe(
+        self, event: ChatEvent, findings: Sequence[Finding], policy: Policy
+    ) -> None: ...
+
+    async def plan(
+        self, event: ChatEvent, findings: Sequence[Finding], policy: Policy, now: datetime
+    ) -> tuple[Action, ...]: ...
 
 
 @dataclass(slots=True)
@@ -102,7 +117,7 @@ class Engine:
         store: Store,
         clock: Callable[[], datetime] = utcnow,
         dry_run: bool = False,
-        members: Members | None = None,
+        members: MemberRules | None = None,
     ) -> None:
         self.config = config
         self.members = members  # card timeline, chatter reports, join screening
@@ -112,8 +127,7 @@ class Engine:
         self._settling = [d for d in self.detectors if d.settles]  # shared state (Redis)
         self.store = store
         self.clock = clock
-        self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
-        self._group_noted: dict[str, datetime] = {}  # group -> activity last written
+        self._member_notes = MemberNotes()  # which member writes are due
         self._deciding = KeyedLock()  # (group, member): one decision at a time
         self._removed: dict[tuple[str, str | None], None] = {}  # deletions started, in order
         self.delete_first = True  # False when other processes may claim the same messages
@@ -151,7 +165,7 @@ class Engine:
         findings = tuple(self.detect(event, policy))
         if self._settling:
             findings = await self._settle(event, policy, findings)
-        noting = self._note_member(event)
+        noting = self._member_notes.note(event, self.store)
         try:
             return await self._moderate(event, findings, policy, gateway)
         finally:
@@ -335,74 +349,11 @@ class Engine:
         enforced = await executor.perform(enforcing, gateway, started)
         case_id = await recorded
         worded = [
-            self._notice(a, findings, enforced, total, policy, case_id) if a.kind in NOTICES else a
+            worded_notice(a, findings, enforced, total, policy, case_id) if a.kind in NOTICES else a
             for a in effective
         ]
         noticed = await executor.perform([a for a in worded if a.kind in NOTICES], gateway)
         return enforced + noticed, worded
-
-    def _note_member(self, event: ChatEvent) -> asyncio.Task[None] | None:
-        """Write the member to the store when new or changed, beside the rest of the handling.
-
-        Not per message: otherwise only when the group's activity was last recorded
-        ``ACTIVITY_EVERY`` ago or more, so ``groups.last_activity`` (the digest's idle
-        groups) follows a group that talks. Marked at once, so the member's next
-        messages do not queue the same write; forgotten again if the write fails, so a
-        later message retries it.
-        """
-        key = (event.group_id, event.member.id)
-        seen = (event.member.card, event.member.role)
-        noted = self._group_noted.get(event.group_id)
-        stale = noted is None or event.time - noted >= ACTIVITY_EVERY
-        if self._seen_members.get(key) == seen and not stale:
-            return None
-        self._seen_members[key] = seen
-        self._group_noted[event.group_id] = event.time
-
-        async def write() -> None:
-            try:
-                await self.store.note_member(event)
-            except BaseException:
-                if self._seen_members.get(key) == seen:
-                    del self._seen_members[key]
-                if self._group_noted.get(event.group_id) == event.time:
-                    del self._group_noted[event.group_id]
-                raise
-
-        return asyncio.create_task(write())
-
-    def _notice(
-        self,
-        action: Action,
-        findings: tuple[Finding, ...],
-        enforced: list[Outcome],
-        count: int,
-        policy: Policy,
-        case_id: int | None = None,
-    ) -> Action:
-        """Fill in the @-notice from what actually happened, not what was planned."""
-        lang = policy.moderation.language
-        if action.kind is ActionKind.REMIND:
-            if action.text:  # already worded (rules.members.compliance: deadline, expected card)
-                return action
-            detail = "; ".join(f.detail or f.match for f in findings) or category_name(
-                "nickname", lang
-            )
-            return replace(action, text=render("remind", lang, detail=detail))
-        reason = "、".join(dict.fromkeys(category_name(f.category, lang) for f in findings))
-        done = {o.action.kind: o.action for o in enforced if o.status in _SUCCEEDED}
-        ref = render("case_ref", lang, case=case_id) if case_id else ""
-        if ActionKind.KICK in done:
-            text = render("warn_kicked", lang, reason=reason, case_ref=ref)
-        elif ActionKind.MUTE in done:
-            duration = done[ActionKind.MUTE].duration
-            shown = human_duration(duration or timedelta(0), lang)
-            text = render(
-                "warn_muted", lang, reason=reason, duration=shown, count=count, case_ref=ref
-            )
-        else:
-            text = render("warn", lang, reason=reason, count=count, case_ref=ref)
-        return replace(action, text=text)
 
     async def _escalate(
         self,
@@ -433,32 +384,3 @@ class Engine:
             )
         where = "held for the digest of" if held else "queued for"
         return Outcome(action, OutcomeStatus.DONE, f"{where} {len(officers)} officer(s)")
-
-
-def report_text(
-    case_id: int | None,
-    event: ChatEvent,
-    findings: tuple[Finding, ...],
-    outcomes: list[Outcome],
-    policy: Policy,
-    now: datetime,
-) -> str:
-    """The officer's report: who, where, what was found, what was done."""
-    lang = policy.moderation.language
-    found = "; ".join(
-        f"{f.detector}/{category_name(f.category, lang)}「{truncate(f.match, 40)}」"
-        for f in findings
-    )
-    done = "; ".join(f"{o.action.kind.value}: {o.status.value}" for o in outcomes) or "-"
-    member = f"{event.member.card or event.member.nickname or '-'} ({event.member.id})"
-    return render(
-        "report",
-        lang,
-        case_id=case_id,
-        group=event.group_id,
-        member=member,
-        findings=found,
-        evidence=truncate(masked_text(event.text, findings)),
-        outcomes=done,
-        time=now.isoformat(timespec="seconds"),
-    )
