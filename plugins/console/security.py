@@ -7,7 +7,9 @@
   it. Every POST must carry it; a POST from another origin is refused before.
 - Every response carries a strict Content-Security-Policy (scripts and styles
   only from our own static files, nothing inline), refuses framing and MIME
-  sniffing, and sends no Referer (a sign-in link must not leak through it).
+  sniffing, and sends no Referer to other sites (a sign-in link must not leak
+  through it). Not ``no-referrer``: under it browsers send ``Origin: null``
+  with our own form posts, and the origin check needs the real one.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),

@@ -1,5 +1,8 @@
 """A console over a real Runtime (SQLite file, real command service) and an HTTP client.
 
+``plugins.console`` is imported inside functions only: the test session loads
+``plugins/`` as nonebot plugins, which fails for a package imported before.
+
 ``ConsoleEnv`` seeds cases the way the engine records them (``open_case`` with
 findings, strikes and outcomes), signs people in through real one-time links,
 and talks to the console mounted at ``/console`` on a small FastAPI app,
@@ -11,15 +14,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from plugins.console.app import Console, mount_console
-from plugins.console.settings import ConsoleSettings
 from rules.config import parse_config
 from rules.core.model import (
     Action,
@@ -35,6 +36,9 @@ from rules.core.model import (
 )
 from rules.runtime import MEMORY_URL, Runtime
 from tests.fakes import T0, Clock, message
+
+if TYPE_CHECKING:
+    from plugins.console.app import Console
 
 GROUP_A = "qq:1001"
 GROUP_B = "qq:1002"
@@ -135,6 +139,9 @@ def token_of(url: str) -> str:
 async def make_env(
     settings: dict[str, Any] | None = None, base_url: str = "http://127.0.0.1:8080"
 ) -> ConsoleEnv:
+    from plugins.console.app import Console, mount_console
+    from plugins.console.settings import ConsoleSettings
+
     config = parse_config(console_config())
     clock = Clock(T0)
     runtime = await Runtime.start(config, MEMORY_URL, clock=clock)

@@ -20,16 +20,17 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from plugins.console.app import Console, mount_console
-from plugins.console.settings import ConsoleSettings
 from rules.core.model import ActionKind, OutcomeStatus
 from tests.console.conftest import OFFICER_A, ConsoleEnv, make_env
+
+if TYPE_CHECKING:
+    from plugins.console.app import Console
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
@@ -68,6 +69,9 @@ def browser_available() -> None:
 @contextlib.asynccontextmanager
 async def served(env: ConsoleEnv) -> AsyncIterator[tuple[str, Console]]:
     """The console on a real socket (127.0.0.1, a free port), with links to that address."""
+    from plugins.console.app import Console, mount_console
+    from plugins.console.settings import ConsoleSettings
+
     app = FastAPI()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
@@ -94,7 +98,9 @@ async def test_sign_in_open_a_case_and_pardon_it(browser_available: None) -> Non
 
     env = await make_env()
     for n in range(55):  # more than one page of cases
-        await env.case(f"第{n}条：网赌包赢", ago=timedelta(hours=n + 1), weight=1)
+        await env.case(
+            f"第{n}条：网赌包赢", member=f"qq:{210000 + n}", ago=timedelta(hours=n + 1), weight=1
+        )
     case_id = await env.case(
         "加我微信网赌包赢 <script>alert(1)</script><img src=x onerror=alert(2)>",
         card='"><svg onload=alert(3)>',

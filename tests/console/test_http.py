@@ -12,8 +12,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from plugins.console.security import CONTENT_SECURITY_POLICY, csrf_token
-from plugins.console.web import COOKIE
 from rules.core.model import ActionKind, Finding, OfficerTask, OutcomeStatus, Role, TaskKind
 from rules.storage.console_queries import console_links, console_sessions
 from rules.storage.tables import audit_log, outbox, strikes
@@ -39,6 +37,21 @@ async def audit(env: ConsoleEnv) -> list[tuple[str, str | None, str, str]]:
                    audit_log.c.outcome).order_by(audit_log.c.id)
         )  # fmt: skip
         return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def csrf_token(session: str) -> str:
+    from plugins.console.security import csrf_token
+
+    return csrf_token(session)
+
+
+def csp() -> str:
+    from plugins.console.security import CONTENT_SECURITY_POLICY
+
+    return CONTENT_SECURITY_POLICY
+
+
+COOKIE = "gg_console"  # plugins.console.web.COOKIE (imported lazily: see conftest)
 
 
 def csrf_of(html: str) -> str:
@@ -166,13 +179,13 @@ async def test_every_response_carries_the_security_headers(env: ConsoleEnv) -> N
     ]
     for response in responses:
         headers = response.headers
-        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-        assert "script-src 'self'" in CONTENT_SECURITY_POLICY
-        assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
-        assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+        assert headers["content-security-policy"] == csp()
+        assert "script-src 'self'" in csp()
+        assert "unsafe-inline" not in csp()
+        assert "frame-ancestors 'none'" in csp()
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
     assert responses[0].headers["cache-control"] == "no-store"
     assert "immutable" in responses[4].headers["cache-control"]
 
