@@ -425,7 +425,9 @@ def _upright(width: int, height: int, orientation: int) -> tuple[int, int]:
 
 
 def _prepare(frame: Image.Image, target: tuple[int, int], orientation: int) -> Image.Image:
-    """An RGB copy of ``frame`` at ``target`` size (alpha composited on white), upright."""
+    """An RGB copy of ``frame`` at ``target`` size (alpha composited on white), upright.
+    Always a new image: seeking an animation changes ``frame`` in place."""
+    source = frame
     frame = _normalise_mode(frame)
     if frame.size != target:
         # After a JPEG draft the frame may already be near the target; resize the rest.
@@ -438,7 +440,7 @@ def _prepare(frame: Image.Image, target: tuple[int, int], orientation: int) -> I
         frame = frame.convert("RGB")
     if orientation in _ORIENTATION_TRANSPOSE:
         frame = frame.transpose(_ORIENTATION_TRANSPOSE[orientation])
-    return frame
+    return frame.copy() if frame is source else frame
 
 
 def _normalise_mode(frame: Image.Image) -> Image.Image:
