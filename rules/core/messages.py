@@ -15,6 +15,7 @@ from typing import Literal
 Language = Literal["zh", "en"]
 
 _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
+    # The @-notices of the ladder's steps and reminders (rules/moderation/notices.py).
     "warn": {
         "zh": "请勿发布违规内容（{reason}），本条已处理。"
         "这是您第{count}次违规，请遵守群规。{case_ref}",
@@ -175,6 +176,7 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "zh": "该账号不在名单中（「{value}」在名单中登记的是其他账号）",
         "en": 'this account is not in the roster ("{value}" is listed with another account)',
     },
+    # The officer's report of a case (rules/moderation/notices.py), batched by the outbox.
     "report": {
         "zh": "【群卫士上报】案件 #{case_id}\n群：{group}\n成员：{member}\n"
         "违规：{findings}\n原文：{evidence}\n处理：{outcomes}\n时间：{time}",
