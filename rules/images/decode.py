@@ -366,12 +366,41 @@ def _decode(data: bytes, kind: str, limits: DecodeLimits, sha256: str, md5: str)
 
 
 def header_size(data: bytes, kind: str) -> tuple[int, int] | None:
-    """Width and height as a PNG or GIF header declares them (read before Pillow opens
-    the file, so that a bomb is refused by our limit rather than by Pillow's warning)."""
+    """Width and height as a PNG, GIF or JPEG header declares them (read before Pillow
+    opens the file, so that a bomb is refused by our limit rather than by Pillow's
+    warning or error)."""
     if kind == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if kind == "gif" and len(data) >= 10:
         return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if kind == "jpeg":
+        return _jpeg_frame_size(data)
+    return None
+
+
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_frame_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's first start-of-frame segment, if it is reached
+    within the first 64 KB of segments."""
+    position = 2
+    limit = min(len(data), 65536)
+    while position + 9 <= limit:
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in _JPEG_SOF:
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            width = int.from_bytes(data[position + 7 : position + 9], "big")
+            return width, height
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+            continue
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
     return None
 
 
