@@ -16,7 +16,9 @@ every RPC. Covered:
 - the configured secrets (WeChat and OneBot tokens) appear in no output of
   any bot process, although python-wechaty logs the token (masked);
 - the control: a Stop RPC on this gateway does log the account out;
-- a gateway left in TLS mode is diagnosed as such.
+- a gateway left in TLS mode is diagnosed as such;
+- the supervisor's ``should_connect`` / ``drop`` hooks (for a lease): no RPC
+  while it may not connect, and dropping a session keeps the account logged in.
 """
 
 from __future__ import annotations
@@ -273,3 +275,40 @@ async def test_a_tls_gateway_is_diagnosed(tmp_path: Path, caplog: pytest.LogCapt
     assert "WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER=true" in caplog.text
     assert caplog.text.count("speaks TLS") == 1  # said once, not on every retry
     assert not supervisor.connected.is_set()
+
+
+async def test_should_connect_and_drop_keep_the_login(gateway: Gateway) -> None:
+    """The hooks a lease plugs into: no RPC while should_connect says no; drop() never logs out."""
+    from plugins.wechaty_guard.supervisor import Timings, WechatySupervisor
+
+    allowed = False
+
+    async def should_connect() -> bool:
+        return allowed
+
+    timings = Timings(connect_timeout=2, rpc_timeout=3, backoff_initial=0.2, standby_interval=0.1)
+    supervisor = WechatySupervisor(gateway.endpoint, WECHAT_TOKEN, timings)
+    supervisor.should_connect = should_connect
+    states: list[bool] = []
+    supervisor.on_state.append(states.append)
+    task = asyncio.create_task(supervisor.run())
+    try:
+        await asyncio.sleep(0.5)
+        assert rpc_names(await gateway.state()) == []  # standing by: not even Start
+        allowed = True
+        assert await supervisor.wait_connected(5)
+        assert states == [True] and supervisor.self_id == BOT_ID
+        allowed = False
+        supervisor.drop("lease lost")
+        await gateway.wait_state(lambda s: s["rpcs"] and not supervisor.connected.is_set())
+        assert states == [True, False]
+        marked = len((await gateway.state())["rpcs"])
+        await asyncio.sleep(0.5)
+        state = await gateway.state()
+        assert len(state["rpcs"]) == marked  # standing by again
+        no_logout(state)
+        assert supervisor.last_error == "lease lost"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
