@@ -269,7 +269,7 @@ def phone_screenshot(
             draw.rounded_rectangle((170, top_y, 170 + bubble_w, top_y + bubble_h), 16, "white")
             draw.text((200, top_y + 30 - box[1]), line, font=body, fill="black")
             bubble_h += 40
-        y += max(bubble_h, 100) + 50
+        y += int(max(bubble_h, 100)) + 50
     draw.rectangle((0, height - 140, width, height), fill=(247, 247, 247))
     draw.rounded_rectangle((120, height - 115, width - 240, height - 35), 12, "white")
     return image

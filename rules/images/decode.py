@@ -479,8 +479,10 @@ def _normalise_mode(frame: Image.Image) -> Image.Image:
         return frame if mode != "RGB" or "transparency" not in frame.info else frame.convert("RGBA")
     if mode.startswith("I") or mode == "F":
         return _grey_from_wide(frame)
-    if mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in frame.info:
+    if mode in ("PA", "LA", "La", "RGBa") or "transparency" in frame.info:
         return frame.convert("RGBA")
+    if mode == "1":
+        return frame.convert("L")  # a byte a pixel until the frame is scaled down
     return frame.convert("RGB")
 
 

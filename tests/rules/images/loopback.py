@@ -64,7 +64,7 @@ class LoopbackServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     @property
     def port(self) -> int:
@@ -93,7 +93,7 @@ class LoopbackServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             request = await reader.readline()
             while (await reader.readline()) not in (b"\r\n", b""):
@@ -107,4 +107,4 @@ class LoopbackServer:
             pass
         finally:
             writer.close()
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)

@@ -24,12 +24,13 @@ FAST = FetchPolicy(timeout=2.0)
 
 async def test_local_path_relative_absolute_and_file_url(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(PNG)
-    for source, base in [
+    sources: list[tuple[str | Path, Path | None]] = [
         ("a.png", tmp_path),
         (str(tmp_path / "a.png"), None),
         (tmp_path / "a.png", None),
         ((tmp_path / "a.png").as_uri(), None),
-    ]:
+    ]
+    for source, base in sources:
         result = await fetch_image(source, base_dir=base)
         assert isinstance(result, FetchedImage), (source, result)
         assert result.data == PNG and result.kind == "png"
