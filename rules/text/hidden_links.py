@@ -288,6 +288,10 @@ def _judge(text: str, view: str, match: re.Match[str]) -> Link | None:
     trimmed = len(labels) < found
     end = labels[-1][1] if trimmed else match.end()
     rest = "" if trimmed else text[match.end("host") : match.end()].translate(_WIDTH)
+    if rest:  # a sentence's own punctuation after the link is not part of it
+        kept = rest.rstrip(".,;:!?")
+        end -= len(rest) - len(kept)
+        rest = kept
     start = match.start()
     hidden = (
         (scheme and " " in match.group("scheme"))

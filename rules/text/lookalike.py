@@ -40,6 +40,7 @@ __all__ = [
     "KINDS",
     "NUMBER_KIND",
     "Folded",
+    "expands",
     "fold",
     "fold_char",
     "fold_spans",

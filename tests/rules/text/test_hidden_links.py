@@ -49,7 +49,9 @@ from rules.text.hidden_links import (
         ("www.pku.edu.cn", "www.pku.edu.cn", (0, 14)),
         ("看 x.cn:8080/a?b=1 吧", "x.cn:8080/a?b=1", (2, 17)),
         ("t。cn/A6xYz 点开", "t.cn/A6xYz", (0, 10)),
-        ("suo。im/abc", "suo.im/abc", (0, 10)),  # im is a TLD only for known hosts here
+        ("suo。im/abc", "suo.im/abc", (0, 10)),
+        ("看 x.cn/abc. 好", "x.cn/abc", (2, 10)),  # the sentence's full stop is not the path's
+        ("看 x.cn/a/b?c=1, 好", "x.cn/a/b?c=1", (2, 14)),  # im is a TLD only for known hosts here
     ],
 )
 def test_hidden_and_plain_links(text: str, canonical: str, span: tuple[int, int]) -> None:
