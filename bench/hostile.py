@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 
 from rules.config import NicknameSettings, parse_config
 from rules.core.model import MAX_NAME, ChatEvent, EventKind, Member, Platform
-from rules.members.cards import CardRules
+from rules.detectors.nickname.cards import CardRules
 from rules.offline.scan import scan_lines
 from rules.runtime import MEMORY_URL, Runtime
 from tests.fakes import Clock, FakeGateway

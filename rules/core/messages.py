@@ -41,7 +41,7 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "zh": "请按群规修改群名片（{detail}）。",
         "en": "Please change your group card to follow the group rules ({detail}).",
     },
-    # Group cards (rules/members/cards.py): one sentence per wrong part.
+    # Group cards (rules/detectors/nickname/cards.py): one sentence per wrong part.
     "card_empty": {"zh": "群名片为空", "en": "the group card is empty"},
     "card_no_match": {
         "zh": "群名片「{value}」不符合格式「{formats}」",
@@ -151,7 +151,7 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "en": "group {group}: {checked} checked, {flagged} with a wrong card, "
         "{reminded} reminded, {acted} acted on",
     },
-    # Roster checks (rules/members/roster.py, rules/detectors/nickname.py).
+    # Roster checks (rules/detectors/nickname/roster.py, rules/detectors/nickname/detector.py).
     "roster_unknown_name": {
         "zh": "名单中没有「{value}」",
         "en": '"{value}" is not in the roster',

@@ -13,7 +13,7 @@ A format is a string of placeholders and literals:
 
 Matching is pure and vocabulary-free: :func:`splits` lists every way a card can
 be cut into the format's fields. Judging the fields (is this a department, a
-plausible name?) is :mod:`rules.members.cards`' job. The search is bounded by a
+plausible name?) is :mod:`rules.detectors.nickname.cards`' job. The search is bounded by a
 :class:`Budget` of steps: adjacent placeholders make the number of cuts grow
 with a power of the card's length, and a card is text anyone can type.
 """

@@ -202,7 +202,7 @@ CARD_FORMATS = [
 def test_judging_a_card_takes_bounded_work(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """However a card is written, judging it takes a bounded number of search steps."""
     from rules.config import NicknameSettings
-    from rules.members.cards import CardRules
+    from rules.detectors.nickname.cards import CardRules
     from rules.text import cardformat
 
     walk = cardformat._walk

@@ -9,8 +9,8 @@ import pytest
 from rules.config import ConfigError, NicknameSettings, parse_config
 from rules.core.model import EventKind, Member
 from rules.detectors.nickname import NicknameDetector, card_for
-from rules.members.cards import CardRules, Surnames, default_surnames, name_problem
-from rules.members.roster import Person, Roster, RosterBook, RosterError
+from rules.detectors.nickname.cards import CardRules, Surnames, default_surnames, name_problem
+from rules.detectors.nickname.roster import Person, Roster, RosterBook, RosterError
 from rules.text.cardformat import parse_format, splits
 from tests.fakes import message
 

@@ -2,7 +2,7 @@
 
 Runs on messages, joins and card changes (and on the scheduled audit, which
 presents each member as a card change). Format problems come from
-:class:`rules.members.cards.CardRules`; with a roster (``[nickname] roster``) the card
+:class:`rules.detectors.nickname.cards.CardRules`; with a roster (``[nickname] roster``) the card
 must also name a real, current person, and the account must be theirs.
 
 Findings do not feed the strike ladder: a wrong card earns a reminder, a grace
@@ -20,8 +20,8 @@ from rules.config import Config, ConfigError, NicknameSettings
 from rules.core.model import ChatEvent, EventKind, Finding, Member
 from rules.core.paths import PROJECT_ROOT
 from rules.detectors.base import Detector
-from rules.members.cards import CardRules, Problem, clean
-from rules.members.roster import Person, Roster, RosterBook, RosterError
+from rules.detectors.nickname.cards import CardRules, Problem, clean
+from rules.detectors.nickname.roster import Person, Roster, RosterBook, RosterError
 
 
 class NicknameDetector(Detector[NicknameSettings]):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rules.core.model import Platform, qualify
-from rules.members.cards import clean
+from rules.detectors.nickname.cards import clean
 
 log = logging.getLogger(__name__)
 
