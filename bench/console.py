@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -44,8 +45,7 @@ from rules.commands import CommandRequest
 from rules.config import parse_config
 from rules.core.ports import AuditEntry
 from rules.storage.console_queries import ConsoleQueries, SqlConsoleAuth
-from rules.storage.raw_sqlite import db_value
-from rules.storage.sql_store import SqlStore
+from rules.storage.database import Database
 from rules.storage.tables import actions, cases, groups, members, strikes, tasks
 
 GROUPS = [f"qq:{700000 + n}" for n in range(50)]
@@ -178,6 +178,17 @@ def _extra(now: datetime) -> Iterator[tuple[str, dict[str, Any]]]:
         )
 
 
+def db_value(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite dialect stores it in our tables (naive UTC text times)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return value
+
+
 TABLES = {t.name: t for t in (cases, strikes, actions, tasks, groups, members)}
 
 
@@ -229,7 +240,7 @@ async def fill_postgres(url: str, total: int, days: int, now: datetime) -> None:
     await engine.dispose()
 
 
-def _console(store: SqlStore, now: datetime) -> Console:
+def _console(database: Database, now: datetime) -> Console:
     config = parse_config(
         {
             "escalation": {"officers": [GLOBAL_OFFICER]},
@@ -240,10 +251,8 @@ def _console(store: SqlStore, now: datetime) -> Console:
     return Console(
         config=config,
         settings=settings,
-        queries=ConsoleQueries(store.engine),
-        auth=ConsoleAuth(
-            SqlConsoleAuth(store.engine), settings, "http://127.0.0.1:8080", lambda: now
-        ),
+        queries=ConsoleQueries(database),
+        auth=ConsoleAuth(SqlConsoleAuth(database), settings, "http://127.0.0.1:8080", lambda: now),
         commands=NoCommands(),
         audit=NoAudit(),
         clock=lambda: now,
@@ -276,8 +285,8 @@ async def _deep_cursor(client: httpx.AsyncClient, pages: int) -> str:
 async def measure(
     url: str, label: str, runs: int, now: datetime
 ) -> list[tuple[str, str, list[float]]]:
-    store = await SqlStore.open(url)
-    console = _console(store, now)
+    database = await Database.open(url)
+    console = _console(database, now)
     app = FastAPI()
     mount_console(app, console)
     results = []
@@ -308,7 +317,7 @@ async def measure(
                 results.append((label, f"{who}: {name}", await _timed(client, path, runs)))
             await client.aclose()
     finally:
-        await store.close()
+        await database.close()
     return results
 
 
@@ -337,8 +346,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gg-bench-console-") as folder:
         path = Path(folder) / "console.db"
         url = f"sqlite+aiosqlite:///{path}"
-        store = await SqlStore.open(url)  # migrate
-        await store.close()
+        await (await Database.open(url)).close()  # migrate
         start = time.perf_counter()
         fill_sqlite(path, args.cases, args.days, now)
         print(
@@ -355,8 +363,7 @@ async def main() -> None:
             await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = make_url(base).set(database=name).render_as_string(hide_password=False)
         try:
-            store = await SqlStore.open(url)
-            await store.close()
+            await (await Database.open(url)).close()  # migrate
             start = time.perf_counter()
             await fill_postgres(url, args.cases, args.days, now)
             print(f"PostgreSQL: loaded in {time.perf_counter() - start:.1f} s")

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from plugins.console.auth import ConsoleAuth, Viewer, scope_of
 from plugins.console.security import RateLimiter, SecurityHeaders, csrf_ok, looks_like_token
 from plugins.console.settings import ConsoleSettings
+from plugins.console.summary import OverviewCounts
 from plugins.console.web import COOKIE, STATIC, Pages, client_address, read_form, same_origin
 from rules.commands import CommandRequest
 from rules.config import Config
@@ -72,25 +73,27 @@ class Console:
     clock: Callable[[], datetime] = utcnow
     limiter: RateLimiter = field(init=False)
     pages: Pages = field(init=False)
+    overview: OverviewCounts = field(init=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.redeem_limit, 60.0)
         self.pages = Pages(self.config.digest.timezone)
+        self.overview = OverviewCounts(self.queries)
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, settings: ConsoleSettings) -> Console:
         """The console of a running bot: its database, command service and clock."""
         assert runtime.commands is not None
-        engine = runtime.store.engine
+        database = runtime.storage.database
         clock = runtime.engine.clock
         base = settings.base_url(runtime.config.server.port)
         return cls(
             config=runtime.config,
             settings=settings,
-            queries=ConsoleQueries(engine),
-            auth=ConsoleAuth(SqlConsoleAuth(engine), settings, base, clock),
+            queries=ConsoleQueries(database),
+            auth=ConsoleAuth(SqlConsoleAuth(database), settings, base, clock),
             commands=runtime.commands,
-            audit=runtime.store,
+            audit=runtime.storage.journal,
             clock=clock,
         )
 

@@ -9,6 +9,7 @@ the same checks, records, appeal answers and audit line as the commands.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -87,23 +88,24 @@ def register_pages(app: FastAPI, console: Console) -> None:
         viewer = await console.require_viewer(request)
         now = console.clock()
         starts = _day_starts(console, now)
-        data = await console.queries.overview(viewer.groups, starts, now)
+        summary = await console.overview.summary(viewer.groups, starts, now)
         names = await _group_names(console, viewer)
+        period = summary.period
 
-        def ranked(counts: dict[str, tuple[int, int]], label: object) -> list[tuple[str, int]]:
-            items = sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[0]))[:12]
-            return [(label(key), period) for key, (_, period) in items]  # type: ignore[operator]
+        def ranked(counts: dict[str, int], label: Callable[[str], str]) -> list[tuple[str, int]]:
+            items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
+            return [(label(key), value) for key, value in items]
 
         charts = {
             "days": day_chart(
-                data.days, [pages.local(s, "%m-%d") for s in starts], "近 30 天每日案件数"
+                period.days, [pages.local(s, "%m-%d") for s in starts], "近 30 天每日案件数"
             ),
-            "category": bar_chart(ranked(data.by_category, category_name), "按类别（30 天）"),
+            "category": bar_chart(ranked(period.by_category, category_name), "按类别（30 天）"),
             "action": bar_chart(
-                ranked(data.by_action, lambda k: action_name(k, "zh")), "按处置（30 天）"
+                ranked(period.by_action, lambda k: action_name(k, "zh")), "按处置（30 天）"
             ),
             "group": bar_chart(
-                ranked(data.by_group, lambda g: names.get(g) or g), "按群组（30 天）"
+                ranked(period.by_group, lambda g: names.get(g) or g), "按群组（30 天）"
             ),
         }
         return pages.render(
@@ -111,10 +113,10 @@ def register_pages(app: FastAPI, console: Console) -> None:
             "overview.html",
             viewer=viewer,
             section="overview",
-            data=data,
+            s=summary,
             charts=charts,
-            today=sum(t for t, _ in data.by_group.values()),
-            period=sum(data.days),
+            today=sum(summary.today.days),
+            period=sum(period.days),
             names=names,
         )
 

@@ -48,9 +48,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rules.storage.base import StoreBase
+from rules.storage.base import Repository
+from rules.storage.database import Database
 from rules.storage.tables import (
     UtcDateTime,
     actions,
@@ -204,17 +204,47 @@ class CaseDetail:
 
 
 @dataclass
-class Overview:
-    """Counts for the overview page; ``days`` holds one count per day, oldest first."""
+class Counts:
+    """What happened in a window, for the overview: per day (oldest first) and per key."""
 
     days: list[int]
-    by_group: dict[str, tuple[int, int]] = field(default_factory=dict)  # (today, period)
-    by_category: dict[str, tuple[int, int]] = field(default_factory=dict)
-    by_action: dict[str, tuple[int, int]] = field(default_factory=dict)  # carried out
-    failed: list[tuple[int, str, str, str, str, datetime]] = field(default_factory=list)
-    failed_total: int = 0
-    open_cases: int = 0
-    open_tasks: int = 0
+    by_group: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+    by_action: dict[str, int] = field(default_factory=dict)  # carried out (done, substituted)
+    failed: int = 0  # actions that failed
+
+    def plus(self, other: Counts) -> Counts:
+        """Both windows together (their days one after the other)."""
+
+        def add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+            return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+
+        return Counts(
+            days=self.days + other.days,
+            by_group=add(self.by_group, other.by_group),
+            by_category=add(self.by_category, other.by_category),
+            by_action=add(self.by_action, other.by_action),
+            failed=self.failed + other.failed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    case_id: int
+    group_id: str
+    member_id: str
+    kind: str
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """What waits for someone: recent failed actions, open cases, open appeals and reports."""
+
+    failed: list[FailedRow]
+    open_cases: int
+    open_tasks: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,12 +291,12 @@ def _in_scope(column: Any, scope: Collection[str] | None) -> ColumnElement[bool]
     return literal(True) if scope is None else column.in_(sorted(scope))
 
 
-class ConsoleQueries:
-    """Read queries for the console's pages, on the bot's database engine."""
+class ConsoleQueries(Repository):
+    """Read queries for the console's pages, on the bot's database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.dialect = database.dialect
 
     # -- findings inside the database ---------------------------------------
 
@@ -329,7 +359,7 @@ class ConsoleQueries:
                 < tuple_(literal(after.created_at, UtcDateTime), literal(after.id))
             )
         query = query.order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(limit + 1)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         page = [_case_row(r) for r in rows[:limit]]
         more = len(rows) > limit
@@ -344,7 +374,7 @@ class ConsoleQueries:
         query = select(cases, cases.c.evidence.label("preview")).where(
             cases.c.id == case_id, _in_scope(cases.c.group_id, scope)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
             if row is None:
                 return None
@@ -394,15 +424,15 @@ class ConsoleQueries:
 
     # -- the overview --------------------------------------------------------
 
-    async def overview(
-        self, scope: Collection[str] | None, day_starts: Sequence[datetime], until: datetime
-    ) -> Overview:
-        """Counts from ``day_starts[0]`` up to ``until`` (included), per local day.
+    async def counts(
+        self, scope: Collection[str] | None, day_starts: Sequence[datetime], end: datetime
+    ) -> Counts:
+        """Cases and actions from ``day_starts[0]`` until ``end`` (excluded), per day and key.
 
-        The last day is "today". Day boundaries are computed by the caller in
-        the configured time zone, so the database needs no time zone support.
+        ``day_starts`` are local midnights computed by the caller in the
+        configured time zone, so the database needs no time zone support.
         """
-        start, today = day_starts[0], day_starts[-1]
+        start = day_starts[0]
         day = case(
             *((cases.c.created_at >= b, i) for i, b in reversed(list(enumerate(day_starts)))),
             else_=0,
@@ -410,11 +440,10 @@ class ConsoleQueries:
         in_window = and_(
             _in_scope(cases.c.group_id, scope),
             cases.c.created_at >= start,
-            cases.c.created_at <= until,
+            cases.c.created_at < end,
         )
-        is_today = case((cases.c.created_at >= today, 1), else_=0).label("today")
-        result = Overview(days=[0] * len(day_starts))
-        async with self.engine.connect() as conn:
+        result = Counts(days=[0] * len(day_starts))
+        async with self._read() as conn:
             rows = await conn.execute(
                 select(day, cases.c.group_id, func.count())
                 .where(in_window)
@@ -422,43 +451,41 @@ class ConsoleQueries:
             )
             for index, group_id, count in rows:
                 result.days[int(index)] += count
-                period_today = result.by_group.get(group_id, (0, 0))
-                today_add = count if int(index) == len(day_starts) - 1 else 0
-                result.by_group[group_id] = (period_today[0] + today_add, period_today[1] + count)
+                result.by_group[group_id] = result.by_group.get(group_id, 0) + count
 
             each, name = self._finding_category()
             rows = await conn.execute(
-                select(name.label("category"), is_today, func.count(func.distinct(cases.c.id)))
+                select(name.label("category"), func.count(func.distinct(cases.c.id)))
                 .select_from(cases.join(each, literal(True)))
                 .where(in_window)
-                .group_by(name, is_today)
+                .group_by(name)
             )
-            for category, today_flag, count in rows:
-                t, p = result.by_category.get(category, (0, 0))
-                result.by_category[category] = (t + (count if today_flag else 0), p + count)
+            result.by_category = {category: count for category, count in rows}
 
-            acted = and_(actions.c.at >= start, actions.c.at <= until)
+            acted = and_(actions.c.at >= start, actions.c.at < end)
             joined: FromClause = actions
             if scope is not None:
                 joined = actions.join(cases, cases.c.id == actions.c.case_id)
                 acted = and_(acted, cases.c.group_id.in_(sorted(scope)))
-            action_today = case((actions.c.at >= today, 1), else_=0)
             rows = await conn.execute(
-                select(actions.c.kind, actions.c.status, action_today, func.count())
+                select(actions.c.kind, actions.c.status, func.count())
                 .select_from(joined)
                 .where(acted)
-                .group_by(actions.c.kind, actions.c.status, action_today)
+                .group_by(actions.c.kind, actions.c.status)
             )
-            for kind, status, today_flag, count in rows:
+            for kind, status, count in rows:
                 if status == "failed":
-                    result.failed_total += count
-                    continue
-                if status not in ("done", "substituted"):
-                    continue
-                t, p = result.by_action.get(kind, (0, 0))
-                result.by_action[kind] = (t + (count if today_flag else 0), p + count)
+                    result.failed += count
+                elif status in ("done", "substituted"):
+                    result.by_action[kind] = result.by_action.get(kind, 0) + count
+        return result
 
-            failed = await conn.execute(
+    async def attention(
+        self, scope: Collection[str] | None, since: datetime, failed: int = 10
+    ) -> Attention:
+        """The latest failed actions and the open cases since ``since``; every open task."""
+        async with self._read() as conn:
+            rows = await conn.execute(
                 select(
                     cases.c.id,
                     cases.c.group_id,
@@ -468,36 +495,36 @@ class ConsoleQueries:
                     actions.c.at,
                 )
                 .select_from(actions.join(cases, cases.c.id == actions.c.case_id))
-                .where(actions.c.status == "failed", actions.c.at >= start, actions.c.at <= until)
+                .where(actions.c.status == "failed", actions.c.at >= since)
                 .where(_in_scope(cases.c.group_id, scope))
                 .order_by(actions.c.at.desc(), actions.c.id.desc())
-                .limit(10)
+                .limit(failed)
             )
-            result.failed = [(int(r[0]), r[1], r[2], r[3], r[4] or "", r[5]) for r in failed]
-            result.open_cases = int(
-                (
-                    await conn.execute(
-                        select(func.count()).where(in_window, cases.c.status == "open")
+            recent = [FailedRow(int(r[0]), r[1], r[2], r[3], r[4] or "", r[5]) for r in rows]
+            open_cases = (
+                await conn.execute(
+                    select(func.count()).where(
+                        _in_scope(cases.c.group_id, scope),
+                        cases.c.created_at >= since,
+                        cases.c.status == "open",
                     )
-                ).scalar_one()
-            )
-            result.open_tasks = int(
-                (
-                    await conn.execute(
-                        select(func.count())
-                        .select_from(tasks)
-                        .where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
-                    )
-                ).scalar_one()
-            )
-        return result
+                )
+            ).scalar_one()
+            open_tasks = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(tasks)
+                    .where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
+                )
+            ).scalar_one()
+        return Attention(recent, int(open_cases), int(open_tasks))
 
     # -- groups, people, tasks and the audit log ----------------------------
 
     async def member_roles(self, person_id: str) -> dict[str, str]:
         """The groups where the platform last reported this person, with their role there."""
         query = select(members.c.group_id, members.c.role).where(members.c.member_id == person_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {g: r for g, r in (await conn.execute(query)).all()}
 
     async def known_groups(self, scope: Collection[str] | None = None) -> list[GroupRow]:
@@ -507,7 +534,7 @@ class ConsoleQueries:
             .where(_in_scope(groups.c.id, scope))
             .order_by(groups.c.id)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [
                 GroupRow(r.id, r.name or "", r.last_activity) for r in await conn.execute(query)
             ]
@@ -519,7 +546,7 @@ class ConsoleQueries:
         query = select(members.c.member_id, members.c.card).where(
             members.c.group_id == group_id, members.c.member_id.in_(sorted(member_ids))
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return {m: c for m, c in (await conn.execute(query)).all()}
 
     async def open_tasks(self, scope: Collection[str] | None, limit: int = 100) -> list[TaskRow]:
@@ -530,7 +557,7 @@ class ConsoleQueries:
             .order_by(tasks.c.created_at, tasks.c.id)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_task_row(t) for t in await conn.execute(query)]
 
     async def audit_page(
@@ -542,7 +569,7 @@ class ConsoleQueries:
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
         query = query.order_by(audit_log.c.id.desc()).limit(limit + 1)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         page = [
             AuditRow(int(r.id), r.actor_id, r.group_id, r.command, r.outcome, r.at)
@@ -576,7 +603,7 @@ class SessionRecord:
     expires_at: datetime
 
 
-class SqlConsoleAuth(StoreBase):
+class SqlConsoleAuth(Repository):
     """One-time links and sessions in the database; only hashes of the secrets are stored."""
 
     async def add_link(
@@ -633,7 +660,7 @@ class SqlConsoleAuth(StoreBase):
             console_sessions.c.created_at,
             console_sessions.c.expires_at,
         ).where(console_sessions.c.token_hash == token_hash, console_sessions.c.expires_at > at)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else SessionRecord(row[0], row[1], row[2])
 

@@ -109,13 +109,13 @@ class ConsoleEnv:
             findings = (
                 [Finding("keyword", "gambling", "网赌", start, start + 2)] if start >= 0 else []
             )
-        store = self.runtime.store
-        case_id = await store.open_case(event, tuple(findings), 1, at, weight)
+        journal = self.runtime.storage.journal
+        case_id = await journal.open_case(event, tuple(findings), 1, at, weight)
         done = tuple(
             Outcome(Action(kind, group, member, case_id=case_id), status, "")
             for kind, status in outcomes
         )
-        await store.record_outcomes(case_id, done, at)
+        await journal.record_outcomes(case_id, done, at)
         return case_id
 
     async def role(self, person: str, group: str, role: Role) -> None:
@@ -129,7 +129,7 @@ class ConsoleEnv:
             text="你好",
             message_id=f"r-{person}-{group}",
         )
-        await self.runtime.store.note_member(event)
+        await self.runtime.storage.journal.note_member(event)
 
 
 def token_of(url: str) -> str:

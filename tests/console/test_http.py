@@ -31,7 +31,7 @@ from tests.console.conftest import (
 
 
 async def audit(env: ConsoleEnv) -> list[tuple[str, str | None, str, str]]:
-    async with env.runtime.store.engine.connect() as conn:
+    async with env.runtime.storage.database.engine.connect() as conn:
         rows = await conn.execute(
             select(audit_log.c.actor_id, audit_log.c.group_id, audit_log.c.command,
                    audit_log.c.outcome).order_by(audit_log.c.id)
@@ -84,7 +84,7 @@ async def test_a_link_signs_in_once_and_only_by_post(env: ConsoleEnv) -> None:
     assert "已使用或已过期" in second.text
     assert (await again.get("/console/")).status_code == 401
 
-    async with env.runtime.store.engine.connect() as conn:
+    async with env.runtime.storage.database.engine.connect() as conn:
         stored = (await conn.execute(select(console_links.c.token_hash))).scalars().all()
         sessions = (await conn.execute(select(console_sessions.c.token_hash))).scalars().all()
     assert token not in stored and len(stored[0]) == 64  # only the hash is kept
@@ -293,7 +293,9 @@ CARD = '"><svg onload=alert(3)>'
 
 async def test_hostile_message_text_and_cards_render_as_text(env: ConsoleEnv) -> None:
     case_id = await env.case(XSS, card=CARD)
-    await env.runtime.store.note_groups({GROUP_A: "<b>群</b><script>x()</script>"}, env.clock())
+    await env.runtime.storage.digest.note_groups(
+        {GROUP_A: "<b>群</b><script>x()</script>"}, env.clock()
+    )
     client = await env.signed_in(GLOBAL_OFFICER)
     for path in (f"/cases/{case_id}", "/cases", "/", "/groups"):
         html = (await client.get(f"/console{path}")).text
@@ -312,7 +314,7 @@ async def test_hostile_message_text_and_cards_render_as_text(env: ConsoleEnv) ->
 
 async def test_pardon_runs_the_pardon_command(env: ConsoleEnv) -> None:
     case_id = await env.case(weight=3)
-    await env.runtime.store.add_task(
+    await env.runtime.storage.tasks.add_task(
         OfficerTask(TaskKind.APPEAL, GROUP_A, SPAMMER, env.clock(), SPAMMER, case_id, "误判")
     )
     client = await env.signed_in(OFFICER_A)
@@ -326,7 +328,7 @@ async def test_pardon_runs_the_pardon_command(env: ConsoleEnv) -> None:
     assert done.headers["location"] == f"/console/cases/{case_id}?done=pardoned"
     after = await client.get(done.headers["location"])
     assert "已赦免" in after.text and 'id="active-weight">0<' in after.text
-    async with env.runtime.store.engine.connect() as conn:
+    async with env.runtime.storage.database.engine.connect() as conn:
         voided = (await conn.execute(select(strikes.c.voided))).scalars().all()
         told = (await conn.execute(select(outbox.c.officer_id, outbox.c.text))).all()
     assert voided == [True]
