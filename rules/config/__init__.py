@@ -17,6 +17,7 @@ below):
   severities, qualified ids, times of day, time zones);
 - ``process``: process settings, the same for every group;
 - ``detector_sections``: the detectors' sections;
+- ``image_sections``: the ``[images]`` section (pictures and stickers);
 - ``policy``: the other per-group sections and :class:`Policy`;
 - ``overrides``: merging and checking ``[groups."<id>"]`` tables;
 - ``document``: :class:`Config`, the whole file, with the overrides set by
@@ -38,6 +39,13 @@ from rules.config.detector_sections import (
 from rules.config.document import Config, RegistryEntrySettings
 from rules.config.errors import SECRET_KEYS, ConfigError
 from rules.config.fields import Duration, QualifiedId, Section, SeverityName
+from rules.config.image_sections import (
+    ImageHashSettings,
+    ImageSettings,
+    ImageTextSettings,
+    NsfwSettings,
+    QrCodeSettings,
+)
 from rules.config.loading import DEFAULT_CONFIG, EXAMPLE_CONFIG, load_config, parse_config
 from rules.config.overrides import merge_tables
 from rules.config.policy import (
@@ -79,6 +87,9 @@ __all__ = [
     "FallbackSettings",
     "FloodSettings",
     "GroupCheckSettings",
+    "ImageHashSettings",
+    "ImageSettings",
+    "ImageTextSettings",
     "JoinSettings",
     "KeywordSettings",
     "LadderSettings",
@@ -86,9 +97,11 @@ __all__ = [
     "LinkSettings",
     "ModerationSettings",
     "NicknameSettings",
+    "NsfwSettings",
     "OneBotSettings",
     "PiiSettings",
     "Policy",
+    "QrCodeSettings",
     "QualifiedId",
     "RedisSettings",
     "RegistryEntrySettings",

@@ -30,6 +30,7 @@ from rules.config.fields import (
     TimeOfDay,
     TimeZoneName,
 )
+from rules.config.image_sections import ImageSettings
 from rules.core.durations import format_duration, parse_duration
 from rules.core.model import ActionKind, Severity
 
@@ -223,6 +224,7 @@ class Policy(Section):
     join: JoinSettings = Field(default_factory=JoinSettings)
     groupcheck: GroupCheckSettings = Field(default_factory=GroupCheckSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
 
 # Keys that only make sense globally even though their section is per-group.
@@ -234,5 +236,8 @@ GLOBAL_ONLY = frozenset(
         ("digest", "timezone"),
         ("digest", "chart"),
         ("digest", "send_when_quiet"),
+        ("images", "blocklist"),
+        ("images", "workers"),
+        ("images", "max_pending"),
     }
 )
