@@ -12,6 +12,8 @@ findings go to the officers' review, never straight to a penalty.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from rules.config.detector_sections import DetectorSettings
@@ -54,7 +56,10 @@ class ImageSettings(DetectorSettings):
     max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest picture fetched, in bytes."
     )
-    fetch_timeout: Duration = Field("10s", description="Time limit for fetching one picture.")
+    fetch_timeout: Duration = Field(
+        default_factory=lambda: timedelta(seconds=10),
+        description="Time limit for fetching one picture.",
+    )
     max_pending: int = Field(
         8,
         ge=1,

@@ -139,7 +139,7 @@ class ImageReport:
     ``checked`` is False when the picture could not be looked at (``problem`` says
     why: too large, not an image, the queue was full...). ``text`` is the recognised
     text in reading order; ``codes`` the payloads of QR codes and barcodes; ``hashes``
-    a perceptual hash per sampled frame; ``nsfw`` a classifier's score in [0, 1] when
+    the perceptual hashes (pHash, dHash) of each sampled frame; ``nsfw`` a classifier's score in [0, 1] when
     that check ran.
     """
 
@@ -150,7 +150,7 @@ class ImageReport:
     sha256: str = ""
     text: str = ""
     codes: tuple[str, ...] = ()
-    hashes: tuple[int, ...] = ()
+    hashes: tuple[tuple[int, int], ...] = ()
     nsfw: float | None = None
     thumbnail: bytes = b""
     width: int = 0

@@ -141,11 +141,11 @@ class ImageStage:
         if not task.cancelled() and task.exception() is not None:
             log.error("image check failed", exc_info=task.exception())
 
-    async def drain(self, timeout: float) -> int:
-        """Wait up to ``timeout`` s for work in flight; returns how many did not finish."""
+    async def drain(self, grace: float) -> int:
+        """Wait up to ``grace`` s for work in flight; returns how many did not finish."""
         if not self._tasks:
             return 0
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
         return len(pending)
 
     async def _report(self, index: int, ref: ImageRef, fetch: Fetcher) -> ImageReport:
