@@ -41,6 +41,10 @@ class OverviewCounts:
         self.clock = clock
         self._history: OrderedDict[tuple[object, ...], tuple[float, Counts]] = OrderedDict()
 
+    def forget(self) -> None:
+        """Drop every kept count (the next overview recounts its whole window)."""
+        self._history.clear()
+
     async def summary(
         self, scope: frozenset[str] | None, day_starts: Sequence[datetime], now: datetime
     ) -> Summary:
