@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
-    FromClause,
     Index,
     Select,
     String,
@@ -424,25 +423,26 @@ class ConsoleQueries(Repository):
 
     # -- the overview --------------------------------------------------------
 
-    async def counts(
+    async def daily_counts(
         self, scope: Collection[str] | None, day_starts: Sequence[datetime], end: datetime
-    ) -> Counts:
-        """Cases and actions from ``day_starts[0]`` until ``end`` (excluded), per day and key.
+    ) -> list[Counts]:
+        """One :class:`Counts` per day, for cases created from ``day_starts[0]`` until ``end``.
 
         ``day_starts`` are local midnights computed by the caller in the
         configured time zone, so the database needs no time zone support.
+        Actions count on their case's day (an action follows its case within
+        seconds), which lets one range scan of the cases find them.
         """
-        start = day_starts[0]
         day = case(
             *((cases.c.created_at >= b, i) for i, b in reversed(list(enumerate(day_starts)))),
             else_=0,
         ).label("day")
         in_window = and_(
             _in_scope(cases.c.group_id, scope),
-            cases.c.created_at >= start,
+            cases.c.created_at >= day_starts[0],
             cases.c.created_at < end,
         )
-        result = Counts(days=[0] * len(day_starts))
+        result = [Counts(days=[0]) for _ in day_starts]
         async with self._read() as conn:
             rows = await conn.execute(
                 select(day, cases.c.group_id, func.count())
@@ -450,34 +450,31 @@ class ConsoleQueries(Repository):
                 .group_by(day, cases.c.group_id)
             )
             for index, group_id, count in rows:
-                result.days[int(index)] += count
-                result.by_group[group_id] = result.by_group.get(group_id, 0) + count
+                result[int(index)].days[0] += count
+                result[int(index)].by_group[group_id] = count
 
             each, name = self._finding_category()
             rows = await conn.execute(
-                select(name.label("category"), func.count(func.distinct(cases.c.id)))
+                select(day, name.label("category"), func.count(func.distinct(cases.c.id)))
                 .select_from(cases.join(each, literal(True)))
                 .where(in_window)
-                .group_by(name)
+                .group_by(day, name)
             )
-            result.by_category = {category: count for category, count in rows}
+            for index, category, count in rows:
+                result[int(index)].by_category[category] = count
 
-            acted = and_(actions.c.at >= start, actions.c.at < end)
-            joined: FromClause = actions
-            if scope is not None:
-                joined = actions.join(cases, cases.c.id == actions.c.case_id)
-                acted = and_(acted, cases.c.group_id.in_(sorted(scope)))
             rows = await conn.execute(
-                select(actions.c.kind, actions.c.status, func.count())
-                .select_from(joined)
-                .where(acted)
-                .group_by(actions.c.kind, actions.c.status)
+                select(day, actions.c.kind, actions.c.status, func.count())
+                .select_from(cases.join(actions, actions.c.case_id == cases.c.id))
+                .where(in_window)
+                .group_by(day, actions.c.kind, actions.c.status)
             )
-            for kind, status, count in rows:
+            for index, kind, status, count in rows:
+                counts = result[int(index)]
                 if status == "failed":
-                    result.failed += count
+                    counts.failed += count
                 elif status in ("done", "substituted"):
-                    result.by_action[kind] = result.by_action.get(kind, 0) + count
+                    counts.by_action[kind] = counts.by_action.get(kind, 0) + count
         return result
 
     async def attention(

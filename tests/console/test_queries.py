@@ -9,13 +9,14 @@ link exactly one signs in.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
 from rules.core.model import Action, ActionKind, Finding, Outcome, OutcomeStatus
-from rules.storage.console_queries import CaseFilter, ConsoleQueries, SqlConsoleAuth
+from rules.storage.console_queries import CaseFilter, ConsoleQueries, Counts, SqlConsoleAuth
 from rules.storage.repositories import Storage
 from tests.fakes import T0, message
 
@@ -75,12 +76,18 @@ async def test_counts_by_day_group_category_and_action(storage: Storage) -> None
         await add_case(storage, "网赌", "gambling", n * 24, failed=n == 0)
     await add_case(storage, "广告", "ads", 1, group="qq:1002")
     starts = [T0.replace(hour=0) - timedelta(days=4 - i) for i in range(5)]
-    counts = await queries.counts(None, starts, T0 + timedelta(seconds=1))
+    daily = await queries.daily_counts(None, starts, T0 + timedelta(seconds=1))
+    assert [d.days for d in daily] == [[0], [1], [1], [1], [2]]
+    assert daily[-1].by_group == {"qq:1001": 1, "qq:1002": 1}
+    counts = functools.reduce(Counts.plus, daily)
     assert counts.days == [0, 1, 1, 1, 2]
     assert counts.by_group == {"qq:1001": 4, "qq:1002": 1}
     assert counts.by_category == {"gambling": 4, "ads": 1}
     assert counts.by_action == {"mute": 4} and counts.failed == 1
-    mine = await queries.counts(frozenset({"qq:1002"}), starts, T0 + timedelta(seconds=1))
+    mine = functools.reduce(
+        Counts.plus,
+        await queries.daily_counts(frozenset({"qq:1002"}), starts, T0 + timedelta(seconds=1)),
+    )
     assert mine.by_group == {"qq:1002": 1} and mine.by_action == {"mute": 1}
     attention = await queries.attention(None, starts[0])
     assert [f.case_id for f in attention.failed] == [1] and attention.open_cases == 5
