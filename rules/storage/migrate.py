@@ -24,7 +24,8 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
 
 
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(_alembic_config(connection), "head")
+    # "heads": migrations written side by side on branches from one revision all apply.
+    command.upgrade(_alembic_config(connection), "heads")
 
 
 async def upgrade(engine: AsyncEngine) -> None:
