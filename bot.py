@@ -165,17 +165,18 @@ def _log_at_configured_level() -> None:
 
 
 def export(args: argparse.Namespace) -> int:
-    from rules.storage.export import case_rows, write_rows
-    from rules.storage.sql_store import SqlStore, resolve_url
+    from rules.officers.export import write_rows
+    from rules.storage import Storage
+    from rules.storage.database import resolve_url
 
     config, _ = _load(args.config)
 
     async def _export() -> int:
-        store = await SqlStore.open(resolve_url(config.database.url, PROJECT_ROOT))
+        storage = await Storage.open(resolve_url(config.database.url, PROJECT_ROOT))
         try:
-            rows = await case_rows(store, args.since, args.group, args.tz)
+            rows = await storage.exports.case_rows(args.since, args.group, args.tz)
         finally:
-            await store.close()
+            await storage.close()
         write_rows(rows, args.output, args.format)
         return len(rows)
 

@@ -1,22 +1,39 @@
-"""Assemble the core from a config: store, detectors, engine, outbox.
+"""Assemble the core from a config: storage, detectors, engine, services, outbox, jobs.
 
-Used by the bot (``bot.py``), by ``scan`` and by tests, so every entry point
-runs the same pipeline.
+The one composition root: used by the bot (``bot.py``), by ``scan`` and by
+tests, so every entry point runs the same pipeline. Each part gets the
+repositories it declares a protocol for (``rules.storage.Storage`` holds them):
+the engine the moderation journal, the member rules the card timelines, the
+word and registry services their repositories, the outbox sender the outbox,
+the digest job the digest queries, the outbox and the registry. The commands
+declare one store over several aggregates (:class:`CommandRepositories`).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rules.commands.service import CommandService
 from rules.commands.table import HANDLERS
 from rules.config import Config, DetectorSettings, RedisSettings
-from rules.core.model import Platform, utcnow
+from rules.core.model import (
+    CaseRecord,
+    ChatEvent,
+    Finding,
+    OfficerTask,
+    Outcome,
+    Platform,
+    Strike,
+    TaskKind,
+    TaskStatus,
+    utcnow,
+)
 from rules.core.paths import PROJECT_ROOT
-from rules.core.ports import Gateway, SharedState
+from rules.core.ports import AuditEntry, Gateway, SharedState
+from rules.core.records import ActionTally, CaseRow, CaseStat
 from rules.detectors.base import Detector
 from rules.detectors.custom_words import WordService
 from rules.detectors.flood import ChatterDetector, FloodDetector
@@ -27,10 +44,12 @@ from rules.detectors.pii import PiiDetector
 from rules.groups.registry import RegistryService
 from rules.members.compliance import Members
 from rules.moderation.engine import Engine
+from rules.officers.digest_job import DigestJob
 from rules.officers.outbox import OutboxSender
 from rules.shared_state.memory import MemoryState
-from rules.storage.resilient import ResilientStore
-from rules.storage.sql_store import resolve_url
+from rules.storage import Storage
+from rules.storage.database import resolve_url
+from rules.text.normalize import fold
 
 MEMORY_URL = "sqlite+aiosqlite://"
 
@@ -87,9 +106,111 @@ def rule_count(detectors: list[Detector[DetectorSettings]]) -> int:
 
 
 @dataclass
+class CommandRepositories:
+    """The commands' store (``rules.commands.service.CommandStore``), made of repositories.
+
+    The commands write cases and reports through the moderation journal like the
+    engine, and read and decide cases, tasks, group settings, the digest's counts
+    and exports; each call goes to the repository that owns it.
+    """
+
+    storage: Storage
+
+    async def claim_message(self, group_id: str, message_id: str, at: datetime) -> bool:
+        return await self.storage.journal.claim_message(group_id, message_id, at)
+
+    async def note_member(self, event: ChatEvent) -> None:
+        await self.storage.journal.note_member(event)
+
+    async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
+        return await self.storage.journal.strike_weight(group_id, member_id, since)
+
+    async def add_strike(self, strike: Strike) -> None:
+        await self.storage.journal.add_strike(strike)
+
+    async def open_case(
+        self,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        step: int,
+        at: datetime,
+        strike_weight: int = 0,
+    ) -> int:
+        return await self.storage.journal.open_case(event, findings, step, at, strike_weight)
+
+    async def record_outcomes(
+        self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime
+    ) -> None:
+        await self.storage.journal.record_outcomes(case_id, outcomes, at)
+
+    async def enqueue_report(
+        self,
+        officer_id: str,
+        text: str,
+        case_id: int | None,
+        at: datetime,
+        due: datetime | None = None,
+        held: bool = False,
+    ) -> int:
+        return await self.storage.journal.enqueue_report(officer_id, text, case_id, at, due, held)
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        await self.storage.journal.record_audit(entry)
+
+    async def get_case(self, case_id: int) -> CaseRecord | None:
+        return await self.storage.cases.get_case(case_id)
+
+    async def member_cases(self, group_id: str, member_id: str, limit: int = 5) -> list[CaseRecord]:
+        return await self.storage.cases.member_cases(group_id, member_id, limit)
+
+    async def set_case_status(self, case_id: int, status: str) -> None:
+        await self.storage.cases.set_case_status(case_id, status)
+
+    async def void_strikes(self, group_id: str, member_id: str) -> int:
+        return await self.storage.cases.void_strikes(group_id, member_id)
+
+    async def add_task(self, task: OfficerTask) -> int:
+        return await self.storage.tasks.add_task(task)
+
+    async def open_tasks_for_case(self, case_id: int) -> list[OfficerTask]:
+        return await self.storage.tasks.open_tasks_for_case(case_id)
+
+    async def count_tasks(self, requester_id: str, kind: TaskKind, since: datetime) -> int:
+        return await self.storage.tasks.count_tasks(requester_id, kind, since)
+
+    async def decide_task(
+        self, task_id: int, status: TaskStatus, decided_by: str, at: datetime
+    ) -> None:
+        await self.storage.tasks.decide_task(task_id, status, decided_by, at)
+
+    async def group_overrides(self) -> dict[str, dict[str, object]]:
+        return await self.storage.settings.group_overrides()
+
+    async def save_group_overrides(
+        self, group_id: str, overrides: dict[str, object], by: str, at: datetime
+    ) -> None:
+        await self.storage.settings.save_group_overrides(group_id, overrides, by, at)
+
+    async def case_stats(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[CaseStat]:
+        return await self.storage.digest.case_stats(group_ids, since, until)
+
+    async def action_tallies(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[ActionTally]:
+        return await self.storage.digest.action_tallies(group_ids, since, until)
+
+    async def case_rows(
+        self, since: datetime, group: str | None = None, tz: str = "Asia/Shanghai"
+    ) -> list[CaseRow]:
+        return await self.storage.exports.case_rows(since, group, tz)
+
+
+@dataclass
 class Runtime:
     config: Config
-    store: ResilientStore
+    storage: Storage  # the database and its repositories
     engine: Engine
     gateways: dict[Platform, Gateway] = field(default_factory=dict)
     words: WordService | None = None  # per-group custom words (the commands use it)
@@ -107,33 +228,44 @@ class Runtime:
         clock: Callable[[], datetime] = utcnow,
         dry_run: bool = False,
         share: bool = False,
+        offline: bool = False,
     ) -> Runtime:
-        """Open the store (migrating it) and build the engine; ``dry_run`` forces dry run.
+        """Open the storage (migrating it) and build the engine; ``dry_run`` forces dry run.
 
         ``share``: use ``[redis]`` to share state with other bot processes (the
         running bot does; offline tools such as ``scan`` keep theirs to themselves).
+        ``offline``: nobody waits on a platform (``scan``): the journal's writes are
+        batched into large transactions instead of committed one decision at a time.
         """
         url = resolve_url(db_url or config.database.url, PROJECT_ROOT)
         shared = await open_shared_state(config.redis) if share else MemoryState()
-        store = await ResilientStore.open(url, answer_within=config.database.timeout)
-        store.shared = shared
+        storage = await Storage.open(
+            url,
+            answer_within=config.database.timeout,
+            shared=shared,
+            offline=offline,
+            normalize=fold,
+        )
         detectors = build_detectors(config, shared)
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
-        members = Members(store, nickname)
-        engine = Engine(config, detectors, store, clock=clock, dry_run=dry_run, members=members)
+        members = Members(storage.compliance, nickname)
+        journal = storage.journal
+        engine = Engine(config, detectors, journal, clock=clock, dry_run=dry_run, members=members)
         engine.delete_first = isinstance(shared, MemoryState)  # alone: see rules.moderation.engine
         words = None
         for detector in engine.detectors:
             if isinstance(detector, KeywordDetector):
-                words = WordService(detector, store, clock=clock)
+                words = WordService(detector, storage.words, clock=clock)
                 await words.load()
-        registry = RegistryService(store, clock=clock, timezone=config.digest.timezone)
+        registry = RegistryService(storage.registry, clock=clock, timezone=config.digest.timezone)
         await registry.load_config(config.registry)
-        commands = CommandService(engine, store, words, registry=registry, handlers=HANDLERS)
+        commands = CommandService(
+            engine, CommandRepositories(storage), words, registry=registry, handlers=HANDLERS
+        )
         await commands.load_settings()
         return cls(
             config=config,
-            store=store,
+            storage=storage,
             engine=engine,
             words=words,
             commands=commands,
@@ -142,8 +274,16 @@ class Runtime:
         )
 
     def outbox(self) -> OutboxSender:
-        return OutboxSender(self.store, self.gateways, clock=self.engine.clock)
+        """Delivers the officers' reports through the registered gateways."""
+        return OutboxSender(self.storage.outbox, self.gateways, clock=self.engine.clock)
+
+    def digest(self) -> DigestJob:
+        """The daily digest job over the registered gateways (``DigestJob.run``)."""
+        storage = self.storage
+        return DigestJob(
+            self.config, storage.digest, storage.outbox, storage.registry, self.gateways
+        )
 
     async def close(self) -> None:
-        await self.store.close()
+        await self.storage.close()
         await self.shared.close()

@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from rules.config import Config, load_config
 from rules.runtime import Runtime, freeze_startup_heap, rule_count
 from rules.shared_state.base import describe
-from rules.storage.sql_store import safe_url
 
 __plugin_meta__ = PluginMetadata(
     name="guard",
@@ -67,7 +66,7 @@ def banner(config: Config, source: Path, runtime: Runtime) -> str:
         f"  config:    {source}",
         f"  OneBot v11 reverse WebSocket: ws://{shown_host}:{config.server.port}/onebot/v11/ws",
         f"  token:     {token}",
-        f"  database:  {safe_url(runtime.store.engine.url.render_as_string(hide_password=False))}",
+        f"  database:  {runtime.storage.database.url}",
         f"  shared:    {describe(runtime.shared)}",
         f"  rules:     {rule_count(runtime.engine.detectors)} loaded "
         f"({len(runtime.engine.detectors)} detectors)",

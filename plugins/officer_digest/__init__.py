@@ -25,7 +25,7 @@ from nonebot_plugin_apscheduler import scheduler  # noqa: E402
 
 from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from rules.core.model import utcnow  # noqa: E402
-from rules.officers.digest import digest_slot, send_digests  # noqa: E402
+from rules.officers.digest import digest_slot  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
     name="officer_digest",
@@ -44,7 +44,7 @@ async def run_digest(now: datetime | None = None) -> int:
 
     The whole job body, in one function (a multi-process lease can wrap it).
     """
-    queued = await send_digests(get_runtime(), now or utcnow())
+    queued = await get_runtime().digest().run(now or utcnow())
     if queued:
         request_outbox_flush()
     return queued

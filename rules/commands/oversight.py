@@ -13,9 +13,9 @@ from rules.commands.parse import duration
 from rules.commands.service import Call, CommandError
 from rules.commands.spec import Level
 from rules.core.messages import action_name, category_name, human_duration
+from rules.core.records import ExportFormat
 from rules.members.audit import audit_group
 from rules.officers.export import export_for_officer
-from rules.storage.export import ExportFormat
 
 DEFAULT_STATS_PERIOD = timedelta(days=7)
 

@@ -41,10 +41,10 @@ from rules.core.model import (
 from rules.core.ports import AuditEntry, Store
 
 if TYPE_CHECKING:
+    from rules.core.records import ActionTally, CaseStat
     from rules.detectors.custom_words import WordService
     from rules.groups.registry import RegistryService
     from rules.moderation.engine import Engine
-    from rules.officers.digest import ActionTally, CaseStat
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,11 @@
-"""What the core needs from outside: a Gateway (a platform), a Store and SharedState.
+"""What the core needs from outside: a Gateway (a platform), the stores, and SharedState.
 
-Platform plugins implement :class:`Gateway`; ``rules.storage`` implements
-:class:`Store`; :class:`SharedState` is in memory (``rules.shared_state.base``) or in
-Redis (``rules.shared_state.redis``). The core only ever talks to these protocols.
+Platform plugins implement :class:`Gateway`; ``rules.storage`` implements the
+moderation journal (:class:`Store`) and the outbox (:class:`ReportQueue`);
+:class:`SharedState` is in memory (``rules.shared_state.memory``) or in Redis
+(``rules.shared_state.redis``). The core only ever talks to these protocols;
+services declare the narrower stores they need beside themselves (e.g.
+``rules.members.compliance.ComplianceStore``).
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ class AuditEntry:
 
 
 class Store(Protocol):
-    """Durable state: strikes, cases, action outcomes, the officer outbox, the audit log."""
+    """The moderation journal: claims, strikes, cases, action outcomes, officer reports,
+    members and the audit log (``rules.storage.journal``)."""
 
     async def claim_message(self, group_id: str, message_id: str, at: datetime) -> bool:
         """True the first time a message is seen; False if it was already handled."""
@@ -185,15 +189,21 @@ class Store(Protocol):
         """
         ...
 
-    async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]: ...
+    async def record_audit(self, entry: AuditEntry) -> None:
+        """One admin command (allowed or refused)."""
+        ...
+
+
+class ReportQueue(Protocol):
+    """The officer outbox as its sender sees it (``rules.storage.outbox``)."""
+
+    async def due_reports(self, now: datetime, limit: int = 50) -> list[OutboxItem]:
+        """Unsent reports due by ``now``, oldest first (held reports wait for the digest)."""
+        ...
 
     async def mark_report_sent(self, item_id: int, at: datetime) -> None: ...
 
     async def mark_report_failed(self, item_id: int, error: str, retry_at: datetime) -> None: ...
-
-    async def record_audit(self, entry: AuditEntry) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

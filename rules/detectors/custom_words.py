@@ -20,35 +20,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from rules.core.model import utcnow
+from rules.core.records import GroupWord, WordList
 from rules.detectors.keyword import KeywordDetector
 from rules.detectors.keyword_index import ALLOW, Term, TermIndex
 from rules.text import normalize
 
-WordList = Literal["block", "allow"]
 GLOBAL = "*"
 DEFAULT_CATEGORY = "custom"
 MAX_WORD_LENGTH = 64
 
 
-@dataclass(frozen=True, slots=True)
-class GroupWord:
-    """One custom word: ``group_id`` is a group or "*" (every group)."""
-
-    group_id: str
-    list: WordList
-    category: str
-    word: str
-    added_by: str = ""
-    at: datetime | None = None
-
-
 class WordStore(Protocol):
-    """What :class:`WordService` needs from the store (``SqlStore`` implements it)."""
+    """What :class:`WordService` needs from the store (``rules.storage.words`` implements it)."""
 
     async def add_group_word(self, word: GroupWord) -> bool: ...
 

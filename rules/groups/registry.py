@@ -8,7 +8,8 @@ command edits) or from the commands layer through :class:`RegistryService`.
 no entry; the daily digest lists them.
 
 Platform-free: the store is any object with the four methods of
-:class:`RegistryStore` (``rules.storage.registry`` implements them).
+:class:`RegistryStore` (``rules.storage.registry`` implements them); the
+entry itself is a shared record (``rules.core.records``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import dataclasses
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 from rules.config import RegistryEntrySettings
 from rules.core.messages import Language, render
 from rules.core.model import split_id, utcnow
+from rules.core.records import REGISTRY_FIELDS, RegistryEntry
 
 CONFIG_AUTHOR = "config"  # updated_by of entries written from the config file
-FIELDS = ("name", "owner", "admins", "responsible", "purpose", "registered_on")
+FIELDS = REGISTRY_FIELDS
 
 # What people may call each field in a command (``/备案 register 群主=张三``).
 FIELD_ALIASES: Mapping[str, str] = {
@@ -48,25 +49,6 @@ _LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
 
 class RegistryError(ValueError):
     """A field name or value that cannot be registered; the message says which and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryEntry:
-    """One group's registration. ``registered_on`` is a calendar date (no time zone)."""
-
-    group_id: str
-    name: str = ""
-    owner: str = ""
-    admins: tuple[str, ...] = ()
-    responsible: str = ""
-    purpose: str = ""
-    registered_on: date | None = None
-    updated_by: str = ""
-    updated_at: datetime | None = None
-
-    def same_content(self, other: RegistryEntry) -> bool:
-        """Equal in every registered field (who changed it and when aside)."""
-        return all(getattr(self, f) == getattr(other, f) for f in ("group_id", *FIELDS))
 
 
 class RegistryStore(Protocol):

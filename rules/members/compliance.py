@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,20 +30,11 @@ from rules.config import Policy
 from rules.core.messages import Language, render
 from rules.core.model import Action, ActionKind, ChatEvent, Decision, EventKind, Finding
 from rules.core.ports import Gateway, Store
+from rules.core.records import ComplianceRecord
 from rules.detectors.nickname import NicknameDetector
 from rules.members import joins
 
 CARD_EVENTS = frozenset({EventKind.MESSAGE, EventKind.JOIN, EventKind.CARD_CHANGE})
-
-
-@dataclass(frozen=True, slots=True)
-class ComplianceRecord:
-    group_id: str
-    member_id: str
-    problem: str
-    first_flagged_at: datetime
-    last_reminded_at: datetime | None
-    acted_at: datetime | None
 
 
 class ComplianceStore(Protocol):

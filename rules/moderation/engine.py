@@ -55,8 +55,8 @@ from rules.core.ports import Gateway, Store
 from rules.detectors.base import Detector
 from rules.moderation import executor, ladder
 from rules.moderation.activity import MemberNotes
+from rules.moderation.escalation import held_for_digest
 from rules.moderation.notices import report_text, worded_notice
-from rules.officers.digest import held_for_digest
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,8 @@ import io
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rules.officers.digest import Digest
+from rules.officers.digest import Digest
 
 MAX_SERIES = 6  # groups drawn on their own; more share one bar segment
 WIDTH_PX, HEIGHT_PX, DPI = 800, 450, 100  # readable on a phone, 10-20 KB

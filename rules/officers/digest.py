@@ -9,11 +9,13 @@ registered (备案), and the lower-severity reports held back by ``[escalation]
 immediate_from``. A chart of violations per day (last 7 days) goes with it
 where the platform can send images.
 
-:func:`send_digests` is the whole scheduled job: it reads the store and the
-platforms' group lists, renders each officer's digest and queues it in the
-durable outbox (idempotently: one digest per officer and day). The period is
-always ``[slot - 1 day, slot)`` where ``slot`` is the latest ``[digest] time``
-at or before ``now``, so a late or repeated run reports the same day.
+This module is the digest itself: what one officer's digest holds
+(:class:`Digest`, one :class:`GroupDigest` per group) and how it is built from
+the store's queries (:class:`DigestQueries`) and the platforms' group lists.
+The scheduled job that renders and queues it is :mod:`rules.officers.digest_job`;
+the text is :mod:`rules.officers.digest_text`, the chart :mod:`rules.officers.chart`.
+The period is always ``[slot - 1 day, slot)`` where ``slot`` is the latest
+``[digest] time`` at or before ``now``, so a late or repeated run reports the same day.
 """
 
 from __future__ import annotations
@@ -24,100 +26,27 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from rules.config import Config, DigestSettings, Policy
+from rules.config import Config, DigestSettings
 from rules.core.messages import Language
-from rules.core.model import Finding, split_id
-from rules.core.ports import Directory, Gateway, GroupInfo, as_directory, media_sender
-
-if TYPE_CHECKING:
-    from rules.groups.registry import RegistryEntry
-    from rules.runtime import Runtime
-    from rules.storage.sql_store import SqlStore
+from rules.core.ports import Directory, Gateway, GroupInfo, as_directory
+from rules.core.records import (
+    ActionTally,
+    CaseStat,
+    FailedAction,
+    GroupActivity,
+    HeldReport,
+    OpenAppeal,
+    OpenTimeline,
+    RegistryEntry,
+)
 
 log = logging.getLogger(__name__)
 
 DAYS = 7  # days shown in the chart
 DIRECTORY_CONCURRENCY = 4
-
-
-# ---------------------------------------------------------------- records read from the store
-
-
-@dataclass(frozen=True, slots=True)
-class CaseStat:
-    group_id: str
-    at: datetime
-    categories: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ActionTally:
-    group_id: str
-    kind: str
-    status: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class FailedAction:
-    group_id: str
-    case_id: int
-    member_id: str
-    card: str
-    kind: str
-    detail: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OpenTimeline:
-    """A member flagged for a wrong card and not yet acted on."""
-
-    group_id: str
-    member_id: str
-    card: str
-    problem: str
-    flagged_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OpenAppeal:
-    group_id: str
-    task_id: int
-    case_id: int | None
-    requester_id: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class GroupActivity:
-    group_id: str
-    name: str
-    last_activity: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class HeldReport:
-    """A report held for the digest (``[escalation] immediate_from``)."""
-
-    id: int
-    case_id: int | None
-    group_id: str
-    member_id: str
-    card: str
-    categories: tuple[str, ...]
-    at: datetime
-    text: str
-
-
-def finding_categories(findings: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
-    """A case's categories, each once (a finding without one counts as its detector)."""
-    return tuple(
-        dict.fromkeys(str(f.get("category") or f.get("detector") or "?") for f in findings)
-    )
 
 
 # ---------------------------------------------------------------- the digest
@@ -182,16 +111,30 @@ class Digest:
 # ---------------------------------------------------------------- building
 
 
-def held_for_digest(findings: Iterable[Finding], policy: Policy) -> bool:
-    """Whether an escalation waits for the digest: below ``[escalation] immediate_from``.
+class DigestQueries(Protocol):
+    """What the digest reads from the store (``rules.storage.digest`` implements it).
 
-    Only where the group gets digests; a case is as severe as its worst finding.
+    Every query takes the groups of interest and, where it says so, the period
+    ``[since, until)``.
     """
-    if not policy.digest.enabled:
-        return False
-    ladder = policy.ladder
-    severity = max((ladder.severity_of(f.category) for f in findings), default=None)
-    return (severity or ladder.default_severity) < policy.escalation.immediate_from
+
+    async def case_stats(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[CaseStat]: ...
+
+    async def action_tallies(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[ActionTally]: ...
+
+    async def failed_actions(
+        self, group_ids: Collection[str], since: datetime, until: datetime
+    ) -> list[FailedAction]: ...
+
+    async def open_timelines(self, group_ids: Collection[str]) -> list[OpenTimeline]: ...
+
+    async def open_appeals(self, group_ids: Collection[str]) -> list[OpenAppeal]: ...
+
+    async def group_activity(self) -> list[GroupActivity]: ...
 
 
 def digest_slot(now: datetime, settings: DigestSettings) -> datetime:
@@ -245,13 +188,13 @@ async def _group_info(
             return None
 
 
-def _common_language(config: Config, group_ids: Collection[str]) -> Language:
+def common_language(config: Config, group_ids: Collection[str]) -> Language:
     languages = {config.policy_for(g).moderation.language for g in group_ids}
     return languages.pop() if len(languages) == 1 else config.moderation.language
 
 
 async def build_group_digests(
-    store: SqlStore,
+    store: DigestQueries,
     config: Config,
     group_ids: Collection[str],
     since: datetime,
@@ -326,65 +269,3 @@ async def build_group_digests(
             per_day=tuple(per_day[group_id]),
         )
     return digests
-
-
-def _can_send_images(gateways: Mapping[Any, Gateway], officer_id: str) -> bool:
-    platform, _ = split_id(officer_id)
-    return media_sender(gateways.get(platform)) is not None
-
-
-async def send_digests(runtime: Runtime, now: datetime) -> int:
-    """Queue today's digest for every officer (once per day); return how many were queued.
-
-    The scheduled job's whole body (``plugins/officer_digest``): safe to run
-    again, late or from several processes (the outbox dedupe key keeps one
-    digest per officer and day). Ask the outbox to flush afterwards.
-    """
-    from rules.officers.chart import DigestChart, digest_chart
-    from rules.officers.digest_text import render_digest
-
-    config, store = runtime.config, runtime.store
-    settings = config.digest
-    until = digest_slot(now, settings)
-    since = until - timedelta(days=1)
-    info = await platform_groups(runtime.gateways.values())
-    await store.note_groups({g: i.name if i else "" for g, i in info.items()}, now)
-    group_ids = sorted(set(info) | {a.group_id for a in await store.group_activity()})
-    registry = {e.group_id: e for e in await store.list_registry()}
-    officers = officers_of(config, group_ids)
-    by_group = await build_group_digests(
-        store, config, group_ids, since, until, info=info, registry=registry
-    )
-    charts: dict[tuple[object, ...], DigestChart | None] = {}  # same groups, same chart
-    queued = 0
-    for officer, groups in officers.items():
-        digest = Digest(
-            officer_id=officer,
-            since=since,
-            until=until,
-            timezone=settings.timezone,
-            language=_common_language(config, groups),
-            groups=tuple(by_group[g] for g in groups),
-            held=tuple(await store.held_reports(officer)),
-        )
-        if digest.quiet and not settings.send_when_quiet:
-            continue
-        chart = None
-        if settings.chart and _can_send_images(runtime.gateways, officer):
-            shape = tuple((g.group_id, g.per_day) for g in digest.groups)
-            if shape not in charts:  # CPU-bound (0.3-0.5 s): in a thread, off the event loop
-                charts[shape] = await asyncio.to_thread(digest_chart, digest)
-            chart = charts[shape]
-        parts = render_digest(digest, chart.legend if chart else None)
-        messages: list[tuple[str, bytes | None]] = [(text, None) for text in parts]
-        messages[-1] = (parts[-1], chart.png if chart else None)  # the legend ends the text
-        key = f"digest:{officer}:{until.date().isoformat()}"
-        if await store.enqueue_digest(officer, messages, [h.id for h in digest.held], key, now):
-            queued += 1
-    released = await store.release_held(officers.keys(), now)
-    if released:
-        log.warning(
-            "digest: %d held report(s) of officers without a digest sent as reports", released
-        )
-    log.info("digest: queued for %d officer(s), period %s to %s", queued, since, until)
-    return queued

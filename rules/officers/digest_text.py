@@ -13,15 +13,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rules.core.messages import Language, action_name, category_name, render, truncate
+from rules.core.records import FailedAction, HeldReport, OpenAppeal, OpenTimeline
 from rules.officers.chart import ChartLegend
-from rules.officers.digest import (
-    Digest,
-    FailedAction,
-    GroupDigest,
-    HeldReport,
-    OpenAppeal,
-    OpenTimeline,
-)
+from rules.officers.digest import Digest, GroupDigest
 from rules.officers.outbox import MAX_CHARS
 
 MAX_LINES = 5  # per list in a group block

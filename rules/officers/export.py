@@ -1,5 +1,7 @@
-"""Send an officer the case export (CSV or XLSX) by private message, where the platform can.
+"""Case exports for officers: the file (CSV or XLSX), and sending it by private message.
 
+The rows come from the store (:class:`CaseExport`, ``rules.storage.export``);
+:func:`rows_bytes` makes the file (``python bot.py export`` writes it to disk).
 The ``/export`` command (commands layer) calls :func:`export_for_officer` after
 it has checked that the officer may see the groups asked for; this module does
 not authorise. The rows are those of ``python bot.py export`` (evidence
@@ -10,19 +12,59 @@ or a send that fails, gets a short text with the command to run on the server.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
 
 from rules.core.messages import Language, render
 from rules.core.model import utcnow
 from rules.core.ports import Gateway, media_sender
-from rules.storage.export import ExportFormat, case_rows, rows_bytes
+from rules.core.records import EXPORT_COLUMNS, CaseRow, ExportFormat
 
-if TYPE_CHECKING:
-    from rules.storage.sql_store import SqlStore
+
+class CaseExport(Protocol):
+    """The store's side of an export (``rules.storage.export`` implements it)."""
+
+    async def case_rows(
+        self, since: datetime, group: str | None = None, tz: str = "Asia/Shanghai"
+    ) -> list[CaseRow]:
+        """Cases created at or after ``since`` (optionally one group), oldest first."""
+        ...
+
+
+def rows_bytes(rows: list[CaseRow], fmt: ExportFormat) -> bytes:
+    """The rows with a header line as a CSV (UTF-8 with BOM) or XLSX file's bytes.
+
+    CSV has a BOM so Excel shows Chinese correctly; XLSX is written by openpyxl.
+    """
+    if fmt == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(row.values() for row in rows)
+        return text.getvalue().encode("utf-8-sig")
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "cases"
+    sheet.append(list(EXPORT_COLUMNS))
+    for row in rows:
+        sheet.append(row.values())
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_rows(rows: list[CaseRow], path: Path, fmt: ExportFormat) -> None:
+    """Write the rows with a header line as CSV or XLSX."""
+    path.write_bytes(rows_bytes(rows, fmt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +93,7 @@ def server_command(since: datetime, group: str | None, fmt: ExportFormat) -> str
 
 
 async def export_for_officer(
-    store: SqlStore,
+    store: CaseExport,
     gateway: Gateway,
     officer_id: str,
     since: datetime,
@@ -72,7 +114,7 @@ async def export_for_officer(
     zone = ZoneInfo(timezone)
     local_since = since.astimezone(zone)
     now = (now or utcnow()).astimezone(zone)
-    rows = await case_rows(store, since, group, timezone)
+    rows = await store.case_rows(since, group, timezone)
     everywhere = render("export_all_groups", language)
     scope = render(
         "export_scope", language, since=f"{local_since:%Y-%m-%d}", group=group or everywhere

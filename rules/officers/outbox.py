@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from rules.core.messages import render
 from rules.core.model import Platform, split_id, utcnow
-from rules.core.ports import Gateway, OutboxItem, Store, media_sender
+from rules.core.ports import Gateway, OutboxItem, ReportQueue, media_sender
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class OutboxSender:
 
     def __init__(
         self,
-        store: Store,
+        store: ReportQueue,
         gateways: Mapping[Platform, Gateway],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

@@ -217,7 +217,7 @@ async def run_scan(
     lines: Iterable[str] = source
     if fmt == "qq-export":
         lines = (json.dumps(r, ensure_ascii=False) for r in parse_qq_export(source))
-    runtime = await Runtime.start(config, db_url=db_url or MEMORY_URL, dry_run=True)
+    runtime = await Runtime.start(config, db_url=db_url or MEMORY_URL, dry_run=True, offline=True)
     try:
         records = await scan_lines(runtime, lines)
     finally:

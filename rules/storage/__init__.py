@@ -1,5 +1,16 @@
-"""SQLAlchemy async implementation of the Store port (SQLite default, PostgreSQL)."""
+"""Durable state on SQLAlchemy 2 async (SQLite by default, PostgreSQL too).
 
-from rules.storage.sql_store import SqlStore
+One :class:`~rules.storage.database.Database` (engine, write lock, migrations)
+and one repository per aggregate, each behind the protocol its consumer
+declares: the moderation journal (``journal``: the engine's hot path, with its
+statements written once in ``journal_sql`` and run by ``sqlite3`` itself on a
+SQLite file, ``raw_sqlite``), the outbox, cases, tasks, group settings, card
+compliance, custom words, the registry, the digest's queries and case exports.
+``resilient`` wraps the journal, the outbox and the compliance timelines by
+composition to ride out database outages. :class:`Storage` opens them all.
+Imports only ``rules.core``.
+"""
 
-__all__ = ["SqlStore"]
+from rules.storage.repositories import Storage
+
+__all__ = ["Storage"]

@@ -1,8 +1,8 @@
-"""Store methods for group-card compliance: when a member was first flagged,
-last reminded, and acted on (table ``member_compliance``).
+"""Group-card compliance: when a member was first flagged, last reminded, and acted on
+(table ``member_compliance``).
 
-Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
-:class:`rules.members.compliance.Members` for the reminder -> grace -> action timeline.
+The :class:`rules.members.compliance.ComplianceStore` of
+:class:`rules.members.compliance.Members` (the reminder -> grace -> action timeline).
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
-from rules.members.compliance import ComplianceRecord
-from rules.storage.base import StoreBase
+from rules.core.records import ComplianceRecord
+from rules.storage.base import Repository
 from rules.storage.tables import member_compliance as mc
 
 
-class ComplianceStoreMixin(StoreBase):
+class ComplianceRepository(Repository):
     async def get_compliance(self, group_id: str, member_id: str) -> ComplianceRecord | None:
         query = select(mc).where(mc.c.group_id == group_id).where(mc.c.member_id == member_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
@@ -64,7 +64,7 @@ class ComplianceStoreMixin(StoreBase):
     async def flagged_members(self) -> list[tuple[str, str]]:
         """(group, member) of every timeline still open (not yet acted on)."""
         query = select(mc.c.group_id, mc.c.member_id).where(mc.c.acted_at.is_(None))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [(r.group_id, r.member_id) for r in (await conn.execute(query)).all()]
 
     async def _set(self, group_id: str, member_id: str, **values: object) -> None:

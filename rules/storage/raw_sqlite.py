@@ -1,179 +1,145 @@
-"""The hot path's statements on a SQLite file, through the ``sqlite3`` module itself.
+"""The journal on a SQLite file through the ``sqlite3`` module itself.
 
 Measured (``make bench-qq``, every message a violation): the store's worker
 threads spent about 1.5 ms of CPU per violation in SQLAlchemy's per-statement
-machinery (compiling cache keys, bind and result processors, cursor wrapping)
+execution machinery (cache keys, bind and result processing, cursor wrapping)
 around work that takes SQLite itself a few tens of microseconds, all of it
-holding the GIL the event loop needs. Through ``sqlite3`` the same statements
-cost a fraction of that, and a row at a time is cheap enough that the batch
-logic here stays simple (one statement per row where a result per row is
-needed: a claim's win, a new row's id).
+holding the GIL the event loop needs. So on a SQLite file the journal's
+statements (:mod:`rules.storage.journal_sql`, SQLAlchemy Core) are compiled
+once each for ``sqlite3`` (:class:`SqliteExecutor`) and run there: the same
+SQL, with SQLAlchemy's own bind processors, so both paths store values the
+same way (aware datetimes as naive UTC text, booleans as 0/1, JSON as text)
+and each reads what the other wrote. ``sqlite3`` errors are raised as
+SQLAlchemy's, as the rest of the store raises them.
 
-Values are stored exactly as SQLAlchemy stores them, so each side reads what the
-other wrote (see :func:`db_value`): aware datetimes as naive UTC text
-``YYYY-MM-DD HH:MM:SS.ffffff`` (timestamps compare as text), booleans as 0/1,
-JSON through ``json.dumps``.
+Two ways to run work on the file:
 
-:class:`SqliteFile` runs work in one writer thread and one reader thread (WAL:
-reads never wait for the writer), each with its own connection.
-:class:`RawOps` is the hot path's statements for one connection; its SQLAlchemy
-twin is ``rules.storage.batched.AlchemyOps`` (PostgreSQL, and SQLite in memory).
+- :class:`SqliteFile` (the bot): one writer thread and one reader thread, each
+  with its own connection (WAL: reads never wait for the writer); every
+  :meth:`~SqliteFile.write` is one transaction.
+- :class:`SqliteBatch` (offline ``scan``): work runs in the caller's thread on
+  one connection whose write transaction stays open over many calls and is
+  committed every :data:`BATCH_WRITES` writes, at close, and before any other
+  connection reads or writes (:attr:`rules.storage.database.Database.settle`).
+  Nobody waits for a platform offline, so nothing is gained by committing each
+  line; reads on that connection see its own uncommitted writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert
 
-from rules.storage.tables import metadata
+from rules.storage.database import Database, apply_pragmas
+from rules.storage.journal_sql import JournalOps, Row
 
 R = TypeVar("R")
 
-# Columns a conflicting insert refreshes (another process, or an earlier event, added
-# the row first); none: the row is skipped. Shared with the SQLAlchemy statements.
-REFRESH: dict[str, tuple[str, ...]] = {
-    "handled_messages": (),
-    "groups": ("last_activity",),
-    "members": ("card", "nickname", "role", "last_seen"),
-}
-# Their conflict keys: the primary keys in the schema.
-KEYS: dict[str, tuple[str, ...]] = {
-    name: tuple(column.name for column in metadata.tables[name].primary_key.columns)
-    for name in REFRESH
-}
+BATCH_WRITES = 2000  # an offline batch commits after this many writes
+_DIALECT = sqlite.dialect()
+_Processor = Callable[[Any], Any] | None
 
 
-def apply_pragmas(conn: Any) -> None:
-    """WAL, foreign keys, a busy timeout and NORMAL sync on a new DB-API connection."""
-    cursor = conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    # WAL + NORMAL: commits skip the fsync (done at checkpoints); the database
-    # cannot be corrupted, a power cut may lose only the last transactions.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement as ``sqlite3`` runs it: the SQL, and how to build its parameters."""
+
+    statement: Executable  # held, so its id (the cache key) is never reused
+    sql: str
+    slots: tuple[tuple[str | None, Any, _Processor], ...]  # (row key | None, literal, processor)
+
+    def params(self, row: Row) -> tuple[Any, ...]:
+        values = []
+        for key, literal, process in self.slots:
+            value = literal if key is None else row[key]
+            values.append(value if process is None else process(value))
+        return tuple(values)
 
 
-def db_value(value: Any) -> Any:
-    """A Python value as SQLAlchemy's SQLite dialect stores it in our tables."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; use aware datetimes")
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return value
+_COMPILED: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
 
 
-@functools.cache
-def insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    """``INSERT`` of ``columns``; for tables in :data:`REFRESH`, conflict-safe."""
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    if table not in REFRESH:
-        return sql
-    refresh = REFRESH[table]
-    on = f" ON CONFLICT ({', '.join(KEYS[table])}) DO "
-    if not refresh:
-        return sql + on + "NOTHING"
-    return sql + on + "UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in refresh)
+def compiled(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
+    """``statement`` compiled for ``sqlite3`` with parameters ``keys`` (cached)."""
+    found = _COMPILED.get((id(statement), keys))
+    if found is not None:
+        return found
+    clause = cast(ClauseElement, statement)
+    column_keys = list(keys) if isinstance(statement, Insert) else None
+    form = cast(SQLCompiler, clause.compile(dialect=_DIALECT, column_keys=column_keys))
+    slots = []
+    for name in form.positiontup or ():
+        bind = form.binds[name]
+        if name not in keys and isinstance(statement, Insert):
+            # SQLAlchemy would fill in the column's default; this path does not
+            raise ValueError(f"no value for column {name!r}: give every column a value")
+        process = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+        slots.append((name, None, process) if name in keys else (None, bind.value, process))
+    found = _Compiled(statement, form.string, tuple(slots))
+    _COMPILED[(id(statement), keys)] = found
+    return found
 
 
-def _params(rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
-    return (tuple(db_value(v) for v in row.values()) for row in rows)
+class SqliteExecutor:
+    """:class:`rules.storage.journal_sql.Executor` on one ``sqlite3`` connection."""
 
-
-_STRIKE_SUM = (
-    "SELECT coalesce(sum(weight), 0) FROM strikes"
-    " WHERE group_id = ? AND member_id = ? AND voided = 0 AND at >= ?"
-)
-_REPORT_SENT = "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, image = NULL WHERE id = ?"
-_REPORT_FAILED = (
-    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?"
-)
-
-
-class RawOps:
-    """The hot path's statements on one ``sqlite3`` connection (rows are dicts, in
-    column order; every row of a call has the same columns)."""
+    dialect = "sqlite"
+    many_returning = False
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def claim(self, rows: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
-        """Insert new handled messages; the (group, message) keys that went in."""
-        won = set()
-        for row in rows:
-            cursor = self.conn.execute(insert_sql("handled_messages", tuple(row)), *_params([row]))
-            if cursor.rowcount == 1:
-                won.add((row["group_id"], row["message_id"]))
-        return won
+    def rows(self, statement: Executable, params: Row) -> Sequence[Sequence[Any]]:
+        form = compiled(statement, tuple(params))
+        return self.conn.execute(form.sql, form.params(params)).fetchall()
 
-    def strike_weights(self, queries: Sequence[tuple[str, str, datetime]]) -> list[int]:
-        """Each (group, member, since)'s sum of unvoided strike weights since then."""
-        run = self.conn.execute
-        return [
-            int(run(_STRIKE_SUM, (group, member, db_value(since))).fetchone()[0])
-            for group, member, since in queries
-        ]
+    def run_many(self, statement: Executable, rows: Sequence[Row]) -> None:
+        form = compiled(statement, tuple(rows[0]))
+        self.conn.executemany(form.sql, [form.params(row) for row in rows])
 
-    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert ``rows`` (conflict-safe for the tables in :data:`REFRESH`)."""
-        if rows:
-            self.conn.executemany(insert_sql(table, tuple(rows[0])), _params(rows))
-
-    def insert_ids(self, table: str, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert ``rows``; their new ids, in order."""
-        ids = []
-        for row in rows:
-            cursor = self.conn.execute(insert_sql(table, tuple(row)), *_params([row]))
-            assert cursor.lastrowid is not None
-            ids.append(cursor.lastrowid)
-        return ids
-
-    def mark_reports(
-        self, sent: Sequence[tuple[int, datetime]], failed: Sequence[tuple[int, datetime, str]]
-    ) -> None:
-        """Outbox items sent (id, at), or failed (id, retry at, error)."""
-        if sent:
-            self.conn.executemany(_REPORT_SENT, ((db_value(at), i) for i, at in sent))
-        if failed:
-            self.conn.executemany(
-                _REPORT_FAILED, ((error, db_value(at), i) for i, at, error in failed)
-            )
+    def rows_many(self, statement: Executable, rows: Sequence[Row]) -> Sequence[Sequence[Any]]:
+        raise NotImplementedError("sqlite3 runs a returning statement one row at a time")
 
 
 @contextlib.contextmanager
 def _as_sqlalchemy_errors() -> Iterator[None]:
-    """Raise ``sqlite3`` errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``...),
-    as the rest of the store does: callers tell a bad statement from an outage by them."""
+    """Raise ``sqlite3`` errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``...):
+    callers tell a bad statement from an outage by them."""
     try:
         yield
     except sqlite3.Error as exc:
         raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
 
 
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    apply_pragmas(conn)
+    return conn
+
+
 class SqliteFile:
     """A SQLite file worked on from two threads: one writes, one reads.
 
     Each thread keeps its own connection (in autocommit mode: :meth:`write` opens
-    and ends its transaction itself).
+    and ends its transaction itself). Writes hold the database's write lock.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, database: Database, path: str) -> None:
+        assert database.write_lock is not None  # SQLite always has one
         self.path = path
+        self._lock = database.write_lock
         self._local = threading.local()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="groupguard-sqlite-write")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="groupguard-sqlite-read")
@@ -181,34 +147,33 @@ class SqliteFile:
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None)
-            apply_pragmas(conn)
-            self._local.conn = conn
+            conn = self._local.conn = _connect(self.path)
         return conn
 
-    def _in_transaction(self, work: Callable[[RawOps], R]) -> R:
+    def _in_transaction(self, work: Callable[[JournalOps], R]) -> R:
         with _as_sqlalchemy_errors():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                result = work(RawOps(conn))
+                result = work(JournalOps(SqliteExecutor(conn)))
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return result
 
-    def _reading(self, work: Callable[[RawOps], R]) -> R:
+    def _reading(self, work: Callable[[JournalOps], R]) -> R:
         with _as_sqlalchemy_errors():
-            return work(RawOps(self._connection()))
+            return work(JournalOps(SqliteExecutor(self._connection())))
 
-    async def write(self, work: Callable[[RawOps], R]) -> R:
+    async def write(self, work: Callable[[JournalOps], R]) -> R:
         """Run ``work`` in one write transaction in the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writer, self._in_transaction, work
-        )
+        async with self._lock:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, self._in_transaction, work
+            )
 
-    async def read(self, work: Callable[[RawOps], R]) -> R:
+    async def read(self, work: Callable[[JournalOps], R]) -> R:
         """Run ``work`` (reads only) in the reader thread."""
         return await asyncio.get_running_loop().run_in_executor(self._reader, self._reading, work)
 
@@ -224,3 +189,65 @@ class SqliteFile:
         for pool in (self._writer, self._reader):
             await asyncio.get_running_loop().run_in_executor(pool, close_own)
             await asyncio.to_thread(pool.shutdown)
+
+
+class SqliteBatch:
+    """A SQLite file written in large transactions from the caller's thread (see module doc)."""
+
+    def __init__(self, database: Database, path: str, batch_writes: int = BATCH_WRITES) -> None:
+        assert database.write_lock is not None
+        self.batch_writes = batch_writes
+        self._database = database
+        self._lock = database.write_lock
+        self._conn = _connect(path)
+        self._ops = JournalOps(SqliteExecutor(self._conn))
+        self._writes = 0  # in the open transaction; 0: none open
+        database.settle = self.commit
+
+    async def write(self, work: Callable[[JournalOps], R]) -> R:
+        """Run ``work`` in the open write transaction (begun, holding the lock, if none is)."""
+        if not self._writes:
+            await self._lock.acquire()
+            try:
+                with _as_sqlalchemy_errors():
+                    self._conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._lock.release()
+                raise
+        self._writes += 1
+        try:
+            with _as_sqlalchemy_errors():
+                self._conn.execute("SAVEPOINT work")
+                try:
+                    result = work(self._ops)
+                except BaseException:
+                    self._conn.execute("ROLLBACK TO work")  # this work only: the batch stays
+                    raise
+                finally:
+                    self._conn.execute("RELEASE work")
+        finally:
+            if self._writes >= self.batch_writes:
+                self.commit()
+        return result
+
+    async def read(self, work: Callable[[JournalOps], R]) -> R:
+        """Run ``work`` on the batch's connection: it sees the batch's own writes."""
+        with _as_sqlalchemy_errors():
+            return work(self._ops)
+
+    def commit(self) -> None:
+        """Commit the open transaction, if any, and let other writers in."""
+        if not self._writes:
+            return
+        self._writes = 0
+        try:
+            with _as_sqlalchemy_errors():
+                self._conn.execute("COMMIT")
+        finally:
+            self._lock.release()
+
+    async def close(self) -> None:
+        self.commit()
+        if self._database.settle == self.commit:
+            self._database.settle = None
+        self._conn.close()

@@ -1,6 +1,6 @@
-"""Store methods for the group registry (备案, table ``group_registry``).
+"""The group registry (备案, table ``group_registry``).
 
-Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
+The :class:`rules.groups.registry.RegistryStore` of
 :class:`rules.groups.registry.RegistryService`. Dates are stored as ``YYYY-MM-DD``.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from rules.core.model import utcnow
-from rules.groups.registry import RegistryEntry
-from rules.storage.base import StoreBase
+from rules.core.records import RegistryEntry
+from rules.storage.base import Repository
 from rules.storage.tables import group_registry as reg
 
 
@@ -31,7 +31,7 @@ def _entry(row: Any) -> RegistryEntry:
     )
 
 
-class RegistryStoreMixin(StoreBase):
+class RegistryRepository(Repository):
     async def put_registry(self, entry: RegistryEntry) -> None:
         """Insert or replace a group's entry."""
         values = {
@@ -50,12 +50,12 @@ class RegistryStoreMixin(StoreBase):
             await conn.execute(insert(reg).values(values))
 
     async def get_registry(self, group_id: str) -> RegistryEntry | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(reg).where(reg.c.group_id == group_id))).first()
         return None if row is None else _entry(row)
 
     async def list_registry(self) -> list[RegistryEntry]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(select(reg).order_by(reg.c.group_id))).all()
         return [_entry(row) for row in rows]
 

@@ -1,6 +1,6 @@
-"""Store methods for per-group custom words and allow-lists (table ``group_words``).
+"""Per-group custom words and allow-lists (table ``group_words``).
 
-Mixed into :class:`rules.storage.sql_store.SqlStore`; used by
+The :class:`rules.detectors.custom_words.WordStore` of
 :class:`rules.detectors.custom_words.WordService`. ``group_id`` "*" means every group; allow
 words are stored with an empty category.
 """
@@ -11,12 +11,12 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from rules.core.model import utcnow
-from rules.detectors.custom_words import GroupWord, WordList
-from rules.storage.base import StoreBase
+from rules.core.records import GroupWord, WordList
+from rules.storage.base import Repository
 from rules.storage.tables import group_words
 
 
-class WordsStoreMixin(StoreBase):
+class WordRepository(Repository):
     async def add_group_word(self, word: GroupWord) -> bool:
         """Insert a custom word; False if the same word is already on that list."""
         try:
@@ -51,7 +51,7 @@ class WordsStoreMixin(StoreBase):
         query = select(group_words).order_by(group_words.c.id)
         if group_id is not None:
             query = query.where(group_words.c.group_id == group_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [
             GroupWord(r["group_id"], r["list"], r["category"], r["word"], r["added_by"], r["at"])

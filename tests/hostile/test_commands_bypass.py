@@ -87,7 +87,7 @@ class Env:
         """Everything a command could change, in one query (and the settings)."""
         tables = (cases, strikes, outbox, group_words, group_settings, audit_log)
         counts = [select(func.count()).select_from(t).scalar_subquery() for t in tables]
-        async with self.runtime.store.engine.connect() as conn:
+        async with self.runtime.storage.database.engine.connect() as conn:
             row = (await conn.execute(select(*counts))).one()
         overrides = {g: self.runtime.config.runtime_overrides(g) for g in (GROUP_A, GROUP_B, ROOM)}
         return (len(self.gateway.performed), *row, repr(overrides))
@@ -120,7 +120,7 @@ class Env:
         after = await self.state()
         assert after[:-2] == before[:-2] and after[-1] == before[-1], f"{text!r} did something"
         assert after[-2] == before[-2] + 1, f"{text!r} was not audited"  # audit_log rows
-        async with self.runtime.store.engine.connect() as conn:
+        async with self.runtime.storage.database.engine.connect() as conn:
             row = (
                 await conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(1))
             ).one()
@@ -139,7 +139,7 @@ async def env() -> AsyncIterator[Env]:
     assert runtime.commands is not None
     runtime.commands.register(Platform.QQ, Edge(gateway, directory))
     runtime.commands.register(Platform.WECHAT, Edge(FakeGateway(Platform.WECHAT), directory))
-    case_b = await runtime.store.open_case(
+    case_b = await runtime.storage.journal.open_case(
         message("x", user="qq:200011", group=GROUP_B), (), 0, clock()
     )
     yield Env(runtime, gateway, clock, case_b)
@@ -290,7 +290,7 @@ async def test_overlong_arguments(env: Env, key: str) -> None:
         reply, outcome = await env.attempt(long_text, caller, group)
         assert refused(outcome) or outcome.startswith("error"), reply
         assert len(reply) < 1000
-    async with env.runtime.store.engine.connect() as conn:
+    async with env.runtime.storage.database.engine.connect() as conn:
         longest = (await conn.execute(select(func.max(func.length(audit_log.c.command))))).scalar()
     assert longest is not None and longest <= 300
 

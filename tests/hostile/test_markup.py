@@ -56,7 +56,7 @@ class QQ:
     clock: Clock
 
     async def audited(self) -> int:
-        async with self.runtime.store.engine.connect() as conn:
+        async with self.runtime.storage.database.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(audit_log))).scalar())
 
     def sent_since(self, mark: int) -> list[Any]:

@@ -165,7 +165,7 @@ async def test_engine_handles_anything(
     for finding in decision.findings:
         assert 0 <= finding.start <= finding.end <= len(chat.text)
     if decision.case_id is not None:
-        case = await engine.runtime.store.get_case(decision.case_id)
+        case = await engine.runtime.storage.cases.get_case(decision.case_id)
         assert case is not None and len(case.evidence) <= MAX_TEXT
 
 

@@ -13,7 +13,7 @@ from rules.core.model import Platform, Role
 from rules.core.ports import GroupInfo
 from rules.moderation.engine import Engine
 from rules.runtime import Runtime
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
 from tests.fakes import FakeDirectoryGateway
 
 NOW = datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
@@ -37,10 +37,11 @@ async def test_run_digest_queues_once_and_wakes_the_outbox(
     import plugins.officer_digest as plugin
 
     config = parse_config({"escalation": {"officers": ["qq:90001"]}})
-    store = await SqlStore.open("sqlite+aiosqlite://")
+    storage = await Storage.open("sqlite+aiosqlite://")
     groups = {"qq:1": GroupInfo("qq:1", "办公室工作群", 10, Role.ADMIN)}
     gateways = {Platform.QQ: FakeDirectoryGateway(groups=groups)}
-    runtime = Runtime(config, store, Engine(config, [], store), gateways=gateways)  # type: ignore[arg-type]
+    engine = Engine(config, [], storage.journal)
+    runtime = Runtime(config, storage, engine, gateways=gateways)
     woken: list[bool] = []
     monkeypatch.setattr(plugin, "get_runtime", lambda: runtime)
     monkeypatch.setattr(plugin, "request_outbox_flush", lambda: woken.append(True))
@@ -48,6 +49,6 @@ async def test_run_digest_queues_once_and_wakes_the_outbox(
     assert await plugin.run_digest(NOW) == 1
     assert await plugin.run_digest(NOW) == 0  # already queued today
     assert woken == [True]
-    [digest] = await store.due_reports(NOW)
+    [digest] = await storage.outbox.due_reports(NOW)
     assert digest.officer_id == "qq:90001" and "未备案的群（1）：办公室工作群" in digest.text
-    await store.close()
+    await storage.close()

@@ -20,7 +20,8 @@ from rules.commands.table import HANDLERS
 from rules.config import parse_config
 from rules.core.model import Platform
 from rules.moderation.engine import Engine
-from rules.storage.sql_store import SqlStore
+from rules.runtime import CommandRepositories
+from rules.storage import Storage
 from rules.storage.tables import audit_log, outbox
 from tests.fakes import WordListDetector
 
@@ -37,15 +38,15 @@ async def service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CommandServi
 
     runtime = get_runtime()
     config = parse_config({"escalation": {"officers": [f"qq:{OFFICER}"]}})
-    store = await SqlStore.open("sqlite+aiosqlite://")
-    engine = Engine(config, [WordListDetector({"测试赌局": "gambling"})], store)  # type: ignore[list-item]
-    commands = CommandService(engine, store, handlers=HANDLERS)
+    storage = await Storage.open("sqlite+aiosqlite://")
+    engine = Engine(config, [WordListDetector({"测试赌局": "gambling"})], storage.journal)  # type: ignore[list-item]
+    commands = CommandService(engine, CommandRepositories(storage), handlers=HANDLERS)
     gateway = get_gateway()
     commands.register(Platform.QQ, Edge(gateway, gateway))
     monkeypatch.setattr(runtime, "commands", commands)
     monkeypatch.setattr(gateway, "verify_delay", 0.0)
     yield commands
-    await store.close()
+    await storage.close()
 
 
 def _event(**fields: Any) -> Any:
@@ -110,7 +111,7 @@ def expect_reply(ctx: Any, group: int, event: Any, reply: str) -> None:
 
 
 async def audit_outcomes(service: CommandService) -> list[tuple[str, str]]:
-    async with service.store.engine.connect() as conn:  # type: ignore[attr-defined]
+    async with service.store.storage.database.read() as conn:  # type: ignore[attr-defined]
         rows = await conn.execute(select(audit_log.c.actor_id, audit_log.c.outcome))
         return [(r[0], r[1]) for r in rows]
 
@@ -253,7 +254,7 @@ async def test_report_as_a_reply_reaches_the_officer(app: App, service: CommandS
         expect_bot_role(ctx, group)
         expect_reply(ctx, group, event, "已收到您的举报，已转交负责人处理，谢谢。")
         await bot.handle_event(event)
-    async with service.store.engine.connect() as conn:  # type: ignore[attr-defined]
+    async with service.store.storage.database.read() as conn:  # type: ignore[attr-defined]
         [(officer, report)] = (await conn.execute(select(outbox.c.officer_id, outbox.c.text))).all()
     assert officer == f"qq:{OFFICER}"
     assert "被举报：张三+办公室(30003)" in report and "消息：来玩测试赌局 加我" in report

@@ -53,7 +53,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     test_engine = Engine(
         config,
         [WordListDetector(WORDS), FloodDetector()],  # type: ignore[list-item]
-        runtime.store,
+        runtime.storage.journal,
     )
     monkeypatch.setattr(runtime, "engine", test_engine)
     monkeypatch.setattr(get_gateway(), "verify_delay", 0.0)
@@ -105,7 +105,9 @@ def notice(group: int, user: int, text_: str) -> Message:
 
 async def next_case(engine: Engine) -> int:
     """The number the next case will get (tests share one store)."""
-    async with engine.store.engine.connect() as conn:  # type: ignore[attr-defined]
+    from plugins.guard import get_runtime
+
+    async with get_runtime().storage.database.read() as conn:
         return int((await conn.execute(select(func.max(cases.c.id)))).scalar() or 0) + 1
 
 

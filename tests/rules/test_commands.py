@@ -71,7 +71,7 @@ class Env:
         return reply
 
     async def audit_rows(self) -> list[tuple[str, str | None, str, str]]:
-        async with self.runtime.store.engine.connect() as conn:
+        async with self.runtime.storage.database.engine.connect() as conn:
             rows = await conn.execute(
                 select(audit_log.c.actor_id, audit_log.c.group_id, audit_log.c.command,
                        audit_log.c.outcome).order_by(audit_log.c.id)
@@ -79,7 +79,7 @@ class Env:
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
     async def outbox(self) -> list[tuple[str, str]]:
-        async with self.runtime.store.engine.connect() as conn:
+        async with self.runtime.storage.database.engine.connect() as conn:
             rows = await conn.execute(select(outbox.c.officer_id, outbox.c.text))
             return [(r[0], r[1]) for r in rows]
 
@@ -232,7 +232,9 @@ async def test_group_permissions_each_role_each_command(env: Env, spec: object, 
 
     assert isinstance(spec, CommandSpec)
     caller, level = CALLERS[who]
-    await env.runtime.store.open_case(message("x", user=BOB.id, at=T0), (), 0, T0)  # case #1
+    await env.runtime.storage.journal.open_case(
+        message("x", user=BOB.id, at=T0), (), 0, T0
+    )  # case #1
     reply = await env.say(_invocation(spec.key), caller=caller, mentions=(BOB.id,))
     (actor, group, command, outcome) = (await env.audit_rows())[-1]
     assert (actor, group, command) == (caller.id, GROUP, _invocation(spec.key))
@@ -356,7 +358,7 @@ async def test_mute_kick_unmute_act_through_the_gateway_and_record_cases(env: En
     assert await env.say("/kick 李四+教务处 广告") == (
         "已将 李四+教务处(200002) 移出本群，原因：广告（案件 #2）。"
     )
-    async with env.runtime.store.engine.connect() as conn:
+    async with env.runtime.storage.database.engine.connect() as conn:
         rows = (await conn.execute(select(cases.c.member_id, cases.c.evidence))).all()
     assert [tuple(r) for r in rows] == [(ALICE.id, "刷屏"), (BOB.id, "广告")]
 
@@ -426,7 +428,10 @@ async def test_appeal_round_trip_pardoned(env: Env) -> None:
     # The officer pardons by private message: the case and its strikes are void...
     reply = await env.say(f"/赦免 #{case_id}", caller=OFFICER_M, group=None)
     assert reply == f"已赦免案件 #{case_id}，其违规记录已撤销。"
-    assert await env.runtime.store.strike_weight(GROUP, ALICE.id, T0 - timedelta(days=1)) == 0
+    assert (
+        await env.runtime.storage.journal.strike_weight(GROUP, ALICE.id, T0 - timedelta(days=1))
+        == 0
+    )
     # ...and the member is told.
     to_alice = [t for who, t in await env.outbox() if who == ALICE.id]
     assert to_alice == [f"您对案件 #{case_id} 的申诉已通过，相关违规记录已撤销。"]
@@ -580,7 +585,7 @@ async def test_every_command_is_audited_with_who_where_what_and_outcome(env: Env
     assert rows[0][3].startswith("refused: ")
     assert rows[1][3] == "ok: mute qq:200001: done"
     assert rows[2][3].startswith("error: 时长「abc」看不懂")
-    async with env.runtime.store.engine.connect() as conn:
+    async with env.runtime.storage.database.engine.connect() as conn:
         assert (await conn.execute(select(strikes.c.weight))).scalars().all() == [1]
 
 

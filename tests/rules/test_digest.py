@@ -19,24 +19,23 @@ from sqlalchemy import insert, select
 from rules.config import ConfigError, DigestSettings, parse_config
 from rules.core.model import ActionKind, Decision, Platform, Role
 from rules.core.ports import GroupInfo
+from rules.core.records import FailedAction
 from rules.groups.registry import RegistryEntry, RegistryService
 from rules.moderation.engine import Engine
 from rules.officers.chart import MAX_SERIES, chart_legend, digest_chart
 from rules.officers.digest import (
     DAYS,
     Digest,
-    FailedAction,
     GroupDigest,
     build_group_digests,
     digest_slot,
     officers_of,
     platform_groups,
-    send_digests,
 )
 from rules.officers.digest_text import render_digest
 from rules.officers.outbox import MAX_CHARS, OutboxSender
 from rules.runtime import Runtime
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
 from rules.storage.tables import outbox, tasks
 from tests.fakes import (
     FakeDirectoryGateway,
@@ -78,7 +77,7 @@ def day(n: int, hours: int = 3) -> datetime:
 class Seeded:
     def __init__(self, runtime: Runtime, qq: FakeDirectoryGateway, wx: FakeDirectoryGateway):
         self.runtime = runtime
-        self.store: SqlStore = runtime.store
+        self.storage: Storage = runtime.storage
         self.qq = qq
         self.wx = wx
         self.decisions: dict[str, Decision] = {}
@@ -86,8 +85,8 @@ class Seeded:
 
 async def seed() -> Seeded:
     config = parse_config(CONFIG)
-    store = await SqlStore.open("sqlite+aiosqlite://")
-    engine = Engine(config, [WordListDetector(WORDS)], store, clock=lambda: NOW)  # type: ignore[list-item]
+    storage = await Storage.open("sqlite+aiosqlite://")
+    engine = Engine(config, [WordListDetector(WORDS)], storage.journal, clock=lambda: NOW)  # type: ignore[list-item]
     qq = FakeDirectoryGateway(
         groups={
             OFFICE: GroupInfo(OFFICE, "办公室工作群", 160, Role.ADMIN),
@@ -100,7 +99,7 @@ async def seed() -> Seeded:
     wx = FakeDirectoryGateway(
         platform=Platform.WECHAT, groups={ROOM: GroupInfo(ROOM, "Project room", 30, Role.OWNER)}
     )
-    runtime = Runtime(config, store, engine, gateways={Platform.QQ: qq, Platform.WECHAT: wx})
+    runtime = Runtime(config, storage, engine, gateways={Platform.QQ: qq, Platform.WECHAT: wx})
     seeded = Seeded(runtime, qq, wx)
     mute_fails = FakeGateway(fail={ActionKind.MUTE})
 
@@ -120,7 +119,7 @@ async def seed() -> Seeded:
     await say("己", "测试赌局", "qq:2006", OFFICE, day(6, 4), gateway=mute_fails)
     # 财务群: one insult on day 3, appealed; a member still fixing an empty card
     await say("庚", "测试脏话", "qq:2007", FINANCE, day(3))
-    async with store.engine.begin() as conn:
+    async with storage.database.write() as conn:
         await conn.execute(
             insert(tasks).values(
                 kind="appeal",
@@ -134,16 +133,20 @@ async def seed() -> Seeded:
                 created_at=NOW - timedelta(hours=3),
             )
         )
-    await store.note_member(message("", user="qq:2008", group=FINANCE, card="", at=NOW - DAY))
-    await store.flag_member(FINANCE, "qq:2008", "群名片为空", NOW - DAY)
+    await storage.journal.note_member(
+        message("", user="qq:2008", group=FINANCE, card="", at=NOW - DAY)
+    )
+    await storage.compliance.flag_member(FINANCE, "qq:2008", "群名片为空", NOW - DAY)
     # an idle group (last message 40 days ago), a quiet one, one without digests
-    await store.note_member(message("早", user="qq:2009", group=IDLE, at=SLOT - 40 * DAY))
-    await store.note_member(message("收到", user="qq:2010", group=SUPPORT, at=NOW - 2 * DAY))
+    await storage.journal.note_member(message("早", user="qq:2009", group=IDLE, at=SLOT - 40 * DAY))
+    await storage.journal.note_member(
+        message("收到", user="qq:2010", group=SUPPORT, at=NOW - 2 * DAY)
+    )
     await say("辛", "测试脏话", "qq:2011", OFF, day(6))
     # the WeChat room (English, its own officer): gambling on the digest's day
     await say("Bob", "测试赌局", "wechat:wxid_b", ROOM, day(6), gateway=wx)
 
-    registry = RegistryService(store, clock=lambda: NOW)
+    registry = RegistryService(storage.registry, clock=lambda: NOW)
     for group_id in (OFFICE, FINANCE, SUPPORT, ROOM):
         name = qq.groups[group_id].name if group_id in qq.groups else wx.groups[group_id].name
         await registry.set(RegistryEntry(group_id, name=name, responsible="王主任"), OFFICER)
@@ -156,12 +159,12 @@ async def seeded() -> Seeded:
 
 
 async def test_group_digests_count_the_seeded_week(seeded: Seeded) -> None:
-    store, config = seeded.store, seeded.runtime.config
+    storage, config = seeded.storage, seeded.runtime.config
     info = await platform_groups(seeded.runtime.gateways.values())
     groups = [OFFICE, FINANCE, IDLE, SUPPORT]
-    registry = {e.group_id: e for e in await store.list_registry()}
+    registry = {e.group_id: e for e in await storage.registry.list_registry()}
     digests = await build_group_digests(
-        store, config, groups, SLOT - DAY, SLOT, info=info, registry=registry
+        storage.digest, config, groups, SLOT - DAY, SLOT, info=info, registry=registry
     )
 
     office = digests[OFFICE]
@@ -200,18 +203,20 @@ def test_officers_see_their_groups_with_digests_on() -> None:
 
 
 async def test_send_digests_queues_one_digest_per_officer_and_day(seeded: Seeded) -> None:
-    store = seeded.store
-    held_before = await store.held_reports(OFFICER)
+    storage = seeded.storage
+    held_before = await storage.outbox.held_reports(OFFICER)
     assert [h.case_id for h in held_before] == [seeded.decisions["戊2"].case_id]
-    assert all(item.case_id != held_before[0].case_id for item in await store.due_reports(NOW))
+    assert all(
+        item.case_id != held_before[0].case_id for item in await storage.outbox.due_reports(NOW)
+    )
 
-    assert await send_digests(seeded.runtime, NOW) == 2
-    assert await send_digests(seeded.runtime, NOW + timedelta(hours=5)) == 0  # same day again
+    assert await seeded.runtime.digest().run(NOW) == 2
+    assert await seeded.runtime.digest().run(NOW + timedelta(hours=5)) == 0  # same day again
 
-    due = await store.due_reports(NOW)
+    due = await storage.outbox.due_reports(NOW)
     digests = {item.officer_id: item for item in due if item.kind == "digest"}
     assert set(digests) == {OFFICER, WX_OFFICER}
-    assert await store.held_reports(OFFICER) == []  # folded into the digest
+    assert await storage.outbox.held_reports(OFFICER) == []  # folded into the digest
     text = digests[OFFICER].text
     assert text.startswith("【群卫士日报】2026年11月9日\n统计时段：11-08 08:00 至 11-09 08:00")
     assert "共4个群：违规3起，处理失败1项，名片待整改1人，待处理申诉1件" in text
@@ -237,24 +242,24 @@ async def test_send_digests_queues_one_digest_per_officer_and_day(seeded: Seeded
 
 
 async def test_digest_delivery_sends_text_then_chart(seeded: Seeded) -> None:
-    await send_digests(seeded.runtime, NOW)
-    sender = OutboxSender(seeded.store, seeded.runtime.gateways, clock=lambda: NOW)
+    await seeded.runtime.digest().run(NOW)
+    sender = OutboxSender(seeded.storage.outbox, seeded.runtime.gateways, clock=lambda: NOW)
     await sender.flush()
     texts = [text for officer, text in seeded.qq.private if officer == OFFICER]
     digest = [t for t in texts if t.startswith("【群卫士日报】")]
     assert len(digest) == 1 and "【群卫士上报】" not in digest[0]  # never coalesced with reports
     [(officer, png)] = seeded.qq.images
     assert officer == OFFICER and png.startswith(b"\x89PNG\r\n\x1a\n")
-    async with seeded.store.engine.connect() as conn:
+    async with seeded.storage.database.engine.connect() as conn:
         kept = (await conn.execute(select(outbox.c.image).where(outbox.c.kind == "digest"))).all()
     assert all(row.image is None for row in kept)  # images are not kept once sent
 
 
 async def test_a_failed_image_does_not_resend_the_digest() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+    storage = await Storage.open("sqlite+aiosqlite://")
     gateway = FakeMediaGateway(media_fails=True)
-    await store.enqueue_digest(OFFICER, [("digest", b"\x89PNG...")], [], "k", NOW)
-    sender = OutboxSender(store, {Platform.QQ: gateway}, clock=lambda: NOW)
+    await storage.outbox.enqueue_digest(OFFICER, [("digest", b"\x89PNG...")], [], "k", NOW)
+    sender = OutboxSender(storage.outbox, {Platform.QQ: gateway}, clock=lambda: NOW)
     assert await sender.flush() == 1
     assert await sender.flush() == 0
     assert gateway.private == [(OFFICER, "digest")] and gateway.images == []
@@ -263,8 +268,8 @@ async def test_a_failed_image_does_not_resend_the_digest() -> None:
 async def test_a_text_only_platform_gets_no_chart(seeded: Seeded) -> None:
     text_only = FakeGateway()
     seeded.runtime.gateways[Platform.QQ] = text_only
-    await send_digests(seeded.runtime, NOW)
-    [item] = [i for i in await seeded.store.due_reports(NOW) if i.officer_id == OFFICER]
+    await seeded.runtime.digest().run(NOW)
+    [item] = [i for i in await seeded.storage.outbox.due_reports(NOW) if i.officer_id == OFFICER]
     assert item.kind == "digest" and item.image is None
     assert "附图" not in item.text and "〔图" not in item.text
     # without the platform's group list: the store's groups, named as registered, no size
@@ -276,23 +281,23 @@ async def test_quiet_digest_is_skipped_when_configured() -> None:
     config = parse_config(
         {"escalation": {"officers": [OFFICER]}, "digest": {"send_when_quiet": False}}
     )
-    store = await SqlStore.open("sqlite+aiosqlite://")
-    runtime = Runtime(config, store, Engine(config, [], store))
-    await store.note_member(message("收到", group=SUPPORT, at=NOW - DAY))
-    await RegistryService(store).set(RegistryEntry(SUPPORT), "qq:1")
-    assert await send_digests(runtime, NOW) == 0
-    loud = Runtime(parse_config({"escalation": {"officers": [OFFICER]}}), store, runtime.engine)
-    assert await send_digests(loud, NOW) == 1
-    [item] = await store.due_reports(NOW)
+    storage = await Storage.open("sqlite+aiosqlite://")
+    runtime = Runtime(config, storage, Engine(config, [], storage.journal))
+    await storage.journal.note_member(message("收到", group=SUPPORT, at=NOW - DAY))
+    await RegistryService(storage.registry).set(RegistryEntry(SUPPORT), "qq:1")
+    assert await runtime.digest().run(NOW) == 0
+    loud = Runtime(parse_config({"escalation": {"officers": [OFFICER]}}), storage, runtime.engine)
+    assert await loud.digest().run(NOW) == 1
+    [item] = await storage.outbox.due_reports(NOW)
     assert "过去一天没有需要处理的事项。" in item.text
 
 
 async def test_held_reports_of_an_officer_without_digest_are_released() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
-    await store.enqueue_report("qq:777", "old report", None, NOW - DAY, held=True)
-    assert await store.due_reports(NOW) == []
-    assert await store.release_held({OFFICER}, NOW) == 1
-    [item] = await store.due_reports(NOW)
+    storage = await Storage.open("sqlite+aiosqlite://")
+    await storage.journal.enqueue_report("qq:777", "old report", None, NOW - DAY, held=True)
+    assert await storage.outbox.due_reports(NOW) == []
+    assert await storage.outbox.release_held({OFFICER}, NOW) == 1
+    [item] = await storage.outbox.due_reports(NOW)
     assert (item.officer_id, item.kind, item.text) == ("qq:777", "report", "old report")
 
 

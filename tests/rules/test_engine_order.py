@@ -11,19 +11,26 @@ import pytest
 
 from rules.config import DetectorSettings, parse_config
 from rules.core.model import Action, ActionKind, ChatEvent, Outcome, OutcomeStatus
+from rules.core.ports import Store
 from rules.detectors.base import Detector
 from rules.moderation.engine import Engine
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
 from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message
 
 WORDS = {"笨蛋": "insult"}
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SqlStore]:
-    store = await SqlStore.open("sqlite+aiosqlite://")
-    yield store
-    await store.close()
+async def storage() -> AsyncIterator[Storage]:
+    storage = await Storage.open("sqlite+aiosqlite://")
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+def store(storage: Storage) -> Store:
+    """The engine's store: the moderation journal."""
+    return storage.journal
 
 
 def make_engine(store: Any) -> Engine:
@@ -31,7 +38,7 @@ def make_engine(store: Any) -> Engine:
     return Engine(parse_config({}), detectors, store, clock=Clock())
 
 
-async def test_one_members_violations_climb_the_ladder_in_order(store: SqlStore) -> None:
+async def test_one_members_violations_climb_the_ladder_in_order(store: Store) -> None:
     engine, gateway = make_engine(store), FakeGateway()
     decisions = await asyncio.gather(*(engine.handle(message("笨蛋"), gateway) for _ in range(3)))
     assert sorted(d.step for d in decisions) == [1, 2, 3]
@@ -44,7 +51,7 @@ async def test_one_members_violations_climb_the_ladder_in_order(store: SqlStore)
 class SlowCaseStore:
     """The real store, but writing a case waits until the test says so."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self.release = asyncio.Event()
         self.fail = False
@@ -72,7 +79,7 @@ class WatchingGateway(FakeGateway):
         return outcome
 
 
-async def test_the_first_action_does_not_wait_for_the_case_write(store: SqlStore) -> None:
+async def test_the_first_action_does_not_wait_for_the_case_write(store: Store) -> None:
     slow = SlowCaseStore(store)
     gateway = WatchingGateway()
     handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
@@ -85,7 +92,7 @@ async def test_the_first_action_does_not_wait_for_the_case_write(store: SqlStore
     assert all(o.action.case_id == decision.case_id for o in decision.outcomes)
 
 
-async def test_a_failed_case_write_still_lets_the_actions_finish(store: SqlStore) -> None:
+async def test_a_failed_case_write_still_lets_the_actions_finish(store: Store) -> None:
     slow = SlowCaseStore(store)
     slow.fail = True
     gateway = WatchingGateway()
@@ -100,7 +107,7 @@ async def test_a_failed_case_write_still_lets_the_actions_finish(store: SqlStore
 class SlowClaimStore:
     """The real store, but the claim waits until the test says so (and may be lost)."""
 
-    def __init__(self, store: SqlStore, won: bool = True) -> None:
+    def __init__(self, store: Store, won: bool = True) -> None:
         self._store = store
         self.release = asyncio.Event()
         self.won = won
@@ -113,7 +120,7 @@ class SlowClaimStore:
         return await self._store.claim_message(group_id, message_id, at) and self.won
 
 
-async def test_the_deletion_does_not_wait_for_the_claim(store: SqlStore) -> None:
+async def test_the_deletion_does_not_wait_for_the_claim(store: Store) -> None:
     slow = SlowClaimStore(store)
     gateway = WatchingGateway()
     handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
@@ -129,7 +136,7 @@ async def test_the_deletion_does_not_wait_for_the_claim(store: SqlStore) -> None
 
 
 async def test_a_message_claimed_elsewhere_is_deleted_but_not_judged_again(
-    store: SqlStore,
+    store: Store,
 ) -> None:
     slow = SlowClaimStore(store, won=False)  # another process handles this message
     slow.release.set()
@@ -139,7 +146,7 @@ async def test_a_message_claimed_elsewhere_is_deleted_but_not_judged_again(
     assert decision.case_id is None and "already handled" in decision.notes[0]
 
 
-async def test_with_other_processes_the_claim_comes_before_any_action(store: SqlStore) -> None:
+async def test_with_other_processes_the_claim_comes_before_any_action(store: Store) -> None:
     slow = SlowClaimStore(store, won=False)  # another process handles this message
     engine = make_engine(slow)
     engine.delete_first = False  # state shared with other processes (Redis)
@@ -152,7 +159,7 @@ async def test_with_other_processes_the_claim_comes_before_any_action(store: Sql
     assert gateway.performed == [] and decision.case_id is None
 
 
-async def test_without_the_right_to_delete_the_fallback_still_applies(store: SqlStore) -> None:
+async def test_without_the_right_to_delete_the_fallback_still_applies(store: Store) -> None:
     gateway = FakeGateway(caps=frozenset({ActionKind.WARN}))
     decision = await make_engine(store).handle(message("你个笨蛋"), gateway)
     assert gateway.kinds() == [ActionKind.WARN]
@@ -160,18 +167,26 @@ async def test_without_the_right_to_delete_the_fallback_still_applies(store: Sql
     assert skipped[ActionKind.DELETE] in (OutcomeStatus.SKIPPED, OutcomeStatus.SUBSTITUTED)
 
 
-def counting_members(store: SqlStore, writes: list[datetime]) -> SqlStore:
-    """``store`` that also appends the time of each member write to ``writes``."""
+class CountingMembers:
+    """The real store, that also appends the time of each member write to ``writes``."""
 
-    class Counting(SqlStore):
-        async def note_member(self, event: ChatEvent) -> None:
-            writes.append(event.time)
-            await super().note_member(event)
+    def __init__(self, store: Store, writes: list[datetime]) -> None:
+        self._store = store
+        self.writes = writes
 
-    return Counting(store.engine)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def note_member(self, event: ChatEvent) -> None:
+        self.writes.append(event.time)
+        await self._store.note_member(event)
 
 
-async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlStore) -> None:
+def counting_members(store: Store, writes: list[datetime]) -> CountingMembers:
+    return CountingMembers(store, writes)
+
+
+async def test_a_member_is_written_once_however_many_messages_arrive(store: Store) -> None:
     writes: list[datetime] = []
     engine, gateway = make_engine(counting_members(store, writes)), FakeGateway()
     await asyncio.gather(*(engine.handle(message("你好"), gateway) for _ in range(5)))
@@ -181,11 +196,13 @@ async def test_a_member_is_written_once_however_many_messages_arrive(store: SqlS
     assert len(writes) == 1  # same card and role: not written again
 
 
-async def test_a_talking_group_keeps_its_last_activity_fresh(store: SqlStore) -> None:
+async def test_a_talking_group_keeps_its_last_activity_fresh(
+    storage: Storage, store: Store
+) -> None:
     writes: list[datetime] = []
     engine, gateway = make_engine(counting_members(store, writes)), FakeGateway()
     for minutes in (0, 4, 9, 12, 15, 23):  # one member, same card: only the clock moves
         await engine.handle(message("你好", at=T0 + timedelta(minutes=minutes)), gateway)
     assert writes == [T0, T0 + timedelta(minutes=12), T0 + timedelta(minutes=23)]
-    activity = {g.group_id: g.last_activity for g in await store.group_activity()}
+    activity = {g.group_id: g.last_activity for g in await storage.digest.group_activity()}
     assert activity["qq:1001"] == T0 + timedelta(minutes=23)

@@ -10,16 +10,17 @@ import pytest
 
 from rules.config import parse_config
 from rules.core.model import ActionKind, Finding, OutcomeStatus
+from rules.core.ports import Store
 from rules.moderation.engine import Engine
-from rules.officers.digest import held_for_digest
-from rules.storage.sql_store import SqlStore
+from rules.moderation.escalation import held_for_digest
+from rules.storage import Storage
 from tests.fakes import Clock, FakeGateway, WordListDetector, message
 
 OFFICER = "qq:90001"
 WORDS = {"测试脏话": "insult", "测试赌局": "gambling", "测试链接": "link"}
 
 
-def engine(store: SqlStore, clock: Clock, **escalation: Any) -> Engine:
+def engine(store: Store, clock: Clock, **escalation: Any) -> Engine:
     config = parse_config(
         {
             "escalation": {"officers": [OFFICER], **escalation},
@@ -36,14 +37,14 @@ def engine(store: SqlStore, clock: Clock, **escalation: Any) -> Engine:
 
 async def routed(text: str, group: str = "qq:1001", **escalation: Any) -> tuple[bool, str]:
     """Whether the report was held for the digest, and the escalation's outcome detail."""
-    store, clock = await SqlStore.open("sqlite+aiosqlite://"), Clock()
-    decision = await engine(store, clock, **escalation).handle(
+    storage, clock = await Storage.open("sqlite+aiosqlite://"), Clock()
+    decision = await engine(storage.journal, clock, **escalation).handle(
         message(text, group=group), FakeGateway()
     )
     [outcome] = [o for o in decision.outcomes if o.action.kind is ActionKind.ESCALATE]
     assert outcome.status is OutcomeStatus.DONE
-    held = [h.case_id for h in await store.held_reports(OFFICER)]
-    due = [r.case_id for r in await store.due_reports(clock.now + timedelta(days=30))]
+    held = [h.case_id for h in await storage.outbox.held_reports(OFFICER)]
+    due = [r.case_id for r in await storage.outbox.due_reports(clock.now + timedelta(days=30))]
     assert sorted(held + due) == [decision.case_id]  # queued exactly once, one way or the other
     return bool(held), outcome.detail
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from rules.config import parse_config
+from rules.officers.export import write_rows
 from rules.offline.scan import run_scan
-from rules.storage.export import case_rows, write_rows
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[2]
 T = datetime(2026, 11, 2, 1, 0, tzinfo=UTC).timestamp()
@@ -38,11 +38,11 @@ async def _seed(tmp_path: Path, url: str) -> str:
 
 
 async def test_csv_and_xlsx_exports_hold_the_cases(tmp_path: Path, db_url: str) -> None:
-    store = await SqlStore.open(await _seed(tmp_path, db_url))
-    rows = await case_rows(store, datetime(2026, 11, 1, tzinfo=UTC))
-    only_g2 = await case_rows(store, datetime(2026, 11, 1, tzinfo=UTC), group="qq:2")
-    none = await case_rows(store, datetime(2026, 12, 1, tzinfo=UTC))
-    await store.close()
+    storage = await Storage.open(await _seed(tmp_path, db_url))
+    rows = await storage.exports.case_rows(datetime(2026, 11, 1, tzinfo=UTC))
+    only_g2 = await storage.exports.case_rows(datetime(2026, 11, 1, tzinfo=UTC), group="qq:2")
+    none = await storage.exports.case_rows(datetime(2026, 12, 1, tzinfo=UTC))
+    await storage.close()
     assert len(only_g2) == 1 and none == []
 
     out_csv, out_xlsx = tmp_path / "cases.csv", tmp_path / "cases.xlsx"

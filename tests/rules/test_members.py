@@ -82,7 +82,7 @@ async def test_reminder_grace_action_timeline(runtime: Runtime) -> None:
     first = gateway.performed[0].text
     assert first == "请在3天内按群规修改群名片（缺少部门，应为「姓名+部门」），逾期将移出本群。"
     assert "2天" in gateway.performed[1].text
-    due = await runtime.store.due_reports(T0 + timedelta(days=10))
+    due = await runtime.storage.outbox.due_reports(T0 + timedelta(days=10))
     assert len(due) == 1 and "qq:2001" in due[0].text
 
 
@@ -92,7 +92,7 @@ async def test_fixing_the_card_ends_the_timeline(runtime: Runtime) -> None:
     await runtime.engine.handle(
         message("b", card="张三+办公室", at=T0 + timedelta(days=1)), gateway
     )
-    assert await runtime.store.get_compliance("qq:1001", "qq:2001") is None
+    assert await runtime.storage.compliance.get_compliance("qq:1001", "qq:2001") is None
     # broken again later: a fresh grace period, not an immediate kick
     await runtime.engine.handle(message("c", card="张三", at=T0 + timedelta(days=5)), gateway)
     assert gateway.kinds() == [ActionKind.REMIND, ActionKind.REMIND]
@@ -308,7 +308,7 @@ async def test_join_screening(
     assert reason in decision.findings[0].detail
     if expected:
         assert reason in gateway.performed[0].text
-    [report] = await rt.store.due_reports(T0 + timedelta(minutes=1))
+    [report] = await rt.storage.outbox.due_reports(T0 + timedelta(minutes=1))
     assert report.officer_id == "qq:900" and "入群审核" in report.text and reason in report.text
     await rt.close()
 
@@ -364,7 +364,7 @@ async def test_audit_runs_every_member_through_the_timeline(runtime: Runtime) ->
     assert (result.checked, result.flagged, result.reminded, result.acted) == (4, 1, 1, 0)
     assert [(a.kind, a.target_id) for a in gateway.performed] == [(ActionKind.REMIND, "qq:2")]
     assert len(result.problems) == 2
-    [report] = await runtime.store.due_reports(clock.now + timedelta(minutes=1))
+    [report] = await runtime.storage.outbox.due_reports(clock.now + timedelta(minutes=1))
     assert "成员检查" in report.text and "超过100人上限" in report.text
     clock.advance(timedelta(days=3))
     [result] = await audit_all(runtime.engine, directory, gateway, bot_id="qq:99")

@@ -11,7 +11,8 @@ from openpyxl import load_workbook
 
 from rules.core.model import Finding, Platform
 from rules.officers.export import export_for_officer
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
+from rules.storage.export import ExportQueries
 from tests.fakes import FakeGateway, FakeMediaGateway, message
 
 SINCE = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 11-01 00:00 in Shanghai
@@ -20,18 +21,18 @@ OFFICER = "qq:90001"
 
 
 @pytest.fixture
-async def store() -> SqlStore:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+async def store() -> ExportQueries:
+    storage = await Storage.open("sqlite+aiosqlite://")
     insult = Finding("keyword", "insult", "笨蛋", 0, 2)
     for n, group in enumerate(["qq:1", "qq:1", "qq:2"]):
         event = message("笨蛋", group=group, user=f"qq:{700 + n}", at=SINCE + timedelta(days=n + 1))
-        await store.open_case(event, (insult,), 1, event.time)
+        await storage.journal.open_case(event, (insult,), 1, event.time)
     old = message("笨蛋", at=SINCE - timedelta(days=3))
-    await store.open_case(old, (insult,), 1, old.time)  # before the export period
-    return store
+    await storage.journal.open_case(old, (insult,), 1, old.time)  # before the export period
+    return storage.exports
 
 
-async def test_officer_receives_the_xlsx_and_a_summary(store: SqlStore) -> None:
+async def test_officer_receives_the_xlsx_and_a_summary(store: ExportQueries) -> None:
     gateway = FakeMediaGateway()
     result = await export_for_officer(store, gateway, OFFICER, SINCE, group="qq:1", now=NOW)
     assert result.sent and result.cases == 2
@@ -45,7 +46,7 @@ async def test_officer_receives_the_xlsx_and_a_summary(store: SqlStore) -> None:
     assert gateway.private == [(OFFICER, f"已导出2起案件（2026-11-01起，qq:1），见文件 {name}。")]
 
 
-async def test_csv_for_every_group(store: SqlStore) -> None:
+async def test_csv_for_every_group(store: ExportQueries) -> None:
     gateway = FakeMediaGateway()
     result = await export_for_officer(store, gateway, OFFICER, SINCE, fmt="csv", now=NOW)
     [(_, name, data)] = gateway.files
@@ -54,7 +55,7 @@ async def test_csv_for_every_group(store: SqlStore) -> None:
     assert [r["group"] for r in read] == ["qq:1", "qq:1", "qq:2"]
 
 
-async def test_a_text_only_platform_gets_the_server_command(store: SqlStore) -> None:
+async def test_a_text_only_platform_gets_the_server_command(store: ExportQueries) -> None:
     gateway = FakeGateway(platform=Platform.QQ)
     result = await export_for_officer(store, gateway, OFFICER, SINCE, group="qq:2", language="en")
     assert not result.sent and result.error
@@ -65,7 +66,7 @@ async def test_a_text_only_platform_gets_the_server_command(store: SqlStore) -> 
     )
 
 
-async def test_a_refused_file_is_explained(store: SqlStore) -> None:
+async def test_a_refused_file_is_explained(store: ExportQueries) -> None:
     gateway = FakeMediaGateway(media_fails=True)
     result = await export_for_officer(store, gateway, OFFICER, SINCE, now=NOW)
     assert not result.sent and result.error == "file refused"
@@ -73,7 +74,7 @@ async def test_a_refused_file_is_explained(store: SqlStore) -> None:
     assert text.startswith("文件发送失败（file refused）") and "--format xlsx" in text
 
 
-async def test_nothing_to_export(store: SqlStore) -> None:
+async def test_nothing_to_export(store: ExportQueries) -> None:
     gateway = FakeMediaGateway()
     result = await export_for_officer(store, gateway, OFFICER, NOW, now=NOW)
     assert result.cases == 0 and gateway.files == []

@@ -16,14 +16,14 @@ from rules.groups.registry import (
     parse_fields,
 )
 from rules.runtime import Runtime
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
 
 NOW = datetime(2026, 11, 9, 17, 0, tzinfo=UTC)  # 11-10 01:00 in Shanghai
 
 
 @pytest.fixture
 async def registry() -> RegistryService:
-    return RegistryService(await SqlStore.open("sqlite+aiosqlite://"), clock=lambda: NOW)
+    return RegistryService((await Storage.open("sqlite+aiosqlite://")).registry, clock=lambda: NOW)
 
 
 async def test_set_get_list_update_remove(registry: RegistryService) -> None:

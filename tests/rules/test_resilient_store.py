@@ -1,4 +1,4 @@
-"""The store through a database outage: moderation goes on, the writes land afterwards.
+"""Storage through a database outage: moderation goes on, the writes land afterwards.
 
 The same scenario runs on a healthy store and on one whose database goes away
 in the middle; the engine must decide exactly the same, and afterwards the
@@ -26,18 +26,30 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from rules.config import Config, DetectorSettings, parse_config
 from rules.core.model import ActionKind, ChatEvent, Decision, Platform
+from rules.core.ports import Store
 from rules.detectors.base import Detector
 from rules.moderation.engine import Engine
 from rules.officers.outbox import OutboxSender
-from rules.storage.resilient import PROVISIONAL_BASE, ResilientStore, is_outage
+from rules.shared_state.memory import MemoryState
+from rules.storage import Storage
+from rules.storage.database import Database
+from rules.storage.resilient import (
+    PROVISIONAL_BASE,
+    OutageGuard,
+    ResilientCompliance,
+    ResilientJournal,
+    ResilientOutbox,
+    is_outage,
+)
 from rules.storage.tables import actions, cases, handled_messages, outbox, strikes
+from rules.storage.transactions import AlchemyTransactions, Transactions
 from tests.fakes import T0, Clock, FakeGateway, WordListDetector, message
 from tests.faults.proxy import CuttableProxy
 
 WORDS = {"赌博": "gambling", "笨蛋": "insult", "反动": "politics"}
 
 
-def make_engine(store: ResilientStore, clock: Clock) -> Engine:
+def make_engine(store: Store, clock: Clock) -> Engine:
     cfg: Config = parse_config({"escalation": {"officers": ["qq:900"], "batch_window": "1s"}})
     detectors: list[Detector[DetectorSettings]] = [WordListDetector(WORDS)]  # type: ignore[list-item]
     return Engine(cfg, detectors, store, clock=clock)
@@ -63,9 +75,29 @@ def decided(decision: Decision) -> tuple[object, ...]:
 
 @dataclass
 class Outage:
-    store: ResilientStore
+    storage: Storage
     cut: Callable[[], None]
     restore: Callable[[], None]
+
+    @property
+    def guard(self) -> OutageGuard:
+        assert self.storage.guard is not None
+        return self.storage.guard
+
+
+async def tolerant(url: str, answer_within: timedelta | None = None) -> Storage:
+    """Storage that rides out outages (as the bot opens it)."""
+    return await Storage.open(url, answer_within=answer_within, shared=MemoryState())
+
+
+def point_at(storage: Storage, database: Database, transactions: Transactions) -> None:
+    """Make every repository the guard wraps (and the guard's ping) use ``database``."""
+    journal, outbox, compliance = storage.journal, storage.outbox, storage.compliance
+    assert isinstance(journal, ResilientJournal) and isinstance(outbox, ResilientOutbox)
+    assert isinstance(compliance, ResilientCompliance) and storage.guard is not None
+    journal.inner.database = outbox.inner.database = compliance.inner.database = database
+    storage.guard.database = database
+    journal.inner.transactions = outbox.inner.transactions = transactions
 
 
 def closed_port() -> int:
@@ -81,26 +113,28 @@ async def outage_store(url: str) -> AsyncIterator[Outage]:
         assert parsed.port is not None
         async with CuttableProxy(parsed.host or "127.0.0.1", parsed.port) as proxy:
             via = parsed.set(port=proxy.port).render_as_string(hide_password=False)
-            store = await ResilientStore.open(via, answer_within=timedelta(seconds=1))
-            yield Outage(store, proxy.cut, proxy.restore)
-            await store.close()
+            storage = await tolerant(via, answer_within=timedelta(seconds=1))
+            yield Outage(storage, proxy.cut, proxy.restore)
+            await storage.close()
         return
-    # A SQLite file cannot become unreachable: point the store at a closed port instead
-    # (and at the async path, since the hot path otherwise writes the file from a thread).
-    store = await ResilientStore.open(url)
-    real, real_file = store.engine, store._file
-    nowhere = create_async_engine(f"postgresql+asyncpg://gg:gg@127.0.0.1:{closed_port()}/gg")
+    # A SQLite file cannot become unreachable: point the repositories at a closed port
+    # instead (through SQLAlchemy, since the journal otherwise writes the file with sqlite3).
+    storage = await tolerant(url)
+    real, real_transactions = storage.database, storage.transactions
+    nowhere = Database(
+        create_async_engine(f"postgresql+asyncpg://gg:gg@127.0.0.1:{closed_port()}/gg")
+    )
 
     def cut() -> None:
-        store.engine, store._file = nowhere, None
+        point_at(storage, nowhere, AlchemyTransactions(nowhere))
 
     def restore() -> None:
-        store.engine, store._file = real, real_file
+        point_at(storage, real, real_transactions)
 
-    yield Outage(store, cut, restore)
+    yield Outage(storage, cut, restore)
     restore()
-    await store.close()
-    await nowhere.dispose()
+    await storage.close()
+    await nowhere.close()
 
 
 async def until(condition: Callable[[], bool], within: float = 20.0) -> None:
@@ -111,8 +145,8 @@ async def until(condition: Callable[[], bool], within: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def records(store: ResilientStore) -> dict[str, Any]:
-    async with store.engine.connect() as conn:
+async def records(storage: Storage) -> dict[str, Any]:
+    async with storage.database.read() as conn:
         case_rows = (
             await conn.execute(
                 select(cases.c.id, cases.c.message_id, cases.c.step).order_by(cases.c.message_id)
@@ -146,35 +180,35 @@ async def test_moderation_goes_on_through_an_outage_and_every_write_lands(
 ) -> None:
     before, during = events()
 
-    reference = await ResilientStore.open(f"sqlite+aiosqlite:///{tmp_path / 'ref.db'}")
-    engine = make_engine(reference, Clock())
+    reference = await tolerant(f"sqlite+aiosqlite:///{tmp_path / 'ref.db'}")
+    engine = make_engine(reference.journal, Clock())
     expected = [decided(await engine.handle(e, FakeGateway())) for e in before + during]
     want = await records(reference)
     await reference.close()
 
     caplog.set_level(logging.WARNING, logger="rules.storage.resilient")
     async with outage_store(db_url) as outage:
-        store = outage.store
-        store.retry_initial = store.retry_max = 0.1
+        storage, guard = outage.storage, outage.guard
+        guard.retry_initial = guard.retry_max = 0.1
         gateway = FakeGateway()
-        engine = make_engine(store, Clock())
+        engine = make_engine(storage.journal, Clock())
         got = [decided(await engine.handle(e, gateway)) for e in before]
         outage.cut()
         during_decisions = [await engine.handle(e, gateway) for e in during]
         got += [decided(d) for d in during_decisions]
-        assert store.in_outage and store.queued > 0
+        assert guard.in_outage and guard.queued > 0
         # moderation went on: deleted, warned, muted, kicked, all with provisional cases
         acted = [d for d in during_decisions if d.case_id is not None]
         assert len(acted) == 4 and all(d.case_id <= PROVISIONAL_BASE for d in acted)
         assert {ActionKind.DELETE, ActionKind.MUTE, ActionKind.KICK} <= set(gateway.kinds())
-        assert await OutboxSender(store, {Platform.QQ: gateway}).flush() == 0  # reports wait
+        assert await OutboxSender(storage.outbox, {Platform.QQ: gateway}).flush() == 0  # wait
 
         await asyncio.sleep(0.5)  # retries fail meanwhile, quietly
         outage.restore()
-        await until(lambda: not store.in_outage)
-        assert store.queued == 0
+        await until(lambda: not guard.in_outage)
+        assert guard.queued == 0
         assert got == expected  # the outage changed nothing the engine decided
-        assert await records(store) == want  # and nothing was lost or written twice
+        assert await records(storage) == want  # and nothing was lost or written twice
         after = await engine.handle(message("笨蛋", message_id="a1"), gateway)
         assert after.case_id is not None and after.case_id > 0  # direct writes again
 
@@ -184,14 +218,15 @@ async def test_moderation_goes_on_through_an_outage_and_every_write_lands(
 
 
 async def test_a_bad_write_fails_as_before_and_is_not_queued(db_url: str) -> None:
-    store = await ResilientStore.open(db_url)
+    storage = await tolerant(db_url)
     gateway = FakeGateway()
-    decision = await make_engine(store, Clock()).handle(message("赌博"), gateway)
+    decision = await make_engine(storage.journal, Clock()).handle(message("赌博"), gateway)
     assert decision.case_id is not None
     with pytest.raises(IntegrityError):  # an outcome for a case that does not exist
-        await store.record_outcomes(decision.case_id + 1000, decision.outcomes, T0)
-    assert not store.in_outage and store.queued == 0
-    await store.close()
+        await storage.journal.record_outcomes(decision.case_id + 1000, decision.outcomes, T0)
+    assert storage.guard is not None
+    assert not storage.guard.in_outage and storage.guard.queued == 0
+    await storage.close()
 
 
 def test_outage_errors_are_told_from_statement_errors() -> None:

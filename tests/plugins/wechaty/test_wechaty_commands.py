@@ -33,7 +33,7 @@ def _room(fake: FakePuppetService) -> None:
 async def _audit(service: WechatService) -> list[tuple[str, str]]:
     """The audit log, once the command's entry is written (after its reply went out)."""
     for _ in range(300):
-        async with service.runtime.store.engine.connect() as conn:
+        async with service.runtime.storage.database.engine.connect() as conn:
             rows = (await conn.execute(select(audit_log.c.actor_id, audit_log.c.outcome))).all()
         if rows:
             return [(r[0], r[1]) for r in rows]
@@ -93,6 +93,6 @@ async def test_member_appeals_by_private_message(
     assert fake.texts_to(MEMBER)[0].text == (
         f"申诉已提交（案件 #{case_id}），处理结果会私信告知您。"
     )
-    async with service.runtime.store.engine.connect() as conn:
+    async with service.runtime.storage.database.engine.connect() as conn:
         queued = (await conn.execute(select(outbox.c.officer_id, outbox.c.text))).all()
     assert any(who == f"wechat:{OFFICER}" and "我是转发提醒大家" in text for who, text in queued)

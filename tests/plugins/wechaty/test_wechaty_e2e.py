@@ -47,7 +47,9 @@ def _room(fake: FakePuppetService, owner: str | None = None) -> None:
 async def _flush_reports(service: WechatService) -> int:
     """Deliver queued officer reports now (past the batch window)."""
     later = utcnow() + timedelta(minutes=5)
-    sender = OutboxSender(service.runtime.store, service.runtime.gateways, clock=lambda: later)
+    sender = OutboxSender(
+        service.runtime.storage.outbox, service.runtime.gateways, clock=lambda: later
+    )
     return await sender.flush()
 
 

@@ -89,7 +89,7 @@ async def test_digest_with_chart_through_the_outbox(
     service: WechatService, fake: FilePuppetService
 ) -> None:
     assert await service.supervisor.wait_connected(3)
-    store = service.runtime.store
+    store = service.runtime.storage.outbox
     now = utcnow()
     await store.enqueue_digest(f"wechat:{OFFICER}", [("【群卫士日报】", PNG)], [], "d1", now)
     sender = OutboxSender(store, service.runtime.gateways, clock=lambda: now + timedelta(seconds=1))

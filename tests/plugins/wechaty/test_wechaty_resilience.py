@@ -184,7 +184,9 @@ async def test_outbox_keeps_wechat_reports_while_disconnected(
         await fake.wait_until(lambda: not service.supervisor.connected.is_set(), within=2)
 
         later = utcnow()
-        sender = OutboxSender(service.runtime.store, service.runtime.gateways, clock=lambda: later)
+        sender = OutboxSender(
+            service.runtime.storage.outbox, service.runtime.gateways, clock=lambda: later
+        )
         later = utcnow().replace(year=utcnow().year + 1)  # past batch window and retries
         assert await sender.flush() == 0  # not connected: kept
         await fake.start()

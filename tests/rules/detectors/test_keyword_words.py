@@ -10,7 +10,7 @@ from rules.config import KeywordSettings
 from rules.core.model import ChatEvent, EventKind, Member, Platform
 from rules.detectors.custom_words import WordError, WordService
 from rules.detectors.keyword import KeywordDetector, Term, TermIndex
-from rules.storage.sql_store import SqlStore
+from rules.storage import Storage
 
 
 def event(text: str, group: str) -> ChatEvent:
@@ -25,7 +25,8 @@ def matches(detector: KeywordDetector, text: str, group: str) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_add_remove_list_persist_and_reload() -> None:
-    store = await SqlStore.open("sqlite+aiosqlite://")
+    storage = await Storage.open("sqlite+aiosqlite://")
+    store = storage.words
     try:
         detector = KeywordDetector(TermIndex([Term("网赌", "gambling")]))
         service = WordService(detector, store)
@@ -52,4 +53,4 @@ async def test_add_remove_list_persist_and_reload() -> None:
         with pytest.raises(WordError):
             await service.add("qq:1", "！！")
     finally:
-        await store.close()
+        await storage.close()

@@ -1,0 +1,181 @@
+"""Records that storage reads and writes and the services use: plain frozen dataclasses.
+
+They live here, at the bottom, because several layers share them: a
+repository in ``rules.storage`` builds them from rows, a service (members,
+groups, officers, commands) reads them. Neither imports the other for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+# ---------------------------------------------------------------- cases (digest, commands)
+
+
+def finding_categories(findings: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """A stored case's categories, each once (a finding without one counts as its detector)."""
+    return tuple(
+        dict.fromkeys(str(f.get("category") or f.get("detector") or "?") for f in findings)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseStat:
+    group_id: str
+    at: datetime
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTally:
+    group_id: str
+    kind: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAction:
+    group_id: str
+    case_id: int
+    member_id: str
+    card: str
+    kind: str
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTimeline:
+    """A member flagged for a wrong card and not yet acted on."""
+
+    group_id: str
+    member_id: str
+    card: str
+    problem: str
+    flagged_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAppeal:
+    group_id: str
+    task_id: int
+    case_id: int | None
+    requester_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupActivity:
+    group_id: str
+    name: str
+    last_activity: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReport:
+    """A report held for the digest (``[escalation] immediate_from``)."""
+
+    id: int
+    case_id: int | None
+    group_id: str
+    member_id: str
+    card: str
+    categories: tuple[str, ...]
+    at: datetime
+    text: str
+
+
+# ---------------------------------------------------------------- card compliance
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceRecord:
+    """A member's card timeline: flagged, last reminded, acted on."""
+
+    group_id: str
+    member_id: str
+    problem: str
+    first_flagged_at: datetime
+    last_reminded_at: datetime | None
+    acted_at: datetime | None
+
+
+# ---------------------------------------------------------------- custom words
+
+WordList = Literal["block", "allow"]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupWord:
+    """One custom word: ``group_id`` is a group or "*" (every group)."""
+
+    group_id: str
+    list: WordList
+    category: str
+    word: str
+    added_by: str = ""
+    at: datetime | None = None
+
+
+# ---------------------------------------------------------------- group registry (备案)
+
+REGISTRY_FIELDS = ("name", "owner", "admins", "responsible", "purpose", "registered_on")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    """One group's registration. ``registered_on`` is a calendar date (no time zone)."""
+
+    group_id: str
+    name: str = ""
+    owner: str = ""
+    admins: tuple[str, ...] = ()
+    responsible: str = ""
+    purpose: str = ""
+    registered_on: date | None = None
+    updated_by: str = ""
+    updated_at: datetime | None = None
+
+    def same_content(self, other: RegistryEntry) -> bool:
+        """Equal in every registered field (who changed it and when aside)."""
+        return all(getattr(self, f) == getattr(other, f) for f in ("group_id", *REGISTRY_FIELDS))
+
+
+# ---------------------------------------------------------------- case export
+
+ExportFormat = Literal["csv", "xlsx"]
+EXPORT_COLUMNS = (
+    "case",
+    "time",
+    "group",
+    "member",
+    "card",
+    "findings",
+    "evidence",
+    "step",
+    "status",
+    "actions",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One exported case, as the officer reads it (times in their zone, evidence masked)."""
+
+    case: int
+    time: str
+    group: str
+    member: str
+    card: str
+    findings: str
+    evidence: str
+    step: int
+    status: str
+    actions: str
+
+    def values(self) -> list[str | int]:
+        return [getattr(self, name) for name in EXPORT_COLUMNS]

@@ -1,0 +1,100 @@
+"""The database and its repositories, opened together and closed together (:class:`Storage`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from rules.core.ports import SharedState
+from rules.storage.cases import CaseRepository
+from rules.storage.compliance import ComplianceRepository
+from rules.storage.database import Database
+from rules.storage.digest import DigestQueries
+from rules.storage.export import ExportQueries
+from rules.storage.journal import ModerationJournal
+from rules.storage.outbox import OutboxRepository
+from rules.storage.registry import RegistryRepository
+from rules.storage.resilient import (
+    OutageGuard,
+    ResilientCompliance,
+    ResilientJournal,
+    ResilientOutbox,
+)
+from rules.storage.settings import GroupSettingsRepository
+from rules.storage.tasks import TaskRepository
+from rules.storage.transactions import Transactions, transactions_for
+from rules.storage.words import WordRepository
+
+
+@dataclass
+class Storage:
+    """One database, one repository per aggregate. Open with :meth:`open`."""
+
+    database: Database
+    transactions: Transactions  # how the journal's and the outbox's batches run
+    journal: ModerationJournal | ResilientJournal  # the engine's Store
+    outbox: OutboxRepository | ResilientOutbox
+    compliance: ComplianceRepository | ResilientCompliance
+    cases: CaseRepository
+    tasks: TaskRepository
+    settings: GroupSettingsRepository
+    words: WordRepository
+    registry: RegistryRepository
+    digest: DigestQueries
+    exports: ExportQueries
+    guard: OutageGuard | None = None  # write-behind during outages (see rules.storage.resilient)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        answer_within: timedelta | None = None,
+        shared: SharedState | None = None,
+        offline: bool = False,
+        normalize: Callable[[str], str] = str,
+    ) -> Storage:
+        """Open (and migrate) the database at ``url`` and build its repositories.
+
+        ``shared``: when given, the journal, the outbox and the card timelines go on
+        through database outages (claims meanwhile go to this shared state).
+        ``offline``: nobody waits on a platform (``scan``): calls are not group-committed,
+        the transactions are batched (on a SQLite file, see ``raw_sqlite.SqliteBatch``).
+        ``normalize``: the text layer's fold, stored beside a case's evidence.
+        """
+        database = await Database.open(url, answer_within)
+        transactions = transactions_for(database, offline)
+        journal = ModerationJournal(database, transactions, normalize, group_commit=not offline)
+        outbox = OutboxRepository(database, transactions, group_commit=not offline)
+        compliance = ComplianceRepository(database)
+        storage = cls(
+            database=database,
+            transactions=transactions,
+            journal=journal,
+            outbox=outbox,
+            compliance=compliance,
+            cases=CaseRepository(database),
+            tasks=TaskRepository(database),
+            settings=GroupSettingsRepository(database),
+            words=WordRepository(database),
+            registry=RegistryRepository(database),
+            digest=DigestQueries(database),
+            exports=ExportQueries(database),
+        )
+        if shared is not None:
+            guard = OutageGuard(database)
+            storage.guard = guard
+            storage.journal = ResilientJournal(journal, guard, shared)
+            storage.outbox = ResilientOutbox(outbox, guard)
+            storage.compliance = ResilientCompliance(compliance, guard)
+        return storage
+
+    async def close(self) -> None:
+        """Land what is queued or batched, then close the database."""
+        if self.guard is not None:
+            await self.guard.close()
+        await self.journal.close()
+        await self.outbox.close()
+        await self.transactions.close()
+        await self.database.close()
