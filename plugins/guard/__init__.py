@@ -18,6 +18,7 @@ from nonebot.plugin import PluginMetadata
 from pydantic import BaseModel
 
 from rules.config import Config, load_config
+from rules.core.model import Platform
 from rules.runtime import Runtime, freeze_startup_heap, rule_count
 from rules.shared_state.base import describe
 
@@ -40,6 +41,7 @@ class PluginConfig(BaseModel):
 
 driver = get_driver()
 _state: dict[str, object] = {}
+_reconnected: set[Platform] = set()  # platforms back since the last flush
 
 
 def get_runtime() -> Runtime:
@@ -76,11 +78,15 @@ def banner(config: Config, source: Path, runtime: Runtime) -> str:
     return "\n".join(lines)
 
 
-def request_outbox_flush() -> None:
+def request_outbox_flush(reconnected: Platform | None = None) -> None:
     """Ask the outbox loop to deliver now (e.g. right after an escalation), not at its next tick.
 
-    The one loop does all sending, so a report is never sent twice by overlapping flushes.
+    ``reconnected``: a platform that just came back, whose officers' reports waiting out a
+    retry backoff go now. The one loop does all sending, so a report is never sent twice by
+    overlapping flushes.
     """
+    if reconnected is not None:
+        _reconnected.add(reconnected)
     wake = _state.get("outbox_wake")
     if isinstance(wake, asyncio.Event):
         wake.set()
@@ -95,8 +101,10 @@ async def _outbox_loop(runtime: Runtime) -> None:
     while True:
         wake.clear()  # reports queued during this flush wake the next one
         try:
+            back = frozenset(_reconnected)
+            _reconnected.clear()
             if await runtime.shared.try_lease(OUTBOX_LEASE, lease_ttl):
-                await sender.flush()
+                await (sender.flush(reconnected=back) if back else sender.flush())
         except Exception:  # a store hiccup must not end the loop
             logger.exception("officer outbox flush failed; will retry")
         with contextlib.suppress(TimeoutError):

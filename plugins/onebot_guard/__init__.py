@@ -29,7 +29,7 @@ from nonebot.plugin import PluginMetadata
 
 require("guard")
 
-from plugins.guard import get_runtime  # noqa: E402
+from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from plugins.onebot_guard import intake  # noqa: E402
 from plugins.onebot_guard.commands import QQCommands, is_command  # noqa: E402
 from plugins.onebot_guard.gateway import OneBotGateway  # noqa: E402
@@ -76,6 +76,7 @@ async def _register() -> None:
 @driver.on_bot_connect
 async def _connected(bot: Bot) -> None:
     gateway.connection_made(bot.self_id)
+    request_outbox_flush(Platform.QQ)  # reports waiting for QQ go now, not after their backoff
 
 
 @driver.on_bot_disconnect

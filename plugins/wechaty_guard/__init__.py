@@ -3,9 +3,10 @@
 When ``[wechat] enabled``, nonebot's startup builds a :class:`WechatService`
 on the guard's runtime, registers its gateway (so officer reports reach WeChat
 officers) and starts the connection supervisor as a background task; shutdown
-cancels it. With WeChat disabled the plugin does nothing. A WeChat endpoint
-that is down never delays or stops the rest of the bot: the supervisor retries
-in the background.
+cancels it. With several processes only the holder of the connection lease
+connects; the others hand it their WeChat work (``service``, ``relay``). With
+WeChat disabled the plugin does nothing. A WeChat endpoint that is down never
+delays or stops the rest of the bot: the supervisor retries in the background.
 
 ``import wechaty`` takes about a second, so it happens here at module level
 (through ``compat``, which also patches it for Python 3.11), not in a hook.
@@ -23,6 +24,7 @@ require("guard")
 from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from plugins.wechaty_guard.bridge import PrivateMessage  # noqa: E402
 from plugins.wechaty_guard.service import WechatService  # noqa: E402
+from rules.core.model import Platform  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
     name="wechaty_guard",
@@ -48,6 +50,8 @@ async def _start() -> None:
         return
     service = WechatService(runtime)
     service.on_report = _flush_when_due
+    # WeChat (re)connected, here or in another process: reports that wait for it go now
+    service.on_connected = lambda: request_outbox_flush(Platform.WECHAT)
     _state["service"] = service
     service.start()
     logger.info(f"WeChat: supervisor started for {runtime.config.wechat.endpoint}")

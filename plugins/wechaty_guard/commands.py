@@ -23,6 +23,7 @@ from rules.core.model import ChatEvent, Member, Platform, qualify
 if TYPE_CHECKING:
     from plugins.wechaty_guard.bridge import PrivateMessage
     from plugins.wechaty_guard.gateway import WechatyGateway
+    from plugins.wechaty_guard.relay import WechatEdge
 
 log = logging.getLogger("groupguard.wechaty")
 
@@ -40,13 +41,22 @@ def strip_mentions(text: str, count: int) -> str:
 
 
 class WechatCommands:
-    """Runs commands for one WeChat connection."""
+    """Runs commands for one WeChat connection.
 
-    def __init__(self, service: CommandService, gateway: WechatyGateway) -> None:
+    Replies go out on the connection the command came in on (``gateway``); the
+    command layer acts on WeChat rooms through ``edge`` (relayed to the process
+    holding the connection when this one does not), e.g. for an officer's
+    private command from QQ.
+    """
+
+    def __init__(
+        self, service: CommandService, gateway: WechatyGateway, edge: WechatEdge | None = None
+    ) -> None:
         self.service = service
         self.gateway = gateway
         self._tasks: set[asyncio.Task[Any]] = set()
-        service.register(Platform.WECHAT, Edge(gateway, gateway))
+        acting = edge if edge is not None else gateway
+        service.register(Platform.WECHAT, Edge(acting, acting))
 
     def from_room(self, event: ChatEvent) -> None:
         """Run a room message's command in the background (no-op for other messages)."""

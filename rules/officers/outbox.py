@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 
 from rules.core.messages import render
@@ -47,10 +47,25 @@ class OutboxSender:
         self.gateways = gateways
         self.clock = clock
 
-    async def flush(self) -> int:
-        """Try every due report once, one message per officer batch; return reports delivered."""
+    async def flush(self, reconnected: Collection[Platform] = ()) -> int:
+        """Try every due report once, one message per officer batch; return reports delivered.
+
+        ``reconnected``: platforms that just came back; their officers' reports
+        waiting out a retry backoff are due now.
+        """
+        now = self.clock()
+        due = await self.store.due_reports(now)
+        if reconnected:
+            known = {item.id for item in due}
+            due += [
+                item
+                for item in await self.store.due_reports(now + MAX_DELAY)
+                if item.attempts
+                and item.id not in known
+                and split_id(item.officer_id)[0] in reconnected
+            ]
         delivered = 0
-        for officer_id, items in _by_officer(await self.store.due_reports(self.clock())):
+        for officer_id, items in _by_officer(due):
             for batch in _batches(items):
                 if await self._send(officer_id, batch):
                     delivered += len(batch)

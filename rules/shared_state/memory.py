@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from rules.core.ports import FloodSample
 from rules.shared_state.base import LeaseContext, Ready
+from rules.shared_state.relay import MemoryRelay
 
 
 class MemoryState(LeaseContext):
@@ -27,6 +28,7 @@ class MemoryState(LeaseContext):
         self.max_claims = max_claims
         self.clock = clock
         self._claims: OrderedDict[str, float] = OrderedDict()  # key -> expiry
+        self._relay = MemoryRelay()
 
     async def claim(self, key: str, ttl: timedelta) -> bool:
         return self.claim_now(key, ttl)
@@ -58,6 +60,10 @@ class MemoryState(LeaseContext):
 
     async def release(self, name: str) -> None:
         return None
+
+    def relay(self) -> MemoryRelay:
+        """This process serves every lease: requests are calls (``rules.shared_state.relay``)."""
+        return self._relay
 
     def count_flood(self, sample: FloodSample) -> Ready:
         return Ready(None)  # the detectors' own windows are the state

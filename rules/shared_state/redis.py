@@ -9,6 +9,8 @@
   Detectors are synchronous, so :meth:`count_flood` only queues the
   message; one task sends the queue in order (one script call per batch) and
   resolves each message's future.
+- **Relay** (:meth:`RedisState.relay`, ``redis_relay``): requests to whichever
+  process holds a lease (e.g. the one WeChat connection) and announcements.
 
 When Redis does not answer within the timeout, the bot says so once in the log
 and falls back to local state: claims in memory (the database still refuses a
@@ -40,6 +42,7 @@ from redis.exceptions import RedisError
 from rules.core.ports import FloodCount, FloodSample
 from rules.shared_state.base import LeaseContext
 from rules.shared_state.memory import MemoryState
+from rules.shared_state.redis_relay import RedisRelay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -170,6 +173,7 @@ class RedisState(LeaseContext):
         self._flood_script = client.register_script(_FLOOD)
         self._lease_script = client.register_script(_LEASE)
         self._release_script = client.register_script(_RELEASE)
+        self._relay: RedisRelay | None = None
 
     @classmethod
     async def connect(cls, url: str, prefix: str, answer_within: timedelta) -> RedisState:
@@ -260,6 +264,13 @@ class RedisState(LeaseContext):
         ok, value = await self._call(lambda: self.redis.get(self._key("lease", name)))
         return value.decode() if ok and isinstance(value, bytes) else None
 
+    def relay(self) -> RedisRelay:
+        """Requests to lease holders and announcements (``rules.shared_state.relay``)."""
+        if self._relay is None:
+            timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+            self._relay = RedisRelay(self.redis, self._key, self.owner, float(timeout or 1.0))
+        return self._relay
+
     # -- flood windows ------------------------------------------------------------
 
     def count_flood(self, sample: FloodSample) -> asyncio.Future[FloodCount | None]:
@@ -308,6 +319,8 @@ class RedisState(LeaseContext):
             if not future.done():
                 future.set_result(None)
         self._flood.clear()
+        if self._relay is not None:
+            await self._relay.close()
         await self.redis.aclose()
 
 

@@ -146,7 +146,7 @@ async def test_endpoint_down_at_startup_leaves_the_rest_running(tmp_path: Path) 
             await plugin._start()
             assert time.perf_counter() - begin < 0.5
             assert plugin.get_service() is not None
-            assert runtime.gateways[Platform.WECHAT] is plugin.get_service().gateway  # type: ignore[union-attr]
+            assert runtime.gateways[Platform.WECHAT] is plugin.get_service().edge  # type: ignore[union-attr]
             await asyncio.sleep(0.2)
             begin = time.perf_counter()
             await plugin._stop()
