@@ -8,23 +8,23 @@ cost of a clean message (measured with ``make bench-qq``: parsing the pydantic
 event ~0.09 ms, nonebot's dispatch ~1 ms with a rule-less matcher, moderating a
 clean message ~0.2 ms in all).
 
-=====  ============================================  ===========================================
-lane   what takes it                                 path
-=====  ============================================  ===========================================
-raw    an ordinary group message (plain JSON, no     receive loop -> :func:`read_frame` (as the
-       quote) that no follower wants (not a          adapter's ``json_to_event``) -> a
-       command), while only moderation listens      :class:`RawFrame` -> :func:`handle_event`
-                                                     (as ``Bot.handle_event``) ->
-                                                     :func:`moderate_message`
-fast   any other group message without a quote,      the adapter parses it -> :func:`handle_event`
-       while only moderation listens                 -> :func:`moderate` (moderation, then the
-                                                     followers: the commands)
-full   everything else: private messages, notices,   the adapter parses it -> :func:`handle_event`
-       requests, messages quoting another, and any   -> the adapter's own ``Bot.handle_event``
-       message while another plugin listens          (it fetches a quoted message) -> nonebot's
-                                                     dispatch -> :func:`moderate` as the first
-                                                     preprocessor -> matchers
-=====  ============================================  ===========================================
+The lanes, in the order :func:`handle_event` tries them:
+
+- **raw**: an ordinary group message (plain JSON, quoting nothing) that no
+  follower wants (not a command), while only moderation listens. The receive
+  loop calls :func:`read_frame` (installed as the adapter's ``json_to_event``),
+  which reads the JSON into a :class:`RawFrame` without building the pydantic
+  event; :func:`handle_event` (installed as ``Bot.handle_event``) passes it to
+  :func:`moderate_message`.
+- **fast**: any other group message quoting nothing, while only moderation
+  listens. The adapter parses it; :func:`handle_event` passes the event to
+  :func:`moderate` (moderation, then the followers: the commands), skipping
+  nonebot's dispatch.
+- **full**: everything else (private messages, notices, join requests,
+  messages quoting another, any message while another plugin listens). The
+  adapter parses it; :func:`handle_event` hands it to the adapter's own
+  ``Bot.handle_event`` (which fetches a quoted message) and nonebot's dispatch,
+  where :func:`moderate` runs as a preprocessor, before any matcher.
 
 "Only moderation listens" (:func:`.patches.only_moderation_listens`): no other
 plugin has a message matcher, a preprocessor or a postprocessor. It is asked
@@ -95,6 +95,8 @@ _text_filters: dict[Follower, TextFilter] = {}
 def install(gateway: OneBotGateway, adapter: Adapter | None) -> None:
     """Open the lanes (once, when the plugin loads); without ``adapter`` no raw lane."""
     global _gateway, _events, _parse_frame, _full_path
+    if Bot.handle_event is handle_event:
+        raise RuntimeError("the QQ intake is installed already")  # it would call itself
     _gateway, _events = gateway, EventReader(gateway.accounts)
     patches.cache_type_validators()
     patches.cache_event_model_lookup(Adapter.event_models)
