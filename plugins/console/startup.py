@@ -74,13 +74,12 @@ class AuditWriter:
 @contextlib.asynccontextmanager
 async def _standalone(config: Config, settings: ConsoleSettings) -> AsyncIterator[Console]:
     """A console on the configured database, without the bot (for the command line)."""
-    from rules.storage.sql_store import resolve_url
-
     from plugins.console.auth import ConsoleAuth
     from rules.commands import CommandRequest
     from rules.core.model import utcnow
     from rules.core.paths import PROJECT_ROOT
     from rules.storage.console_queries import ConsoleQueries, SqlConsoleAuth
+    from rules.storage.database import resolve_url
 
     class NoCommands:
         async def handle(self, request: CommandRequest) -> str | None:

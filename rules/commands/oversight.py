@@ -91,7 +91,7 @@ async def export(call: Call) -> str:
     if edge is None:
         raise call.usage_error()
     result = await export_for_officer(
-        call.store,  # type: ignore[arg-type]  # SqlStore in practice
+        call.store,  # type: ignore[arg-type]  # CommandRepositories in practice: a CaseExport
         edge.gateway,
         call.request.caller.id,
         since,

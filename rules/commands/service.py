@@ -52,7 +52,7 @@ MAX_AUDITED_TEXT = 300
 
 
 class CommandStore(Store, Protocol):
-    """The store methods the commands use beyond :class:`Store` (SqlStore has them all)."""
+    """The store methods the commands use beyond :class:`Store` (see ``CommandRepositories``)."""
 
     async def get_case(self, case_id: int) -> CaseRecord | None: ...
 

@@ -34,6 +34,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.dialects import sqlite
@@ -49,7 +50,33 @@ R = TypeVar("R")
 
 BATCH_WRITES = 2000  # an offline batch commits after this many writes
 _DIALECT = sqlite.dialect()
-_Processor = Callable[[Any], Any] | None
+
+
+class _Recent:
+    """Conversions of datetimes bound lately, by identity.
+
+    One event's time is bound many times per decision (claim, case, strike,
+    outcome, member, group), and SQLAlchemy's conversion to text costs a few
+    microseconds each time. Datetimes are immutable, so a value seen again
+    converts to the same text; the cache is dropped whole when it fills.
+    """
+
+    def __init__(self, process: Callable[[Any], Any], size: int = 512) -> None:
+        self.process = process
+        self.size = size
+        self._seen: dict[int, tuple[datetime, Any]] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is not datetime:
+            return self.process(value)
+        seen = self._seen.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        result = self.process(value)
+        if len(self._seen) >= self.size:
+            self._seen = {}
+        self._seen[id(value)] = (value, result)
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +85,30 @@ class _Compiled:
 
     statement: Executable  # held, so its id (the cache key) is never reused
     sql: str
-    slots: tuple[tuple[str | None, Any, _Processor], ...]  # (row key | None, literal, processor)
+    template: tuple[Any, ...]  # literal values bound in the statement; row values go between
+    taken: tuple[tuple[int, str], ...]  # (position, row key)
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
-    def params(self, row: Row) -> tuple[Any, ...]:
-        values = []
-        for key, literal, process in self.slots:
-            value = literal if key is None else row[key]
-            values.append(value if process is None else process(value))
-        return tuple(values)
+    def params(self, row: Row) -> tuple[Any, ...] | list[Any]:
+        values = list(self.template)
+        for at, key in self.taken:
+            values[at] = row[key]
+        for at, process in self.processed:
+            values[at] = process(values[at])
+        return values
 
 
 _COMPILED: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+_TYPE_PROCESSORS: dict[str, Callable[[Any], Any] | None] = {}
+
+
+def _processor(bind_type: Any) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's bind processor for a column type on SQLite (one per distinct type)."""
+    kind = repr(bind_type)  # the type with its arguments: String(length=128), UtcDateTime()
+    if kind not in _TYPE_PROCESSORS:
+        process = bind_type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+        _TYPE_PROCESSORS[kind] = None if process is None else _Recent(process)
+    return _TYPE_PROCESSORS[kind]
 
 
 def compiled(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
@@ -79,15 +119,22 @@ def compiled(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
     clause = cast(ClauseElement, statement)
     column_keys = list(keys) if isinstance(statement, Insert) else None
     form = cast(SQLCompiler, clause.compile(dialect=_DIALECT, column_keys=column_keys))
-    slots = []
-    for name in form.positiontup or ():
+    template: list[Any] = []
+    taken, processed = [], []
+    for at, name in enumerate(form.positiontup or ()):
         bind = form.binds[name]
-        if name not in keys and isinstance(statement, Insert):
+        if name in keys:
+            template.append(None)
+            taken.append((at, name))
+        elif isinstance(statement, Insert):
             # SQLAlchemy would fill in the column's default; this path does not
             raise ValueError(f"no value for column {name!r}: give every column a value")
-        process = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
-        slots.append((name, None, process) if name in keys else (None, bind.value, process))
-    found = _Compiled(statement, form.string, tuple(slots))
+        else:
+            template.append(bind.value)  # a literal written in the statement
+        process = _processor(bind.type)
+        if process is not None:
+            processed.append((at, process))
+    found = _Compiled(statement, form.string, tuple(template), tuple(taken), tuple(processed))
     _COMPILED[(id(statement), keys)] = found
     return found
 
