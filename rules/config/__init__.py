@@ -18,6 +18,8 @@ below):
 - ``process``: process settings, the same for every group;
 - ``detector_sections``: the detectors' sections;
 - ``image_sections``: the ``[images]`` section (pictures and stickers);
+- ``protection_sections``: the ``[protection]`` section (bans across groups, raids,
+  probation, clean-up, card history);
 - ``policy``: the other per-group sections and :class:`Policy`;
 - ``overrides``: merging and checking ``[groups."<id>"]`` tables;
 - ``document``: :class:`Config`, the whole file, with the overrides set by
@@ -68,6 +70,11 @@ from rules.config.process import (
     ServerSettings,
     WechatSettings,
 )
+from rules.config.protection_sections import (
+    ProbationSettings,
+    ProtectionSettings,
+    RaidSettings,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -101,8 +108,11 @@ __all__ = [
     "OneBotSettings",
     "PiiSettings",
     "Policy",
+    "ProbationSettings",
+    "ProtectionSettings",
     "QrCodeSettings",
     "QualifiedId",
+    "RaidSettings",
     "RedisSettings",
     "RegistryEntrySettings",
     "Section",

@@ -2,7 +2,7 @@
 gathers every section a group can override.
 
 ``[moderation]``, ``[ladder]``, ``[fallbacks]``, ``[escalation]``, ``[join]``,
-``[groupcheck]``, ``[digest]`` and the detector sections (``detector_sections``).
+``[groupcheck]``, ``[digest]``, ``[protection]`` and the detector sections (``detector_sections``).
 A group's policy is the global one with its ``[groups."<id>"]`` overrides merged
 over it (``overrides``); the keys in :data:`GLOBAL_ONLY` sit in per-group
 sections but only make sense globally.
@@ -31,6 +31,7 @@ from rules.config.fields import (
     TimeZoneName,
 )
 from rules.config.image_sections import ImageSettings
+from rules.config.protection_sections import ProtectionSettings
 from rules.core.durations import format_duration, parse_duration
 from rules.core.model import ActionKind, Severity
 
@@ -225,6 +226,7 @@ class Policy(Section):
     groupcheck: GroupCheckSettings = Field(default_factory=GroupCheckSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    protection: ProtectionSettings = Field(default_factory=ProtectionSettings)
 
 
 # Keys that only make sense globally even though their section is per-group.
@@ -239,5 +241,7 @@ GLOBAL_ONLY = frozenset(
         ("images", "blocklist"),
         ("images", "workers"),
         ("images", "max_pending"),
+        ("protection", "recent_per_member"),
+        ("protection", "recent_max"),
     }
 )

@@ -264,6 +264,9 @@ class ActionKind(StrEnum):
     SET_CARD = "set_card"
     APPROVE_JOIN = "approve_join"
     REJECT_JOIN = "reject_join"
+    # The whole group at once (QQ 全员禁言; no target): raids and /全员禁言.
+    MUTE_ALL = "mute_all"
+    UNMUTE_ALL = "unmute_all"
 
 
 @dataclass(frozen=True, slots=True)
