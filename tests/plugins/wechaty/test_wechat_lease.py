@@ -329,3 +329,23 @@ def _banned_event() -> Any:
     from tests.plugins.wechaty.conftest import BANNED
 
     return message(BANNED, group=GROUP, user=f"wechat:{MEMBER}", platform=Platform.WECHAT)
+
+
+async def test_a_command_in_the_other_process_acts_through_the_holder(
+    pair: tuple[WechatService, WechatService], fake: FakePuppetService
+) -> None:
+    """An officer's private command (here from QQ) on a WeChat room: lookup and warning relayed."""
+    from rules.commands import CommandRequest
+    from rules.core.model import Member
+
+    _, other = pair
+    assert other.runtime.commands is not None
+    request = CommandRequest(
+        platform=Platform.QQ,
+        caller=Member(f"wechat:{OFFICER}"),
+        text=f"/警告 {GROUP} wechat:{MEMBER} 请注意群规",
+        time=utcnow(),
+    )
+    reply = await asyncio.wait_for(other.runtime.commands.handle(request), 10)
+    print(f"reply: {reply}")
+    assert fake.texts_to(ROOM) and fake.texts_to(ROOM)[-1].mentonal_ids == [MEMBER]
