@@ -3,21 +3,23 @@
 Not a test: it prints figures. The input is a generated JSONL chat over 20
 groups of 100 members: corpus messages (``../shared`` when present, else
 generated text), one line in ten with a word from the shipped lists, and a few
-repeated messages (flood). It is scanned with the default config through
-:func:`rules.offline.scan.run_scan`, the ``scan`` command's body:
+repeated messages (flood). It is scanned with the default config on the
+``scan`` command's runtime (:func:`rules.offline.scan.scan_runtime`):
 
-- state in memory (no ``--db``), and
+- state in memory (no ``--db``: a throw-away database), and
 - ``--db`` on a SQLite file (a fresh one each round).
 
-Each figure is of the scan itself: a run over ``--lines`` lines minus a run
-over none (start-up: config, word automaton, migrations), best of ``--rounds``;
-as lines per second of wall time, and per second of this process's CPU time
-(all threads: on a machine shared with other work, the figure for one core).
-Both runs must write the same output, line for line; the bench says so.
+Each figure is of the scan itself: from the first line to the last write landed
+(:func:`~rules.offline.scan.scan_lines` and closing the runtime), start-up
+(config, word automaton, migrations) apart; best of ``--rounds``. As lines per
+second of wall time, and per second of this process's CPU time (all threads:
+on a machine shared with other work, the figure for one core). Both modes must
+write the same output, line for line; the bench says so.
 
-Before the store became repositories (commit b55fed5, same machine): 2,000 lines in
-12.2 s wall for 2.0 s CPU, about 165 lines/s in memory and with ``--db``: every
-line waited alone for the store's group commit.
+Before (commit b55fed5, the store's group commit on every line): the issue measured
+2,000 lines in 12.2 s wall for 2.0 s CPU (about 165 lines/s); this bench on that
+commit, same machine: 210 lines/s in memory and 219 with ``--db``, about 1,200
+lines/CPU-s; every line waited alone for a commit.
 Targets: >= 5,000 lines/s in memory, >= 2,000 lines/s with ``--db`` on SQLite.
 """
 
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import random
 import resource
@@ -36,7 +37,7 @@ from pathlib import Path
 from bench.filter import load_corpus
 from rules.config import load_config
 from rules.core.paths import PROJECT_ROOT
-from rules.offline.scan import run_scan
+from rules.offline.scan import scan_lines, scan_runtime
 
 GROUPS = 20
 MEMBERS = 100
@@ -89,35 +90,37 @@ def chat(lines: int) -> str:
     return "\n".join(out) + "\n"
 
 
-async def one_run(source: str, db: Path | None) -> tuple[float, float, str]:
-    """(wall, cpu) seconds of one scan and its output."""
+def cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+async def one_run(source: str, db: Path | None) -> tuple[float, float, float, str]:
+    """(start-up wall, scan wall, scan CPU) seconds of one scan, and its output."""
     config, _ = load_config(PROJECT_ROOT / "config.example.toml")
-    sink = io.StringIO()
     url = f"sqlite+aiosqlite:///{db}" if db is not None else None
-    wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    await run_scan(config, io.StringIO(source), sink, url)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    spent = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
-    return time.perf_counter() - wall, spent, sink.getvalue()
+    started = time.perf_counter()
+    runtime = await scan_runtime(config, url)
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    try:
+        records = await scan_lines(runtime, source.splitlines())
+    finally:
+        await runtime.close()  # the batched writes land here
+    spent_wall, spent_cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    output = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return wall - started, spent_wall, spent_cpu, output
 
 
-async def measure(
-    source: str, rounds: int, with_db: bool
-) -> tuple[tuple[float, float], tuple[float, float], str]:
-    """Best (wall, cpu) of ``rounds`` scans of ``source``, of start-ups, and the output."""
-    best = [float("inf"), float("inf")]
-    startup = [float("inf"), float("inf")]
+async def measure(source: str, rounds: int, with_db: bool) -> tuple[float, float, float, str]:
+    """Best start-up wall, scan wall and scan CPU of ``rounds`` scans, and the output."""
+    best = [float("inf")] * 3
     output = ""
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as folder:
-            db = Path(folder) / "empty.db" if with_db else None
-            wall, cpu, _ = await one_run("", db)
-            startup = [min(startup[0], wall), min(startup[1], cpu)]
-        with tempfile.TemporaryDirectory() as folder:
             db = Path(folder) / "scan.db" if with_db else None
-            wall, cpu, output = await one_run(source, db)
-            best = [min(best[0], wall), min(best[1], cpu)]
-    return (best[0], best[1]), (startup[0], startup[1]), output
+            *figures, output = await one_run(source, db)
+            best = [min(b, f) for b, f in zip(best, figures, strict=True)]
+    return best[0], best[1], best[2], output
 
 
 async def main() -> None:
@@ -129,17 +132,13 @@ async def main() -> None:
     outputs = []
     print(f"scan of {args.lines} lines (default config), best of {args.rounds}")
     for label, with_db in (("memory", False), ("--db sqlite", True)):
-        (wall, cpu), (startup_wall, startup_cpu), output = await measure(
-            source, args.rounds, with_db
-        )
+        startup, wall, cpu, output = await measure(source, args.rounds, with_db)
         outputs.append(output)
-        per_wall = args.lines / max(wall - startup_wall, 1e-9)
-        per_cpu = args.lines / max(cpu - startup_cpu, 1e-9)
         flagged = sum(bool(json.loads(line)["findings"]) for line in output.splitlines())
         print(
-            f"  {label:<12} {per_wall:>8,.0f} lines/s wall {per_cpu:>8,.0f} lines/CPU-s"
-            f"  (run {wall:.2f} s wall, {cpu:.2f} s CPU; start-up {startup_wall:.2f} s"
-            f" wall, {startup_cpu:.2f} s CPU; {flagged} flagged)"
+            f"  {label:<12} {args.lines / wall:>8,.0f} lines/s wall"
+            f" {args.lines / cpu:>8,.0f} lines/CPU-s"
+            f"  ({wall:.2f} s wall, {cpu:.2f} s CPU; start-up {startup:.2f} s; {flagged} flagged)"
         )
     same = outputs[0] == outputs[1]
     print(f"  memory and --db outputs identical: {'yes' if same else 'NO'}")
