@@ -22,6 +22,12 @@ class DetectorSettings(Section):
     enabled: bool = Field(True, description="Run this detector.")
 
 
+DEFAULT_CONTEXT_WORDS = (  # noqa: SIM905 (one line of words reads better)
+    "禁毒 宣传 警惕 防范 严禁 不得 远离 谨防 打击 举报 反诈 防骗 拒绝 抵制 切勿 杜绝 "
+    "预防 提醒 识别 禁止 严打 揭露 危害"
+).split()
+
+
 class KeywordSettings(DetectorSettings):
     files: list[str] = Field(
         default_factory=lambda: ["data/keywords/*.txt"],
@@ -29,7 +35,15 @@ class KeywordSettings(DetectorSettings):
     )
     allow: list[str] = Field(default_factory=list, description="Allow-listed terms.")
     pinyin: bool = Field(
-        True, description="Also match homophones and pinyin spellings of Chinese terms."
+        True,
+        description="Also match homophones, pinyin spellings and character/pinyin mixtures.",
+    )
+    context_words: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CONTEXT_WORDS),
+        description="Words that make a nearby hit weak evidence (education, prohibition).",
+    )
+    context_reach: int = Field(
+        12, ge=0, description="How many characters either side of a hit context words count."
     )
 
 

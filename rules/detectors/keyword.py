@@ -1,34 +1,61 @@
-"""Keyword detector: banned terms by category, seen through evasion.
+"""Keyword detector: banned terms by category, seen through evasion, with evidence strength.
 
 Word lists are plain files, one term per line, ``#`` comments; the category is
 the file name without extension (``data/keywords/gambling.txt`` -> gambling);
 a file named ``allow.txt`` holds allow-listed terms. Terms and messages are
-folded the same way (:mod:`rules.text.normalize`) and matched on Aho-Corasick
-automata (:mod:`rules.detectors.keyword_index`); every hit is reported with
-its span in the *original* text. Checks that need no span run first, so a
-message whose matches they reject is never mapped back.
+folded and sounded the same way (:mod:`rules.text.normalize`) and matched in
+one automaton walk (:mod:`rules.detectors.keyword_index`); every hit is
+reported with its span in the *original* text, how it matched (``how``) and
+how far it can be trusted (``strength``):
 
-Rules on top of the raw matches:
+============ ============================================ ========
+how          what                                         strength
+============ ============================================ ========
+direct       the term as written (case and width aside)   strong
+folded       traditional characters, inserted noise,      strong
+             repeated characters, Chinese numerals
+lookalike    letters of other scripts in a Latin word,    strong
+             enclosed, emoji, radical and number forms
+mixed        characters and pinyin syllables mixed, some  medium
+             character as itself (赌chang, 色qing)
+pinyin       the term spelled wholly in pinyin (dubo)     medium
+homophone    other characters that sound alike (堵博), or weak
+             pinyin mixed with such characters only
+============ ============================================ ========
+
+A pinyin or mixed spelling that an ordinary word spells as well (duchang: 赌场
+or 独唱; 大ma: 大麻 or 大码) is *ambiguous* and weak; a hit with prohibitive or
+educational words near it (``[keywords] context_words``: 禁毒, 谨防, 严禁 ...
+within ``context_reach`` characters) is weak too. The detail says why. Weak
+evidence goes to the officers' review queue, not to the ladder (the engine's
+routing, per group).
+
+Rules that drop a match altogether:
 
 * A term with a repeated character needs the repeat: 妈妈 folds to 妈 (runs
   collapse), but a lone 妈 is not 妈妈.
-* Latin terms match whole words only (``av`` is not in ``have``), judged on
-  the original text; short Latin terms may not span a space.
-* A homophone or pinyin match (堵博, dubo for 赌博) is dropped when its text is
-  an ordinary word (病毒 sounds like 冰毒), and a two-character homophone must
-  share a character with the term (any two characters sound like some term);
-  ``[keywords] pinyin = false`` turns them off for a group.
-* A homophone that survives those checks must stand as a unit of its
-  sentence: one that begins or ends inside a word of the text around it
-  (打麻|将 for 大麻, 有|男朋友 for 幼男, 福建人 for 贱人) is ordinary text.
-  ``CONTEXT`` characters either side are segmented with jieba's dictionary
-  (:mod:`rules.text.segment`), only for such hits, so the hot path never pays.
-  Tone agreement was measured and is not used: the best-known substitutions
-  differ in tone (草 for 操, 吗 for 妈, 几 for 鸡). Left: sound-alikes that are
-  words of their own (读博, 刚交, 压力大吗), see the tests.
+* Latin edges match whole words only (``av`` is not in ``have``, ``K粉`` is not
+  in ``PK粉丝``), judged on the original text; short Latin terms may not span
+  a space. Pinyin glued to Chinese text is a whole word (duchang开业).
+* A direct hit that begins or ends inside a longer ordinary word of its
+  sentence (大麻 in 大麻烦) is no hit: the text around it is segmented with
+  jieba's dictionary, the term counting as a word itself, so 吸大麻 keeps it
+  whole (:func:`rules.text.segment.cuts_term`, only when a dictionary word can
+  cross an edge of the hit at all).
+* A homophone is dropped when its text is an ordinary word (病毒 sounds like
+  冰毒), when a two-character homophone shares no character with the term
+  (any two characters sound like some term), and when it begins or ends inside
+  a word of the text around it (打麻|将 for 大麻, 福建人 for 贱人). Tone
+  agreement was measured and is not used: the best-known substitutions differ
+  in tone (草 for 操, 吗 for 妈, 几 for 鸡). A mixed spelling whose characters
+  are those of an ordinary word (独chang) is that word.
+* Letters of another script count as look-alikes only inside a word that
+  mixes scripts (UTS #39's mixed-script test): рorn is a hit, a whole Russian
+  word that happens to look like a Latin term is not.
 * Allow-listed terms (``[keywords] allow``, ``allow.txt`` and custom allow
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
+* ``[keywords] pinyin = false`` keeps direct, folded and look-alike hits only.
 
 Per-group custom words live in a second, small index (``overlay``) that
 :class:`rules.detectors.custom_words.WordService` rebuilds off the hot path and swaps in with
@@ -40,19 +67,20 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import groupby
 from pathlib import Path
 from typing import ClassVar
 
+from daachorse import CharwiseDoubleArrayAhoCorasick
+
 from rules.config import KeywordSettings
-from rules.core.model import ChatEvent, Finding
+from rules.core.model import ChatEvent, Finding, MatchKind, Strength
 from rules.core.paths import CACHE_DIR, PROJECT_ROOT
 from rules.detectors.base import Detector
+from rules.detectors.keyword_evidence import direct_kind, mixed_verdict, runs_met
 from rules.detectors.keyword_index import (
     ALLOW,
-    DIRECT,
-    MIN_PINYIN_LETTERS,
-    SOUND,
+    MIXED,
+    TERM,
     Key,
     Term,
     TermIndex,
@@ -65,14 +93,24 @@ __all__ = ["KeywordDetector", "Term", "TermIndex", "expand_globs", "read_word_li
 SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 CONTEXT = 8  # characters either side of a homophone hit that are segmented to judge it
+WORD_REACH = 5  # the same for a direct hit (a word crossing its edge is short)
 
 _fold_marked = normalize.fold_marked
 _expand = normalize.expand
-_shrink = normalize.shrink
 _SOUND_LIST = normalize.SOUND_LIST
 _HAS_REPEAT = normalize.HAS_REPEAT
 _REPEATS = normalize.REPEATS
 _NO_RUNS: normalize.Runs = []
+_DIRECT = MatchKind.DIRECT
+_HOMOPHONE = MatchKind.HOMOPHONE
+_MIXED = MatchKind.MIXED
+_PINYIN = MatchKind.PINYIN
+_STRONG, _MEDIUM, _WEAK = Strength.STRONG, Strength.MEDIUM, Strength.WEAK
+_SUFFIX = {
+    MatchKind.HOMOPHONE: " (sounds alike)",
+    MatchKind.MIXED: " (mixed pinyin)",
+    MatchKind.PINYIN: " (pinyin)",
+}
 
 
 def expand_globs(patterns: Iterable[str], root: Path = PROJECT_ROOT) -> list[Path]:
@@ -89,20 +127,26 @@ def _allow_index(allow: tuple[str, ...]) -> TermIndex:
     return TermIndex((Term(term, ALLOW) for term in allow), pinyin=False)
 
 
+@lru_cache(maxsize=256)
+def _context_index(words: tuple[str, ...]) -> tuple[CharwiseDoubleArrayAhoCorasick, list[str]]:
+    folded = list(dict.fromkeys(f for w in words if (f := normalize.prefold(w))))
+    return CharwiseDoubleArrayAhoCorasick(folded or ["\0"]), folded
+
+
 _EMPTY = TermIndex(())
 
 
 def _boundary_ok(text: str, start: int, end: int, key: Key) -> bool:
     """Whole-word rule for keys that begin or end with a letter or digit."""
-    if key.left_word and start > 0:
+    if key.left and start > 0:
         before = normalize.char_fold(text[start - 1])
-        if before and _same_class(before[-1], key.left_word):
+        if before and _same_class(before[-1], key.left):
             return False
-    if key.right_word and end < len(text):
+    if key.right and end < len(text):
         after = normalize.char_fold(text[end])
-        if after and _same_class(after[0], key.right_word):
+        if after and _same_class(after[0], key.right):
             return False
-    if key.left_word == "a" and key.right_word == "a" and key.length <= SHORT_LATIN:
+    if key.left == "a" and key.right == "a" and key.length <= SHORT_LATIN:
         return not any(c.isspace() for c in text[start:end])
     return True
 
@@ -134,6 +178,11 @@ def _same_class(ch: str, word_class: str) -> bool:
     return normalize.is_latin(ch) if word_class == "a" else ch.isdigit()
 
 
+# A hit that passed the checks needing no original span: folded positions, key,
+# the terms it stands for, how, strength and a note for the detail ("" for none).
+_Hit = tuple[int, int, Key, tuple[Term, ...], MatchKind, Strength, str]
+
+
 class KeywordDetector(Detector[KeywordSettings]):
     """Finds listed terms; category from the list, span in the original text."""
 
@@ -156,154 +205,115 @@ class KeywordDetector(Detector[KeywordSettings]):
             return []
         index, overlay = self.index, self.overlay  # one consistent snapshot
         mark, pre = _fold_marked(text)
-        ascii_only = pre.isascii()
-        presound = pre  # the sound automaton searches the folded text when nothing sounds
-        if settings.pinyin and not ascii_only:
-            presound = pre.translate(_SOUND_LIST)
-            if presound == pre:
-                presound = pre
-        repeat = _HAS_REPEAT.search(presound)  # a repeat in pre is a repeat in its sound
+        repeat = _HAS_REPEAT.search(pre)
         if repeat is None:
-            folded, sounded, first = pre, presound, -1
+            folded, runs = pre, _NO_RUNS
         else:  # collapse from the first repeat on
             first = repeat.start()
             folded = pre[:first] + _REPEATS.sub("", pre[first:])
-            if len(folded) == len(pre):  # only homophones repeated
-                folded = pre
-            sounded = (
-                folded if presound is pre else presound[:first] + _REPEATS.sub("", presound[first:])
-            )
-        latin = settings.pinyin and _may_spell(folded)
-        han = _NONE if ascii_only else index.han.matches(folded)
-        sound = index.sound.matches(sounded)
-        spelled = index.pinyin.matches(folded) if latin else _NONE
-        if overlay.size:
-            extra = _matches(overlay, folded, sounded, ascii_only, latin)
-        elif not han and not sound and not spelled:
+            runs = normalize.runs(pre, first)
+        sound = folded if folded.isascii() else folded.translate(_SOUND_LIST)
+        found = index.automaton.matches(sound)
+        single = index.single_search
+        has_single = single is not None and single(folded) is not None
+        if not found and not has_single and not overlay.size:
             return []
-        else:
-            extra = _NOTHING
-        forms = _Forms(text, mark, pre, folded, presound, sounded, first)
-        hits = _hits(forms, settings, index, (han, sound, spelled), overlay.guard)
-        if extra is not _NOTHING:
-            hits += _hits(forms, settings, overlay, extra, index.guard)
+        forms = (text, mark, pre, folded, sound, runs)
+        hits: list[_Hit] = []
+        pinyin = settings.pinyin
+        if found or has_single:
+            _hits(forms, pinyin, index, found, has_single, hits)
+        if overlay.size:
+            extra = overlay.automaton.matches(sound)
+            single = overlay.single_search
+            has_single = single is not None and single(folded) is not None
+            if extra or has_single:
+                _hits(forms, pinyin, overlay, extra, has_single, hits)
         if not hits:
             return []
         return _findings(forms, settings, event.group_id, hits)
 
 
-Matches = list[tuple[int, int, int]]
-_NONE: Matches = []
-_NOTHING = (_NONE, _NONE, _NONE)
-_DIGITS = b"0123456789"
-
-
-def _may_spell(folded: str) -> bool:
-    """Whether ``folded`` has enough Latin letters for a pinyin spelling (a cheap test)."""
-    return len(folded.encode("ascii", "ignore").translate(None, _DIGITS)) >= MIN_PINYIN_LETTERS
-
-
-def _matches(
-    index: TermIndex, folded: str, sounded: str, ascii_only: bool, latin: bool
-) -> tuple[Matches, Matches, Matches]:
-    """The raw matches of the han, sound and pinyin automata (see keyword_index)."""
-    return (
-        _NONE if ascii_only else index.han.matches(folded),
-        index.sound.matches(sounded),
-        index.pinyin.matches(folded) if latin else _NONE,
-    )
-
-
-class _Forms:
-    """A message's text in its matched forms, and the runs that map them to each other.
-
-    ``presound`` is ``pre`` when nothing sounds (the sound automaton then
-    searched ``folded``); ``first`` is where the first repeat is (-1: none).
-    """
-
-    __slots__ = ("first", "folded", "mark", "pre", "presound", "sounded", "text")
-
-    def __init__(
-        self, text: str, mark: str, pre: str, folded: str, presound: str, sounded: str, first: int
-    ) -> None:
-        self.text, self.mark, self.pre, self.folded = text, mark, pre, folded
-        self.presound, self.sounded, self.first = presound, sounded, first
-
-    def runs(self) -> normalize.Runs:
-        """The runs of ``pre`` that ``folded`` collapsed."""
-        return normalize.runs(self.pre, self.first) if self.folded is not self.pre else _NO_RUNS
-
-    def sound_runs(self, runs: normalize.Runs) -> normalize.Runs:
-        """The runs of ``presound`` that the sounded text collapsed (``runs``: of ``pre``)."""
-        if self.presound is self.pre:
-            return runs
-        if len(self.sounded) == len(self.presound):
-            return _NO_RUNS
-        return normalize.runs(self.presound, self.first)
-
-
-# A hit that passed the cheap checks: pre positions, key, the terms it stands for.
-_Hit = tuple[int, int, Key, tuple[Term, ...]]
+# A message's text in its matched forms: the original, its marked fold (noise as
+# NOISE), the fold without noise (pre), with runs collapsed (folded), sounded, and
+# the runs of pre that folded collapsed.
+_Forms = tuple[str, str, str, str, str, normalize.Runs]
 
 
 def _hits(
     forms: _Forms,
-    settings: KeywordSettings,
+    pinyin: bool,
     index: TermIndex,
-    found: tuple[Matches, Matches, Matches],
-    other_guard: frozenset[str],
-) -> list[_Hit]:
-    """Matches that pass the checks needing no original span, in ``pre`` positions.
+    found: list[tuple[int, int, int]],
+    single: bool,
+    hits: list[_Hit],
+) -> None:
+    """Append the matches that pass the checks needing no original span (folded positions).
 
-    The checks: repeats a term needs (妈妈), pinyin switched off, and for a
-    homophone its text being the term itself or an ordinary word. ``found``
-    are the han, sound and pinyin matches (:func:`_matches`).
+    The checks: the repeats a term needs (妈妈), pinyin switched off, a
+    homophone that is the term itself or an ordinary word, a mixed spelling
+    that is an ordinary word's.
     """
-    hits: list[_Hit] = []
-    han_found, sound_found, pinyin_found = found
-    pre, folded = forms.pre, forms.folded
-    runs = forms.runs()
-    searched = ((index.han, han_found), (index.pinyin, pinyin_found)) if pinyin_found else None
-    for automaton, matched in searched or ((index.han, han_found),):
-        made = automaton.made
-        for first, stop, number in matched:  # folded positions
-            key = made.get(number) or automaton.key(number)
-            if runs:
-                first, stop = _expand(runs, first), _expand(runs, stop - 1, True) + 1
-            terms = key.terms
-            if key.runs:
-                terms = _runs_met(key, pre[first:stop])
-                if not terms:
-                    continue
-            hits.append((first, stop, key, terms))
-    if not sound_found:
-        return hits
-    sound_runs = forms.sound_runs(runs)
-    sounds = forms.presound is not pre  # else the sounded text is the folded one
-    made = index.sound.made
-    guard = index.guard
-    for first, stop, number in sound_found:  # sound keys and ASCII keys, in sounded positions
-        key = made.get(number) or index.sound.key(number)
-        if key.mode == SOUND and not sounds:
+    folded = forms[3]
+    automaton = index.automaton
+    made = automaton.made
+    for a, b, number in found:
+        key = made.get(number) or automaton.key(number)
+        kind = key.kind
+        if kind == TERM:
+            seen = folded[a:b]
+            form = key.forms.get(seen)
+            if form is not None:
+                if form.runs:
+                    terms = runs_met(form, _pre_piece(forms, a, b))
+                    if terms:
+                        hits.append((a, b, key, terms, _DIRECT, _STRONG, ""))
+                else:
+                    hits.append((a, b, key, form.terms, _DIRECT, _STRONG, ""))
+            elif (
+                key.sounds
+                and pinyin
+                and seen not in key.ordinary
+                and (b - a >= MIN_PURE_HOMOPHONE or _shares_a_character(seen, key.folded))
+            ):
+                # not the term itself sounded, nor an ordinary word; any two characters
+                # sound like some term: two must share a character with it (堵博)
+                hits.append((a, b, key, key.terms, _HOMOPHONE, _WEAK, ""))
+        elif not pinyin:
             continue
-        if sound_runs:
-            first, stop = _expand(sound_runs, first), _expand(sound_runs, stop - 1, True) + 1
-        terms = key.terms
-        if key.mode == SOUND:
-            seen = folded[_shrink(runs, first) : _shrink(runs, stop)] if runs else pre[first:stop]
-            if seen in key.folded or seen in guard or seen in other_guard:
-                continue  # the term itself (a direct hit) or an ordinary word
-            if len(seen) < MIN_PURE_HOMOPHONE and not _shares_a_character(seen, key.folded):
-                continue  # any two characters sound like some term (seen has two)
-        elif key.runs:
-            terms = _runs_met(key, pre[first:stop])
-            if not terms:
-                continue
-        hits.append((first, stop, key, terms))
-    return hits
+        elif kind == MIXED:
+            verdict = mixed_verdict(key, folded[a:b])
+            if verdict is not None:
+                how, strength, note = verdict
+                hits.append((a, b, key, key.terms, how, strength, note))
+        elif key.ambiguous:  # PINYIN
+            hits.append((a, b, key, key.terms, _PINYIN, _WEAK, _ambiguous(key)))
+        else:
+            hits.append((a, b, key, key.terms, _PINYIN, _MEDIUM, ""))
+    if single and index.single_find is not None:
+        for m in index.single_find(folded):
+            key = index.single[m.group()]
+            form = key.forms[m.group()]
+            a = m.start()
+            terms = runs_met(form, _pre_piece(forms, a, a + 1)) if form.runs else form.terms
+            if terms:
+                hits.append((a, a + 1, key, terms, _DIRECT, _STRONG, ""))
 
 
-def _shares_a_character(pair: str, folded: frozenset[str]) -> bool:
+def _pre_piece(forms: _Forms, a: int, b: int) -> str:
+    """``pre`` at folded characters ``a..b`` (whole runs)."""
+    runs = forms[5]
+    if not runs:
+        return forms[2][a:b]
+    return forms[2][_expand(runs, a) : _expand(runs, b - 1, True) + 1]
+
+
+def _ambiguous(key: Key) -> str:
+    words = sorted({w for base, _ in key.variants for w in base.ordinary})
+    return "ambiguous: also " + "/".join(words[:3])
+
+
+def _shares_a_character(pair: str, folded: tuple[str, ...]) -> bool:
     first, second = pair[0], pair[1]
     for word in folded:  # noqa: SIM110 (on the hot path a generator costs more)
         if first in word or second in word:
@@ -314,65 +324,138 @@ def _shares_a_character(pair: str, folded: frozenset[str]) -> bool:
 def _findings(
     forms: _Forms, settings: KeywordSettings, group_id: str, hits: list[_Hit]
 ) -> list[Finding]:
-    """Findings for hits: mapped to the original text, whole words, scopes, allow terms."""
-    text = forms.text
-    aligned = normalize.Alignment(text, forms.pre, forms.folded, forms.mark)
+    """Findings for hits: mapped to the original text, whole words, word boundaries,
+    scopes, allow terms, context."""
+    text, mark, pre, folded, sound, runs = forms
+    # Positions in pre are positions in the original when nothing was dropped or expanded.
+    aligned = (
+        None if len(mark) == len(text) == len(pre) else normalize.Alignment(text, pre, folded, mark)
+    )
     scopes = ("", "*", group_id)
-    blocks: dict[tuple[int, int, str], str] = {}
+    blocks: dict[tuple[int, int, str], tuple[Strength, MatchKind, str, int, int]] = {}
     allows: list[tuple[int, int]] = []
-    pre = forms.pre
-    for first, stop, key, terms in hits:
-        start, end = aligned.pre_span(first, stop)
-        if (key.left_word or key.right_word) and not _boundary_ok(text, start, end, key):
-            span = _whole_word_within(text, pre, aligned, first, stop, key)
-            if span is None:
+    n = len(sound)
+    for a, b, key, terms, how, strength, note in hits:
+        first, stop = (_expand(runs, a), _expand(runs, b - 1, True) + 1) if runs else (a, b)
+        start, end = (first, stop) if aligned is None else aligned.pre_span(first, stop)
+        if key.left or key.right:
+            if (key.left and a and _same_class(sound[a - 1], key.left)) or (
+                key.right and b < n and _same_class(sound[b], key.right)
+            ):
+                if not _boundary_ok(text, start, end, key):
+                    if aligned is None:
+                        aligned = normalize.Alignment(text, pre, folded, mark)
+                    span = _whole_word_within(text, pre, aligned, first, stop, key)
+                    if span is None:
+                        continue
+                    start, end = span
+            elif (
+                key.left == "a"
+                and key.right == "a"
+                and key.length <= SHORT_LATIN
+                and any(c.isspace() for c in text[start:end])
+            ):
                 continue
-            start, end = span
-        if key.mode == SOUND and segment.cuts_a_word(text, start, end, CONTEXT):
+        if how is _DIRECT:
+            if all(t.category == ALLOW for t in terms):
+                allows.extend((start, end) for t in terms if t.scope in scopes)
+                continue
+            piece = pre[first:stop]
+            if text[start:end] != piece:
+                kind = direct_kind(text, start, end, piece)
+                if kind is None:
+                    continue  # a whole word of another script, not a look-alike
+                how = kind
+            if (
+                end - start == stop - first
+                and not key.left
+                and not key.right
+                and _cuts_term(text, start, end)
+            ):
+                continue  # inside a longer ordinary word: 大麻烦, 他妈的 for 妈的
+        elif how is _HOMOPHONE and segment.cuts_a_word(text, start, end, CONTEXT):
             continue  # part of an ordinary word around it: 打麻|将, 有|男朋友, 福建人
+        suffix = _SUFFIX.get(how, "")
         for term, category, scope in terms:
             if scope not in scopes:
                 continue
             if category == ALLOW:
                 allows.append((start, end))
-            elif key.mode == DIRECT:
-                blocks.setdefault((start, end, category), term)
-            else:
-                blocks.setdefault((start, end, category), f"{term} (sounds alike)")
+                continue
+            spot = (start, end, category)
+            held = blocks.get(spot)
+            if held is None or held[0] < strength:
+                detail = f"{term}{suffix}; {note}" if note else term + suffix
+                blocks[spot] = (strength, how, detail, first, stop)
     if not blocks:
         return []
     if settings.allow:
-        runs = forms.runs()
-        for key, first, stop in _allow_index(tuple(settings.allow)).find(forms.folded):
-            if runs:
-                first, stop = _expand(runs, first), _expand(runs, stop - 1, True) + 1
+        for key, a, b in _allow_index(tuple(settings.allow)).find(folded):
+            first, stop = (_expand(runs, a), _expand(runs, b - 1, True) + 1) if runs else (a, b)
+            if aligned is None:
+                aligned = normalize.Alignment(text, pre, folded, mark)
             start, end = aligned.pre_span(first, stop)
             if _boundary_ok(text, start, end, key):
                 allows.append((start, end))
+    context = _context(pre, settings.context_words) if settings.context_words else None
+    reach = settings.context_reach
     findings = []
-    for (start, end, category), note in sorted(blocks.items()):
+    for (start, end, category), (strength, how, detail, first, stop) in (
+        sorted(blocks.items()) if len(blocks) > 1 else blocks.items()
+    ):
         if allows and _suppressed(allows, start, end):
             continue
-        findings.append(Finding(KeywordDetector.name, category, text[start:end], start, end, note))
+        if context:
+            word = _near(context, first, stop, reach)
+            if word:
+                strength = _WEAK
+                detail += f"; prohibitive or educational context: {word}"
+        findings.append(
+            Finding(
+                KeywordDetector.name,
+                category,
+                text[start:end],
+                start,
+                end,
+                detail,
+                how,
+                strength,
+            )
+        )
     return findings
 
 
-def _runs_met(key: Key, seen: str) -> tuple[Term, ...]:
-    """The terms of ``key`` whose repeated letters ``seen`` repeats as often.
+def _cuts_term(text: str, start: int, end: int) -> bool:
+    """:func:`rules.text.segment.cuts_term`, after its cheap test inlined."""
+    lexicon = segment.lexicon()
+    if lexicon.may_cross(text, start) or lexicon.may_cross(text, end):
+        low = max(0, start - WORD_REACH)
+        return lexicon.cuts_term(text[low : end + WORD_REACH], start - low, end - low)
+    return False
 
-    妈妈 folds to 妈 like every repeated word, so on its own it would match any 妈;
-    it matches where the message repeats the character too (妈妈, 妈妈妈, 妈.妈).
-    ``seen`` is the message's fold at the hit before runs were collapsed.
-    """
-    if len(seen) == key.length:  # nothing repeated here
-        return key.single
-    have = [len(list(run)) for _, run in groupby(seen)]
-    kept = []
-    for term, need in zip(key.terms, key.runs, strict=True):
-        want = [len(list(run)) for _, run in groupby(need)]
-        if not need or all(h >= w for h, w in zip(have, want, strict=True)):
-            kept.append(term)
-    return tuple(kept)
+
+_last_context: tuple[list[str], CharwiseDoubleArrayAhoCorasick, list[str]] | None = None
+
+
+def _context(pre: str, words: list[str]) -> list[tuple[int, int, str]]:
+    """Context words in a message's ``pre`` text: (start, end, word)."""
+    global _last_context  # one tuple, replaced whole
+    last = _last_context
+    if last is None or last[0] is not words:  # settings are long-lived: one automaton each
+        automaton, folded = _context_index(tuple(words))
+        last = _last_context = (words, automaton, folded)
+    folded = last[2]
+    return [(a, b, folded[i]) for a, b, i in last[1].find_overlapping(pre)]
+
+
+def _near(context: list[tuple[int, int, str]], first: int, stop: int, reach: int) -> str:
+    """A context word within ``reach`` characters of ``pre[first:stop]`` (not inside it)."""
+    for a, b, word in context:
+        if first <= a and b <= stop:
+            continue  # part of the hit itself
+        if b > first - reach and a < stop + reach:
+            return word
+    return ""
 
 
 def _suppressed(allows: list[tuple[int, int]], start: int, end: int) -> bool:

@@ -2,11 +2,14 @@
 
 Two per-character tables are computed once (and cached under ``data/cache``):
 
-* ``DIRECT`` folds every character to what it "means" for matching: Unicode
-  compatibility forms (NFKC: full-width, circled, mathematical and stylised
-  letters and digits), lower case, traditional -> simplified Chinese (OpenCC
-  ``t2s``, character by character) and number forms (①, ⑸, ⓿, 壹, 三 ->
-  digits). Any character that is not a letter or a digit (spaces,
+* ``DIRECT`` folds every character to what it "means" for matching: look-alike
+  characters first (:mod:`rules.text.lookalike`: Cyrillic р, Greek ο, Kangxi
+  and supplementary radicals ⾞ ⻋, enclosed and emoji letters 🅰 🇦, ㊙,
+  compatibility ideographs; generated from Unicode's confusables data), then
+  Unicode compatibility forms (NFKC: full-width, circled, mathematical and
+  stylised letters and digits), lower case, traditional -> simplified Chinese
+  (OpenCC ``t2s``, character by character, so ⾞ -> 車 -> 车) and number forms
+  (①, ⑸, ⓿, 壹, 三 -> digits). Any character that is not a letter or a digit (spaces,
   punctuation, symbols, emoji, zero-width and other invisible characters) is
   dropped, which skips noise inserted between the letters of a word (网@赌,
   网 赌, 网。。赌).
@@ -40,7 +43,7 @@ from pathlib import Path
 from rules.core.paths import CACHE_DIR
 from rules.core.pickle_cache import read_cache, write_cache
 
-TABLE_VERSION = 6
+TABLE_VERSION = 7
 
 # Chinese numerals (simplified after t2s) and their digits.
 _NUMERALS = {
@@ -107,6 +110,8 @@ def _build_tables() -> Tables:
     import opencc  # imported here: only needed when the cache is cold
     from pypinyin import Style, lazy_pinyin
 
+    from rules.text.lookalike import FOLDS
+
     cjk = [chr(c) for lo, hi in _CJK for c in range(lo, hi)]
     converted = opencc.OpenCC("t2s").convert("\n".join(cjk)).split("\n")
     t2s = {a: b for a, b in zip(cjk, converted, strict=True) if a != b and len(b) == 1}
@@ -115,7 +120,8 @@ def _build_tables() -> Tables:
     for lo, hi in _RANGES:
         for code in range(lo, hi):
             ch = chr(code)
-            folded = _fold_char(ch, t2s)
+            # A look-alike first (⾞ -> 車), then the character's own fold (車 -> 车).
+            folded = "".join(_fold_char(c, t2s) for c in FOLDS.get(code, ch))
             if folded != ch:
                 direct[code] = folded or None
 

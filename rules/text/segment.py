@@ -1,7 +1,9 @@
 """Word boundaries of a short text: jieba's dictionary segmentation, held compactly.
 
-The keyword detector asks, for a rare homophone hit, whether the hit cuts an
-ordinary word of the sentence around it (打麻|将, 有|男朋友, 福建人). This is
+The keyword detector asks, for a homophone hit, whether the hit cuts an
+ordinary word of the sentence around it (打麻|将, 有|男朋友, 福建人), and for
+a direct hit whether the term, taken as a word of the dictionary itself, still
+begins or ends inside a longer ordinary word (大麻 in 大麻烦). This is
 jieba's own segmentation without its HMM (``jieba.cut(text, HMM=False)``):
 the most probable path through the dictionary words found in the text, each
 word weighted by its frequency, unknown characters as words of their own.
@@ -23,6 +25,7 @@ import re
 from array import array
 from functools import lru_cache
 from importlib.metadata import version
+from itertools import pairwise
 from pathlib import Path
 
 from daachorse import CharwiseDoubleArrayAhoCorasick
@@ -30,37 +33,110 @@ from daachorse import CharwiseDoubleArrayAhoCorasick
 from rules.core.pickle_cache import read_cache, write_cache
 from rules.text import normalize
 
-SEGMENT_VERSION = 2
+SEGMENT_VERSION = 3
 # jieba's split of a text into blocks it segments (re_han_default) and the
 # single letters or digits it joins back into one word (re_eng).
 _BLOCK = re.compile("[\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+")
 _ENG = re.compile("[a-zA-Z0-9]")
 
 
+PAIR_BITS = 23  # the inner-pair filter: 2**23 bits (1 MB)
+_PAIR_MASK = (1 << PAIR_BITS) - 1
+
+
+def _pair_hash(a: str, b: str) -> int:
+    return (ord(a) * 0x9E3779B1 + ord(b)) & _PAIR_MASK
+
+
 class Lexicon:
-    """jieba's dictionary: an automaton over its words and their log probabilities."""
+    """jieba's dictionary: an automaton over its words and their log probabilities.
 
-    __slots__ = ("_automaton", "logp", "unknown")
+    ``pairs`` is a bit set (hashed) of every two characters that stand next to
+    each other inside some word: a word can only cross a position of a text
+    whose two characters either side are such a pair, which most are not.
+    """
 
-    def __init__(self, automaton: CharwiseDoubleArrayAhoCorasick, logp: array, unknown: float):
+    __slots__ = ("_automaton", "_term_logp", "logp", "pairs", "unknown")
+
+    def __init__(
+        self, automaton: CharwiseDoubleArrayAhoCorasick, logp: array, unknown: float, pairs: bytes
+    ):
         self._automaton = automaton
         self.logp = logp  # per word number
         self.unknown = unknown  # a character that is no word (jieba: frequency 1)
+        self.pairs = pairs
+        self._term_logp: dict[str, float] = {}  # terms seen: their word score
+
+    def may_cross(self, text: str, pos: int) -> bool:
+        """Whether some dictionary word could hold ``text[pos - 1]`` and ``text[pos]`` (a
+        cheap, one-sided test: False means no word crosses ``pos``)."""
+        if pos <= 0 or pos >= len(text):
+            return False
+        bit = _pair_hash(text[pos - 1], text[pos])
+        return bool(self.pairs[bit >> 3] >> (bit & 7) & 1)
+
+    def cuts_term(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` begins or ends inside a word of ``text`` when it is a
+        word of the dictionary itself (as jieba's ``add_word`` without a frequency adds
+        it: just likelier than its own best split, or its own frequency if higher)."""
+        return self._cuts_span(text, start, end, True)
+
+    def cuts_a_word(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` begins or ends inside a word of ``text``."""
+        return self._cuts_span(text, start, end, False)
+
+    def _cuts_span(self, text: str, start: int, end: int, as_word: bool) -> bool:
+        """Segment only the stretch whose edges no dictionary word crosses.
+
+        Where no word crosses a position, every segmentation starts a word
+        there, so the best one of the whole text is the best one of each such
+        stretch: the stretch around the span is all that needs the search, and
+        when no word crosses either edge of the span, nothing cuts it.
+        """
+        found = self._automaton.find_overlapping(text)
+        multi = [(first, stop) for first, stop, _ in found if stop - first > 1]
+        lo, hi = start, end
+        grown = True
+        while grown:
+            grown = False
+            for first, stop in multi:
+                if first < lo < stop:
+                    lo, grown = first, True
+                if first < hi < stop:
+                    hi, grown = stop, True
+        if lo == start and hi == end:
+            return False  # no dictionary word across an edge: nothing to cut
+        logp = self.logp
+        words = [(f - lo, s - lo, logp[n]) for f, s, n in found if lo <= f and s <= hi]
+        if as_word:
+            term = text[start:end]
+            score = self._term_logp.get(term)
+            if score is None:
+                score = self._term_score(term, words, start - lo, end - lo)
+            words.append((start - lo, end - lo, score))
+        region, step = text[lo:hi], self._best(hi - lo, words)[1]
+        return not _starts_word(region, step, start - lo) or not _starts_word(
+            region, step, end - lo
+        )
+
+    def _term_score(
+        self, term: str, words: list[tuple[int, int, float]], start: int, end: int
+    ) -> float:
+        """A term's log probability as a word of its own (jieba's ``suggest_freq``)."""
+        inside = [(f - start, s - start, p) for f, s, p in words if start <= f and s <= end]
+        split = self._best(end - start, inside)[0][0]
+        # jieba: freq = max(int(P(split) * total) + 1, own freq); log P = log freq - log total
+        total = math.exp(-self.unknown)
+        score = math.log(int(math.exp(split) * total) + 1) + self.unknown
+        score = max([score, *(p for f, s, p in words if f == start and s == end)])
+        if len(self._term_logp) >= 65536:
+            self._term_logp.clear()
+        self._term_logp[term] = score
+        return score
 
     def boundaries(self, text: str) -> set[int]:
         """Positions of ``text`` where jieba's segmentation (without HMM) starts a word."""
         return self._boundaries(text, self._automaton.find_overlapping(text))
-
-    def cuts_a_word(self, text: str, start: int, end: int) -> bool:
-        """Whether ``text[start:end]`` begins or ends inside a word of ``text``."""
-        found = self._automaton.find_overlapping(text)
-        for first, stop, _ in found:  # no dictionary word across an edge: nothing to cut
-            if first < start < stop or first < end < stop:
-                break
-        else:
-            return False
-        cuts = self._boundaries(text, found)
-        return start not in cuts or end not in cuts
 
     def _boundaries(self, text: str, found: list[tuple[int, int, int]]) -> set[int]:
         """:meth:`boundaries` from the dictionary words ``found`` in ``text``.
@@ -71,21 +147,33 @@ class Lexicon:
         (see :func:`_build`), so blocks split by themselves. Lone letters and
         digits are joined, as jieba joins them.
         """
-        n = len(text)
+        logp = self.logp
+        return self._cuts(text, self._best(len(text), [(f, s, logp[n]) for f, s, n in found])[1])
+
+    def _best(self, n: int, words: list[tuple[int, int, float]]) -> tuple[list[float], list[int]]:
+        """jieba's ``calc`` over ``n`` characters and the ``words`` found in them
+        (start, end, log probability): the best score of every suffix and where
+        the best word starting at each position ends."""
         best = [0.0] * (n + 1)
         step = [0] * (n + 1)  # where the best word starting here ends
-        unknown, logp = self.unknown, self.logp
-        found.sort()  # by start: taken from the end, position by position
-        i = len(found) - 1
+        unknown = self.unknown
+        words.sort()  # by start: taken from the end, position by position
+        i = len(words) - 1
         for at in range(n - 1, -1, -1):
             score, stop = best[at + 1] + unknown, at + 1
-            while i >= 0 and found[i][0] == at:
-                end, number = found[i][1], found[i][2]
+            while i >= 0 and words[i][0] == at:
+                _, end, p = words[i]
                 i -= 1
-                candidate = logp[number] + best[end]
+                candidate = p + best[end]
                 if candidate > score or (candidate == score and end > stop):
                     score, stop = candidate, end
             best[at], step[at] = score, stop
+        return best, step
+
+    @staticmethod
+    def _cuts(text: str, step: list[int]) -> set[int]:
+        """Where words start, from :meth:`_best`'s steps (lone letters and digits joined)."""
+        n = len(text)
         cuts = {n}
         at, joined = 0, False  # joined: the word before is a lone letter or digit
         while at < n:
@@ -96,14 +184,30 @@ class Lexicon:
             at, joined = stop, single
         return cuts
 
-    def __getstate__(self) -> tuple[bytes, bytes, float]:
-        return self._automaton.serialize(), self.logp.tobytes(), self.unknown
+    def __getstate__(self) -> tuple[bytes, bytes, float, bytes]:
+        return self._automaton.serialize(), self.logp.tobytes(), self.unknown, self.pairs
 
-    def __setstate__(self, state: tuple[bytes, bytes, float]) -> None:
-        blob, logp, self.unknown = state
+    def __setstate__(self, state: tuple[bytes, bytes, float, bytes]) -> None:
+        blob, logp, self.unknown, self.pairs = state
+        self._term_logp = {}
         self._automaton = CharwiseDoubleArrayAhoCorasick.deserialize(blob)
         self.logp = array("d")
         self.logp.frombytes(logp)
+
+
+def _starts_word(text: str, step: list[int], pos: int) -> bool:
+    """Whether the segmentation with ``step`` (:meth:`Lexicon._best`) starts a word at
+    ``pos`` (lone letters and digits joined, as :meth:`Lexicon._cuts` does)."""
+    if pos <= 0 or pos >= len(text):
+        return True
+    at, single = 0, False
+    while at < pos:
+        stop = step[at]
+        single = stop == at + 1 and _ENG.match(text[at]) is not None
+        at = stop
+    if at != pos:
+        return False
+    return not (single and step[pos] == pos + 1 and _ENG.match(text[pos]) is not None)
 
 
 def _dictionary() -> Path:
@@ -124,7 +228,13 @@ def _build() -> Lexicon:
     words = [word for word, freq in frequencies.items() if freq > 0 and _BLOCK.fullmatch(word)]
     log_total = math.log(total)
     logp = array("d", (math.log(frequencies[word]) - log_total for word in words))
-    return Lexicon(CharwiseDoubleArrayAhoCorasick(words), logp, -log_total)
+    pairs = bytearray(1 << (PAIR_BITS - 3))
+    for word in words:
+        for a, b in pairwise(word):
+            for x, y in ((a, b), (a.lower(), b.lower()), (a.upper(), b.upper())):
+                bit = _pair_hash(x, y)
+                pairs[bit >> 3] |= 1 << (bit & 7)
+    return Lexicon(CharwiseDoubleArrayAhoCorasick(words), logp, -log_total, bytes(pairs))
 
 
 @lru_cache(maxsize=1)
@@ -144,7 +254,26 @@ def cuts_a_word(text: str, start: int, end: int, reach: int) -> bool:
     """Whether ``text[start:end]`` begins or ends inside a word of the text around it.
 
     Only ``reach`` characters either side are segmented (a word is short), and
-    only when a dictionary word crosses an edge of the span at all.
+    only when a dictionary word can cross an edge of the span at all.
     """
+    lex = lexicon()
+    if not (lex.may_cross(text, start) or lex.may_cross(text, end)):
+        return False
     low = max(0, start - reach)
-    return lexicon().cuts_a_word(text[low : end + reach], start - low, end - low)
+    return lex.cuts_a_word(text[low : end + reach], start - low, end - low)
+
+
+def cuts_term(text: str, start: int, end: int, reach: int) -> bool:
+    """Whether the listed term at ``text[start:end]`` begins or ends inside a longer
+    ordinary word of the text around it (大麻 in 大麻烦, 你他妈 in 你他妈妈), the term
+    itself counting as a dictionary word (so 吸大麻 keeps it whole).
+
+    Only when a dictionary word can cross an edge at all (a bit-set test on the
+    two characters either side of it) are ``reach`` characters either side
+    segmented.
+    """
+    lex = lexicon()
+    if not (lex.may_cross(text, start) or lex.may_cross(text, end)):
+        return False
+    low = max(0, start - reach)
+    return lex.cuts_term(text[low : end + reach], start - low, end - low)

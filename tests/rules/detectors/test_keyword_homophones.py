@@ -42,13 +42,16 @@ def hits(text: str) -> list[tuple[str, str | None, str]]:
         ("卖冰度的进来", "冰度", "drugs", "冰毒"),
         ("你个剑人", "剑人", "insult", "贱人"),
         ("看女忧的片子", "女忧", "porn", "女优"),
-        ("一起 dubo 吧", "dubo", "gambling", "赌博"),
     ],
 )
 def test_a_substitution_is_caught_with_its_original_span(
     text: str, span: str, category: str, term: str
 ) -> None:
     assert hits(text) == [(span, category, f"{term} (sounds alike)")]
+
+
+def test_a_pinyin_spelling_says_so() -> None:
+    assert hits("一起 dubo 吧") == [("dubo", "gambling", "赌博 (pinyin)")]
 
 
 @pytest.mark.parametrize(
