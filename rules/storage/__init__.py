@@ -5,7 +5,8 @@ and one repository per aggregate, each behind the protocol its consumer
 declares: the moderation journal (``journal``: the engine's hot path, with its
 statements written once in ``journal_sql`` and run by ``sqlite3`` itself on a
 SQLite file, ``raw_sqlite``), the outbox, cases, tasks, group settings, card
-compliance, custom words, the registry, the digest's queries and case exports.
+compliance, custom words, the registry, the digest's queries, case exports, and
+the protection's ban list, card history and raids.
 ``resilient`` wraps the journal, the outbox and the compliance timelines by
 composition to ride out database outages. :class:`Storage` opens them all.
 Imports only ``rules.core``.

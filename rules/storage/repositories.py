@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rules.core.ports import SharedState
+from rules.storage.bans import BanRepository
+from rules.storage.card_history import CardHistoryRepository
 from rules.storage.cases import CaseRepository
 from rules.storage.compliance import ComplianceRepository
 from rules.storage.database import Database
@@ -14,6 +16,7 @@ from rules.storage.digest import DigestQueries
 from rules.storage.export import ExportQueries
 from rules.storage.journal import ModerationJournal
 from rules.storage.outbox import OutboxRepository
+from rules.storage.raids import RaidRepository
 from rules.storage.registry import RegistryRepository
 from rules.storage.resilient import (
     OutageGuard,
@@ -43,6 +46,9 @@ class Storage:
     registry: RegistryRepository
     digest: DigestQueries
     exports: ExportQueries
+    bans: BanRepository  # the organisation's ban list (rules.protection)
+    card_history: CardHistoryRepository
+    raids: RaidRepository
     guard: OutageGuard | None = None  # write-behind during outages (see rules.storage.resilient)
 
     @classmethod
@@ -81,6 +87,9 @@ class Storage:
             registry=RegistryRepository(database),
             digest=DigestQueries(database),
             exports=ExportQueries(database),
+            bans=BanRepository(database),
+            card_history=CardHistoryRepository(database),
+            raids=RaidRepository(database),
         )
         if shared is not None:
             guard = OutageGuard(database)

@@ -222,3 +222,61 @@ group_registry = Table(
     Column("updated_by", String(128), nullable=False, default=""),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# ---- across groups (rules/protection): the ban list, card history, raids -------------------
+
+bans = Table(
+    "bans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(128), nullable=False),  # the banned account
+    Column("name", String(255), nullable=False, default=""),  # card or nickname when banned
+    Column("reason", Text, nullable=False, default=""),
+    Column("origin_group", String(128)),  # where the violation was (None: by command)
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("banned_by", String(128), nullable=False),  # "bot" or the officer's id
+    Column("banned_at", UtcDateTime, nullable=False),
+    Column("lifted_by", String(128)),
+    Column("lifted_at", UtcDateTime),
+    Index("ix_bans_lifted", "lifted_at", "id"),
+)
+
+ban_accounts = Table(
+    "ban_accounts",
+    metadata,
+    # every account a ban covers: the banned one and the roster's other accounts
+    Column("ban_id", Integer, ForeignKey("bans.id"), primary_key=True),
+    Column("account", String(128), primary_key=True),
+    Column("position", Integer, nullable=False, default=0),  # the banned account is 0
+    Index("ix_ban_accounts_account", "account"),
+)
+
+card_changes = Table(
+    "card_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", String(128), nullable=False),
+    Column("member_id", String(128), nullable=False),
+    Column("old_card", String(255), nullable=False, default=""),  # "" when unknown
+    Column("new_card", String(255), nullable=False, default=""),
+    Column("source", String(16), nullable=False),  # notice | message | audit | join
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_card_changes_member", "group_id", "member_id", "id"),
+)
+
+raids = Table(
+    "raids",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", String(128), nullable=False),
+    Column("trigger", String(16), nullable=False),  # joins | posts
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Column("accounts", JSON, nullable=False),  # the raid's new accounts
+    Column("muted_group", Boolean, nullable=False, default=False),
+    Column("muted", JSON, nullable=False),  # accounts muted (unmuted at the lift)
+    Column("removed", JSON, nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("lifted_at", UtcDateTime),
+    Index("ix_raids_lifted", "lifted_at"),
+)
