@@ -55,7 +55,7 @@ Point = tuple[int, int]
 class OcrSettings:
     """How the OCR pipeline trades time for recall (defaults measured in bench/images.py)."""
 
-    threads: int = 1  # onnxruntime intra-op threads per session (one core per pool worker)
+    threads: int = 1  # onnxruntime intra-op threads per model, and OpenCV's (process-wide)
     det_pixels: int = 736 * 416  # the text detector's input area (the picture is scaled down)
     max_boxes: int = 64  # text boxes read per picture (the rest are counted as skipped)
     rec_budget: int = 12_000  # summed width of the crops read, in pixels at recognition height
@@ -192,7 +192,7 @@ class OcrEngine:
         assert models is not None
         started = time.perf_counter()
         try:
-            bgr = _to_bgr(image)
+            bgr = _to_bgr(image, models.cv2)
         except (ValueError, TypeError, OSError) as exc:
             return OcrFailure(FailureKind.BAD_IMAGE, f"not a readable picture: {exc}")
         try:
@@ -371,7 +371,7 @@ def _crop(m: _Models, bgr: NDArray[Any], box: NDArray[Any]) -> NDArray[Any]:
     return crop
 
 
-def _to_bgr(image: Image.Image | NDArray[Any]) -> NDArray[Any]:
+def _to_bgr(image: Image.Image | NDArray[Any], cv2: Any) -> NDArray[Any]:
     """Contiguous uint8 BGR pixels; transparency is laid over white (stickers)."""
     if isinstance(image, Image.Image):
         if image.mode in ("RGBA", "LA", "PA") or (
@@ -395,23 +395,31 @@ def _to_bgr(image: Image.Image | NDArray[Any]) -> NDArray[Any]:
         rgb = array
     if rgb.shape[0] < 2 or rgb.shape[1] < 2:
         raise ValueError(f"picture too small ({rgb.shape[1]}x{rgb.shape[0]})")
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+
+
+def _import(name: str) -> Any:
+    """importlib.import_module, named so that tests can make an import fail."""
+    return importlib.import_module(name)
 
 
 def _load_models(settings: OcrSettings) -> _Models | OcrFailure:
     try:
-        cv2 = importlib.import_module("cv2")
-        ort = importlib.import_module("onnxruntime")
-        det_mod = importlib.import_module(f"{BACKEND}.ch_ppocr_det.utils")
-        rec_mod = importlib.import_module(f"{BACKEND}.ch_ppocr_rec.utils")
-        cls_mod = importlib.import_module(f"{BACKEND}.ch_ppocr_cls")
-        utils = importlib.import_module(f"{BACKEND}.utils")
+        cv2 = _import("cv2")
+        ort = _import("onnxruntime")
+        det_mod = _import(f"{BACKEND}.ch_ppocr_det.utils")
+        rec_mod = _import(f"{BACKEND}.ch_ppocr_rec.utils")
+        cls_mod = _import(f"{BACKEND}.ch_ppocr_cls")
+        utils = _import(f"{BACKEND}.utils")
     except ImportError as exc:
         return OcrFailure(FailureKind.NOT_INSTALLED, _import_hint(exc))
     except OSError as exc:  # a shared library the wheels link against
         return OcrFailure(FailureKind.NOT_INSTALLED, _import_hint(exc))
     try:
-        package = Path(importlib.import_module(BACKEND).__file__ or ".").parent
+        # OpenCV's own thread pool is process-wide; its resizes and warps follow the
+        # OCR thread count so that one OCR worker stays on one core.
+        cv2.setNumThreads(settings.threads)
+        package = Path(_import(BACKEND).__file__ or ".").parent
         config = utils.read_yaml(package / "config.yaml")
         models = settings.models_dir or package / "models"
         for part in ("Det", "Rec", "Cls"):
