@@ -52,6 +52,9 @@ class LinkSettings(DetectorSettings):
         default_factory=list, description="Domains whose links are allowed (subdomains too)."
     )
     bare_domains: bool = Field(True, description="Also flag domains written without http://.")
+    hidden: bool = Field(
+        True, description="Also flag links written to hide (lucky8。vip, abc[.]com, abc点cn)."
+    )
     ips: bool = Field(True, description="Also flag bare IPv4 addresses.")
     cards: bool = Field(True, description="Also flag share cards and mini-programs.")
 

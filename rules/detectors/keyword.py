@@ -102,6 +102,7 @@ _HAS_REPEAT = normalize.HAS_REPEAT
 _REPEATS = normalize.REPEATS
 _NO_RUNS: normalize.Runs = []
 _DIRECT = MatchKind.DIRECT
+_FOLDED = MatchKind.FOLDED
 _HOMOPHONE = MatchKind.HOMOPHONE
 _MIXED = MatchKind.MIXED
 _PINYIN = MatchKind.PINYIN
@@ -366,6 +367,8 @@ def _findings(
                 if kind is None:
                     continue  # a whole word of another script, not a look-alike
                 how = kind
+            if how is _DIRECT and stop - first != b - a and not key.forms[folded[a:b]].runs:
+                how = _FOLDED  # repeated characters (网网赌赌)
             if (
                 end - start == stop - first
                 and not key.left

@@ -8,6 +8,14 @@ top-level domain, so file names (报告.docx) and numbers (3.5) are not links.
 Share cards, mini-programs and JSON cards arrive in ``ChatEvent.cards``; their
 findings have an empty span (they are not part of the text). A card whose
 title or URL asks for votes, likes, bargains or donations is ``solicit``.
+
+Links written to hide (lucky8。vip, abc . com, abc[.]com, abc点cn, abc dot com,
+h t t p s://, full-width or look-alike letters) are found by
+:func:`rules.text.hidden_links.find_links` (``[links] hidden``): a hidden link
+is ``how=folded`` and medium evidence (how the dot was written is a reading),
+a plain one direct and strong. A WeChat or QQ group or contact invitation is
+``solicit``; a short link (t.cn, dwz.cn, bit.ly...) says so in the detail, as
+does a hidden one. Allow-listed domains stay allowed however they are written.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from rules.config import LinkSettings
-from rules.core.model import ChatEvent, Finding
+from rules.core.model import ChatEvent, Finding, MatchKind, Strength
 from rules.detectors.base import Detector
+from rules.text.hidden_links import Link, find_links
 
 # Common generic and country TLDs seen in spam; bare "x.y" needs one of these.
 _TLDS = (
@@ -75,7 +84,10 @@ class LinkDetector(Detector[LinkSettings]):
     section: ClassVar[str] = "links"
 
     def check(self, event: ChatEvent, settings: LinkSettings) -> list[Finding]:
-        findings = self._text_links(event.text, settings) if _may_link(event.text) else []
+        text = event.text
+        findings = self._text_links(text, settings) if _may_link(text) else []
+        if settings.hidden and text:
+            findings = _with_hidden(text, findings, find_links(text), settings)
         if settings.cards:
             for card in event.cards:
                 if card.url and allowed(_host(card.url), settings.allow_domains):
@@ -107,6 +119,59 @@ class LinkDetector(Detector[LinkSettings]):
             category = "solicit" if _SOLICIT.search(url) else "link"
             findings.append(Finding(self.name, category, original[start:end], start, end))
         return findings
+
+
+def _with_hidden(
+    text: str, findings: list[Finding], links: list[Link], settings: LinkSettings
+) -> list[Finding]:
+    """``findings`` (plain links) with the hidden, short and invitation links added,
+    and plain ones that turn out to be invitations or short links said so."""
+    if not links:
+        return findings
+    out = list(findings)
+    for link in links:
+        if (
+            not settings.bare_domains
+            and not link.hidden
+            and "://" not in text[link.start : link.end]
+        ):
+            continue
+        if allowed(link.host, settings.allow_domains):
+            continue
+        same = [f for f in out if f.start < link.end and link.start < f.end]
+        if same and not (link.invite or link.short or link.hidden):
+            continue  # the plain link, found already
+        notes = [
+            note
+            for note, on in (
+                (f"invitation ({link.invite})", link.invite),
+                ("short link", link.short),
+                (f"hidden link: {link.canonical}", link.hidden),
+            )
+            if on
+        ]
+        category = "solicit" if link.invite or _SOLICIT.search(link.canonical) else "link"
+        how, strength = (
+            (MatchKind.FOLDED, Strength.MEDIUM)
+            if link.hidden
+            else (MatchKind.DIRECT, Strength.STRONG)
+        )
+        for f in same:
+            out.remove(f)
+        out.append(
+            Finding(
+                LinkDetector.name,
+                category,
+                text[link.start : link.end],
+                link.start,
+                link.end,
+                "; ".join(notes),
+                how,
+                strength,
+            )
+        )
+    out.sort(key=lambda f: (f.start, f.end))
+    return out
 
 
 def _is_ip(candidate: str) -> bool:

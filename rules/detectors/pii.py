@@ -7,17 +7,33 @@ spaces, dashes or dots (159 9569 3815). ID cards must pass the GB 11643
 checksum and bank cards the Luhn check, which keeps order numbers and dates
 out. Every finding's ``match`` is a masked form (138****8000): the raw number
 is never stored (``rules.core.model.masked_text`` puts the mask into evidence).
+
+Numbers written to slip past that (一三八 一二三四 五六七八, 壹叁捌…, 貳參, up to
+three separators between digits: 138 - 1234 - 5678, and bank cards in groups:
+6222 0212 3456 7890 128) come from :func:`rules.text.numerals.find_numbers`,
+with the same prefix and Luhn checks. A number with a digit written out (a
+numeral, a circled or full-width digit) is ``how=folded``; all are strong.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 from typing import ClassVar
 
 from rules.config import PiiSettings
-from rules.core.model import ChatEvent, Finding
+from rules.core.model import ChatEvent, Finding, MatchKind
 from rules.detectors.base import Detector
+from rules.text.numerals import CARD, MOBILE, find_numbers
+
+
+def _how(text: str, finding: Finding) -> Finding:
+    """A finding whose number has a digit written out (三, ③, full width) is ``folded``."""
+    span = text[finding.start : finding.end]
+    if span.isascii():
+        return finding
+    return replace(finding, how=MatchKind.FOLDED)
 
 
 def _digit_table() -> dict[int, str]:
@@ -123,6 +139,39 @@ class PiiDetector(Detector[PiiSettings]):
                 if any(f.start <= m.start() < f.end for f in findings):
                     continue  # digits of an e-mail address
                 findings.extend(self._numbers(m.group(), m.start(), settings))
+        if settings.phones or settings.bank_cards:
+            findings = self._spread_numbers(text, findings, settings)
+        if not findings:
+            return findings
+        return [_how(text, f) for f in findings]
+
+    def _spread_numbers(
+        self, text: str, findings: list[Finding], settings: PiiSettings
+    ) -> list[Finding]:
+        """``findings`` and the numbers :func:`find_numbers` reads that they missed
+        (wider gaps, grouped cards, more numeral forms)."""
+        added = False
+        for run in find_numbers(text):
+            if any(f.start < run.end and run.start < f.end for f in findings):
+                continue
+            if run.kind == MOBILE and settings.phones:
+                found = Finding(
+                    self.name, "pii", mask(run.digits, 3, 4), run.start, run.end, "mobile"
+                )
+            elif (
+                run.kind == CARD
+                and settings.bank_cards
+                and 16 <= len(run.digits) <= 19
+                and luhn_valid(run.digits)
+            ):
+                masked = mask(run.digits, 4, 4)
+                found = Finding(self.name, "pii", masked, run.start, run.end, "bank card")
+            else:
+                continue
+            findings.append(found)
+            added = True
+        if added:
+            findings.sort(key=lambda f: f.start)
         return findings
 
     def _numbers(self, raw: str, offset: int, settings: PiiSettings) -> list[Finding]:

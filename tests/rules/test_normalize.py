@@ -22,6 +22,13 @@ from rules.text import normalize
         ("𝐟𝐮𝐜𝐤", "fuck"),  # mathematical letters (astral)
         ("🄵🅄🄲🄺", "fuck"),  # enclosed letters
         ("网\U000e0020赌", "网赌"),  # an invisible tag character
+        ("⾞", "车"),  # a Kangxi radical, then traditional -> simplified
+        ("⻋", "车"),  # a supplementary radical (was dropped as noise)
+        ("🅰🅱", "ab"),  # emoji letters (were dropped as noise)
+        ("рorn", "porn"),  # a Cyrillic р
+        ("ѕех", "sex"),  # all Cyrillic: folded here; the detector judges the script
+        ("㊙", "秘"),
+        ("大⿇", "大麻"),
     ],
 )
 def test_fold(text: str, folded: str) -> None:
@@ -42,6 +49,9 @@ def test_fold(text: str, folded: str) -> None:
         ("𝐟𝐮𝐜𝐤 you", "fuck", (0, 4)),
         ("f.u.c.k", "fuck", (0, 7)),
         ("ＡＢ网网 赌", "网赌", (2, 6)),
+        ("看рorn吗", "porn", (1, 5)),
+        ("x🅰🅱!", "ab", (1, 3)),
+        ("⻋⻋ 网", "车网", (0, 4)),
     ],
 )
 def test_alignment_maps_back_to_original_spans(

@@ -57,3 +57,57 @@ def test_checksums() -> None:
     assert not id_card_valid("110105194912310021")
     assert luhn_valid("4111111111111111")
     assert not luhn_valid("4111111111111112")
+
+
+@pytest.mark.parametrize(
+    ("text", "raw", "masked", "kind", "how"),
+    [
+        (
+            "电话一三八 一二三四 五六七八",
+            "一三八 一二三四 五六七八",
+            "138****5678",
+            "mobile",
+            "folded",
+        ),
+        ("壹叁捌-壹贰叁肆-伍陆柒捌", "壹叁捌-壹贰叁肆-伍陆柒捌", "138****5678", "mobile", "folded"),
+        (
+            "貳參 幺三八零零幺三八零零零",
+            "幺三八零零幺三八零零零",
+            "138****8000",
+            "mobile",
+            "folded",
+        ),
+        ("打 138 - 1234 - 5678 找我", "138 - 1234 - 5678", "138****5678", "mobile", "direct"),
+        (
+            "卡号 6222 0212 3456 7890 128 转账",
+            "6222 0212 3456 7890 128",
+            "6222***********0128",
+            "bank card",
+            "direct",
+        ),
+        (
+            "卡号6222-0212-3456-7890-128",
+            "6222-0212-3456-7890-128",
+            "6222***********0128",
+            "bank card",
+            "direct",
+        ),
+    ],
+)
+def test_numbers_written_to_hide(text: str, raw: str, masked: str, kind: str, how: str) -> None:
+    (finding,) = PiiDetector().check(event(text), PiiSettings())
+    assert text[finding.start : finding.end] == raw
+    assert (finding.match, finding.detail, finding.how.value) == (masked, kind, how)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "6222 0212 3456 7890 123",  # grouped, fails Luhn
+        "一二三四五六七八九十",
+        "1 3 5 7 9 11 13 15 17 19",  # a list, not a number
+        "二〇二四年十二月三十一日",
+    ],
+)
+def test_grouped_or_spelled_numbers_that_are_not_personal_data(text: str) -> None:
+    assert PiiDetector().check(event(text), PiiSettings()) == []
