@@ -14,8 +14,8 @@ never by OFFSET, so a deep page costs what the first does. Counting by
 category reads the JSON findings inside the database (SQLite ``json_each``,
 PostgreSQL ``json_array_elements``) instead of decoding them in Python.
 
-The two console tables and the three indexes below are created by migration
-0005; they attach to the shared ``metadata`` when this module is imported.
+Its two tables and the indexes the case list needs are in ``tables.py``
+(migration 0005).
 """
 
 from __future__ import annotations
@@ -28,12 +28,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
-    Index,
     Select,
-    String,
-    Table,
     Text,
     and_,
     case,
@@ -56,43 +52,13 @@ from rules.storage.tables import (
     actions,
     audit_log,
     cases,
+    console_links,
+    console_sessions,
     groups,
     members,
-    metadata,
     strikes,
     tasks,
 )
-
-# ---------------------------------------------------------------- schema (migration 0005)
-
-console_links = Table(
-    "console_links",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),  # sha256 of the token, hex
-    Column("person_id", String(128), nullable=False),
-    Column("issued_by", String(128), nullable=False, default=""),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("used_at", UtcDateTime),
-    Column("used_from", String(64)),
-)
-
-console_sessions = Table(
-    "console_sessions",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value, hex
-    Column("person_id", String(128), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("address", String(64), nullable=False, default=""),
-    Index("ix_console_sessions_expires", "expires_at"),
-)
-
-# The case list, newest first, over every group (or filtered by member), and the
-# overview's actions of the last 30 days.
-Index("ix_cases_created_id", cases.c.created_at, cases.c.id)
-Index("ix_cases_member_created", cases.c.member_id, cases.c.created_at)
-Index("ix_actions_at", actions.c.at)
 
 CASE_STATUSES = ("open", "upheld", "pardoned")
 EVIDENCE_PREVIEW = 120  # characters of evidence shown in the case list

@@ -117,11 +117,27 @@ actions = Table(
     Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("target_id", String(128), nullable=False),
+    # an OutcomeStatus: planned (decided, not yet carried out), interrupted (still planned
+    # when the bot stopped), done, failed, skipped, substituted, dry_run, unknown
     Column("status", String(16), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("duration_s", Integer),
     Column("at", UtcDateTime, nullable=False),
+    # The action's place in its case's plan (the engine's cases): its outcome updates
+    # the row planned with it. None for rows written with their outcome at once.
+    Column("seq", Integer),
     Index("ix_actions_case", "case_id"),
+)
+
+# Cases decided and not yet settled: their planned actions' outcomes and the reports
+# they owe are still to be recorded. ``handler`` is the process run that decided the
+# case (``rules.moderation.recovery`` settles the cases of runs that are gone).
+unsettled_cases = Table(
+    "unsettled_cases",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("handler", String(128), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
 )
 
 outbox = Table(
@@ -280,3 +296,35 @@ raids = Table(
     Column("lifted_at", UtcDateTime),
     Index("ix_raids_lifted", "lifted_at"),
 )
+
+
+# The officer console's sign-in links and sessions (migration 0005).
+
+console_links = Table(
+    "console_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the token, hex
+    Column("person_id", String(128), nullable=False),
+    Column("issued_by", String(128), nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    Column("used_from", String(64)),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value, hex
+    Column("person_id", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("address", String(64), nullable=False, default=""),
+    Index("ix_console_sessions_expires", "expires_at"),
+)
+
+# The case list, newest first, over every group (or filtered by member), and the
+# overview's actions of the last 30 days.
+Index("ix_cases_created_id", cases.c.created_at, cases.c.id)
+Index("ix_cases_member_created", cases.c.member_id, cases.c.created_at)
+Index("ix_actions_at", actions.c.at)
