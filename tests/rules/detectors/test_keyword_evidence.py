@@ -15,7 +15,7 @@ TERMS = {
     "drugs": ["大麻", "冰毒", "K粉", "摇头丸"],
     "porn": ["色情", "porn", "黄片", "sex", "av"],
     "insult": ["你他妈", "fuck", "傻逼", "人渣"],
-    "politics": ["64"],
+    "politics": ["六四"],
     "allow": ["三黄片"],
 }
 DETECTOR = KeywordDetector(TermIndex([Term(t, c) for c, terms in TERMS.items() for t in terms]))
@@ -77,6 +77,9 @@ def test_every_evasion_class(evasion: str, text: str, expected: list[tuple[objec
         "电脑中了病毒",  # sounds like 冰毒, but a word
         "晚上三缺一，来打麻将吗",  # 打麻|将
         "三黄片是一种中药",  # allow-listed
+        "主场73:64战胜对手",  # a number from a score, no date around it
+        "装了Windows 7 64位驱动",
+        "利润六四分成",
     ],
 )
 def test_ordinary_text_is_not_a_hit(text: str) -> None:
@@ -116,6 +119,11 @@ def test_context_words_are_configurable_and_bounded() -> None:
     assert found("禁毒知识讲座：大麻的危害", settings)[0][3] == STRONG
     far = "禁毒" + "今天天气很好" * 5 + "卖大麻"  # noise would not count as distance
     assert found(far, KeywordSettings(context_reach=5))[0][3] == STRONG
+
+
+@pytest.mark.parametrize("text", ["八九年的六四", "六四天安门", "1989年6月的64", "纪念64"])
+def test_a_number_term_needs_a_date_like_context(text: str) -> None:
+    assert [f[1] for f in found(text)] == ["politics"]
 
 
 def test_pinyin_off_keeps_direct_folded_and_lookalike_hits() -> None:
