@@ -93,7 +93,8 @@ class OcrText:
     ``text`` is the lines in reading order (top to bottom, left to right), one
     row per line of output and boxes on the same row separated by a space: this
     is what the text detectors read, and ``OcrLine`` spans are not offsets into
-    it. ``skipped`` counts text boxes found but not read (over ``max_boxes``).
+    it. ``skipped`` counts text boxes found but not read (over the recognition
+    budget or ``max_boxes``).
     """
 
     lines: tuple[OcrLine, ...]
@@ -206,11 +207,10 @@ class OcrEngine:
         boxes = reading_order(self._detect(m, bgr))
         if not boxes:
             return [], 0
-        crops = [_crop(m, bgr, box) for box in boxes]
-        chosen = _within_budget(crops, s.rec_squeeze, budget, s.max_boxes)
+        chosen = _within_budget([_crop_shape(b) for b in boxes], s.rec_squeeze, budget, s.max_boxes)
         skipped = len(boxes) - len(chosen)
         boxes = [boxes[i] for i in chosen]
-        crops = [crops[i] for i in chosen]
+        crops = [_crop(m, bgr, box) for box in boxes]
         if m.classifier is not None:
             crops, _, _ = m.classifier(crops)
         recognised = _recognise(m, crops, s)
@@ -250,23 +250,25 @@ def _det_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return max(32, round(width * scale / 32) * 32), max(32, round(height * scale / 32) * 32)
 
 
-def _rec_width(crop: NDArray[Any], squeeze: float) -> int:
-    height, width = crop.shape[:2]
+def _rec_width(shape: tuple[int, ...], squeeze: float) -> int:
+    """A crop's width once scaled to the recognition height and squeezed."""
+    height, width = shape[:2]
     return max(REC_HEIGHT // 2, math.ceil(REC_HEIGHT * width / height * squeeze))
 
 
 def _within_budget(
-    crops: Sequence[NDArray[Any]], squeeze: float, budget: int, max_boxes: int
+    shapes: Sequence[tuple[int, int]], squeeze: float, budget: int, max_boxes: int
 ) -> list[int]:
-    """Indexes of the crops to read, in reading order: taller text first, then top to bottom.
+    """Indexes of the crops to read (of these heights and widths), in reading order.
 
     Recognition time grows with the crops' summed width, so that is what the
-    budget caps; the biggest text on a poster or a screenshot is the message.
+    budget caps. Taller text is chosen first (the biggest text on a poster or
+    a screenshot is its message), then top to bottom.
     """
-    widths = [_rec_width(c, squeeze) for c in crops]
-    if len(crops) <= max_boxes and sum(widths) <= budget:
-        return list(range(len(crops)))
-    by_size = sorted(range(len(crops)), key=lambda i: -crops[i].shape[0])
+    widths = [_rec_width(shape, squeeze) for shape in shapes]
+    if len(shapes) <= max_boxes and sum(widths) <= budget:
+        return list(range(len(shapes)))
+    by_size = sorted(range(len(shapes)), key=lambda i: -shapes[i][0])
     chosen: list[int] = []
     spent = 0
     for i in by_size:
@@ -283,7 +285,7 @@ def _recognise(
 ) -> list[tuple[str, float]]:
     """CTC recognition of each crop, ``rec_batch`` crops of similar width per call."""
     cv2 = m.cv2
-    widths = [_rec_width(c, s.rec_squeeze) for c in crops]
+    widths = [_rec_width(c.shape, s.rec_squeeze) for c in crops]
     order = sorted(range(len(crops)), key=widths.__getitem__)
     results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
     for start in range(0, len(order), s.rec_batch):
@@ -355,12 +357,22 @@ def _order_clockwise(pts: NDArray[Any]) -> NDArray[Any]:
     return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
+def _box_size(box: NDArray[Any]) -> tuple[int, int]:
+    width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
+    height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
+    return max(width, 1), max(height, 1)
+
+
+def _crop_shape(box: NDArray[Any]) -> tuple[int, int]:
+    """Height and width of the box's crop as ``_crop`` cuts it (vertical text turned)."""
+    width, height = _box_size(box)
+    return (width, height) if height >= 1.5 * width else (height, width)
+
+
 def _crop(m: _Models, bgr: NDArray[Any], box: NDArray[Any]) -> NDArray[Any]:
     """The box cut out of the full-size picture and straightened (vertical text turned)."""
     cv2 = m.cv2
-    width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
-    height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
-    width, height = max(width, 1), max(height, 1)
+    width, height = _box_size(box)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(box.astype(np.float32), target)
     crop = cv2.warpPerspective(
