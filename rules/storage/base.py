@@ -35,11 +35,3 @@ class Repository:
 
     def _upsert(self, table: Table, values: Mapping[str, Any], update: Mapping[str, Any]) -> Insert:
         return self.database.upsert(table, values, update)
-
-
-class StoreBase(Repository):
-    """A repository made from an engine alone: it shares the write lock of the Database
-    that opened the engine (``Database.of``). New code passes the Database itself."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(Database.of(engine))

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -33,8 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.dml import Insert
 
 from rules.storage.migrate import upgrade
-
-_OPENED: weakref.WeakKeyDictionary[AsyncEngine, Database] = weakref.WeakKeyDictionary()
 
 
 def apply_pragmas(conn: Any) -> None:
@@ -81,7 +78,6 @@ class Database:
         # An offline batch (rules.storage.raw_sqlite.SqliteBatch) keeps its write
         # transaction open between calls; it is committed before any other access.
         self.settle: Callable[[], None] | None = None
-        _OPENED[engine] = self
 
     @classmethod
     async def open(cls, url: str, answer_within: timedelta | None = None) -> Database:
@@ -109,11 +105,6 @@ class Database:
                 shutil.rmtree(scratch, ignore_errors=True)
             raise
         return cls(engine, scratch)
-
-    @classmethod
-    def of(cls, engine: AsyncEngine) -> Database:
-        """The Database that opened ``engine`` (one write lock per database), or a new one."""
-        return _OPENED.get(engine) or cls(engine)
 
     @property
     def sqlite_file(self) -> str | None:
