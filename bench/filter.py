@@ -10,16 +10,26 @@ every detector on, as its detection pass (``Engine.detect``) and as the whole
 gateway). Also: automaton build time, cached load time, a cold start in a
 fresh interpreter, and resident memory.
 
-Quality, with the shipped default lists: share of corpus messages flagged, the
-top 20 triggering terms, and recall on the public filter cases (cases whose
-note assumes a library setting we do not support are listed apart).
+Quality, with the shipped default lists: share of messages flagged in the
+NUS SMS corpus and in ``data/corpus`` (chat, reviews, news nobody here wrote),
+per category, per match kind (``how``) and per strength, the top triggering
+terms of each category; recall per evasion class on the synthetic set (every
+default term through every evasion class, :mod:`bench.filter_quality`); recall
+on the public filter cases (cases whose note assumes a library setting we do
+not support are listed apart); and what the word-boundary rule for direct
+hits costs in recall and saves in false positives.
+
+Before/after in the same run: the figures are measured on the code of an
+earlier commit too (:mod:`bench.filter_before`; ``--before REF``, default the
+commit before issue 19's detector work, ``--before none`` to skip).
 
 Without ``../shared`` (the lexicons and corpus) a generated corpus and word
-list stand in, and the quality part is skipped.
+list stand in, and the NUS and public-case parts are skipped.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import random
@@ -30,19 +40,31 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from bench.filter_before import BEFORE, before_figures
+from bench.filter_quality import (
+    Case,
+    CorpusFigures,
+    corpus_figures,
+    default_terms,
+    fixture_corpora,
+    recall_by_class,
+    synthetic_cases,
+)
 from rules.config import Config, KeywordSettings, LinkSettings, PiiSettings
 from rules.core.model import ChatEvent, EventKind, Finding, Member, Platform
 from rules.core.ports import NOMINAL_CAPABILITIES
+from rules.detectors import keyword as keyword_module
 from rules.detectors.keyword import KeywordDetector, expand_globs
 from rules.detectors.keyword_index import ALLOW, Automaton, Term, TermIndex
+from rules.detectors.keyword_index import sounded as sounded_text
 from rules.detectors.link import LinkDetector
 from rules.detectors.pii import PiiDetector
 from rules.moderation.executor import DryRunGateway
@@ -126,7 +148,7 @@ def timed(
         if not fresh:
             return items
         later = timedelta(days=day)
-        return [replace(ev, time=ev.time + later) for ev in items]  # type: ignore[type-var]
+        return [replace(ev, time=ev.time + later) for ev in items]  # type: ignore[type-var,attr-defined]
 
     for item in batch(0):
         fn(item)  # warm-up: keys made on first use, caches filled
@@ -232,10 +254,11 @@ def load_figures(path: Path) -> TermIndex:
         )
         colds.append([float(x) for x in out.stdout.split()])
     total, imported, rss_imported, rss_loaded = min(colds)
+    counts = index.key_counts()
     print(
-        f"terms {index.size}; automaton keys {index.keys} "
-        f"(han {len(index.han.rows)}, sound+ASCII {len(index.sound.rows)}, "
-        f"pinyin {len(index.pinyin.rows)})"
+        f"terms {index.size}; automaton keys {index.keys} (terms {counts['term']}, "
+        f"character/pinyin mixtures {counts['mixed']}, pinyin spellings {counts['pinyin']}; "
+        f"plus {counts['single']} one-character terms outside it)"
     )
     print(
         f"build {build:.2f} s (RSS +{grown:.0f} MB); cached load {cached:.2f} s; cold start "
@@ -246,7 +269,7 @@ def load_figures(path: Path) -> TermIndex:
     return index
 
 
-def performance(corpus: list[str]) -> None:
+def performance(corpus: list[str], before: dict[str, object] | None) -> None:
     words, path, real = big_words()
     print(f"== performance ({'65k houbb list' if real else 'generated 65k list'}, one core)")
     index = load_figures(path)
@@ -261,9 +284,16 @@ def performance(corpus: list[str]) -> None:
         f"(a) keyword detector, all normalisation on, {len(texts)} msgs of {MESSAGE_LEN} chars "
         f"({100 * flagged / len(texts):.0f}% flagged by the 65k list): {keyword}"
     )
+    if before and "keyword" in before:
+        print(f"    before ({before['ref']}): {_timing(before['keyword'])}")
     baselines(words, texts[:BASELINE_SUBSET], keyword.best)
     matcher_comparison(index, texts)
-    engine_rates(path, texts)
+    engine_rates(path, texts, before)
+
+
+def _timing(figures: object) -> str:
+    values = [float(x) for x in figures]  # type: ignore[attr-defined]
+    return str(Timing(*values))
 
 
 def baselines(words: list[str], subset: list[str], rate: float) -> None:
@@ -300,10 +330,10 @@ def matcher_comparison(index: TermIndex, texts: list[str]) -> None:
     import ahocorasick
 
     folded = [normalize.fold(t) for t in texts]
-    sounded = [normalize.sound(f) for f in folded]
-    automata = (index.han, index.sound, index.pinyin)
-    haystacks = (folded, sounded, folded)
-    counts = Counter(ch for text in folded + sounded for ch in text)
+    sounded = [sounded_text(f) for f in folded]
+    automata = (index.automaton,)
+    haystacks = (sounded,)
+    counts = Counter(ch for text in sounded for ch in text)
     py_automata = []
     t0 = time.perf_counter()
     for automaton in automata:
@@ -330,7 +360,7 @@ def matcher_comparison(index: TermIndex, texts: list[str]) -> None:
     rate = timed(ours, positions)
     py_rate = timed(theirs, positions)
     print(
-        f"matching only (3 automata), same keys and texts: daachorse p50 {rate.p50:.1f} µs/msg "
+        f"matching only (the one walk), same keys and texts: daachorse p50 {rate.p50:.1f} µs/msg "
         f"({rate.best:,.0f} msgs/s, build {build:.2f} s); pyahocorasick p50 "
         f"{py_rate.p50:.1f} µs/msg ({py_rate.best:,.0f} msgs/s, build {py_build:.2f} s): "
         f"x{py_rate.p50 / rate.p50:.1f}"
@@ -378,7 +408,7 @@ def engine_config(keyword_files: list[str]) -> Config:
     )
 
 
-def engine_rates(path: Path, texts: list[str]) -> None:
+def engine_rates(path: Path, texts: list[str], before: dict[str, object] | None) -> None:
     """(b): the engine with every detector on: its detection pass, and the whole handle."""
     config = engine_config([str(path)])
     events = engine_events(texts)
@@ -396,9 +426,13 @@ def engine_rates(path: Path, texts: list[str]) -> None:
         f"(b) engine detection pass (Engine.detect with the group's policy), every detector on "
         f"({names}), 65k list, {100 * flagged / len(events):.0f}% flagged: {detection}"
     )
+    if before and "detect" in before:
+        print(f"    before ({before['ref']}): {_timing(before['detect'])}")
     subset = events[:HANDLE_SUBSET]
     handled = asyncio.run(handle_rate(runtime, subset))
-    default = asyncio.run(Runtime.start(engine_config(KeywordSettings().files), MEMORY_URL, True))
+    default = asyncio.run(
+        Runtime.start(engine_config(KeywordSettings().files), MEMORY_URL, dry_run=True)
+    )
     handled_default = asyncio.run(handle_rate(default, events))
     print(
         "    the whole Engine.handle (detect, decide, open cases in an in-memory SQLite store, "
@@ -490,10 +524,9 @@ def case_allow(case: dict[str, object], previous: dict[str, list[str]]) -> list[
     return allow
 
 
-def recall_report() -> None:
-    if not CASES.exists():
-        print("== public cases: ../shared absent, skipped")
-        return
+def public_cases(quiet: bool = False) -> tuple[int, int, int, int]:
+    """Exact and hit recall on the public cases: (exact, cases, hits found, hits wanted);
+    prints the breakdown unless ``quiet``."""
     cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line]
     ok = expected = found_hits = 0
     supported = supported_ok = 0
@@ -519,51 +552,174 @@ def recall_report() -> None:
                 f"  {'[unsupported: ' + reason + '] ' if reason else ''}"
                 f"{case['text'][:40]!r} want {sorted(want.elements())} got {sorted(got.elements())}"
             )
-    print(
-        f"== public cases ({len(cases)}): exact {ok}/{len(cases)}; "
-        f"hit recall {found_hits}/{expected}"
-    )
-    print(f"   cases whose settings we support: exact {supported_ok}/{supported}")
-    print("   cases that assume settings we do not support, by reason:")
-    for why, count in reasons.most_common():
-        print(f"     {count} x {why}")
-    print("   cases not matched exactly:")
-    print("\n".join(failures))
+    if not quiet:
+        print(f"   cases whose settings we support: exact {supported_ok}/{supported}")
+        print("   cases that assume settings we do not support, by reason:")
+        for why, count in reasons.most_common():
+            print(f"     {count} x {why}")
+        print("   cases not matched exactly:")
+        print("\n".join(failures))
+    return ok, len(cases), found_hits, expected
 
 
-def corpus_report(corpus: list[str]) -> None:
-    if not CORPUS.exists():
-        print("== corpus: ../shared absent, skipped")
+def recall_report(before: dict[str, object] | None) -> None:
+    if not CASES.exists():
+        print("== public cases: ../shared absent, skipped")
         return
-    config = Config()
-    keyword = KeywordDetector(TermIndex.from_files(expand_globs(config.keywords.files)))
-    link, pii = LinkDetector(), PiiDetector()
-    terms: Counter[str] = Counter()
-    flagged_kw = flagged_all = 0
-    for text in corpus:
-        ev = event(text)
-        hits = keyword.check(ev, config.keywords)
-        rest = link.check(ev, config.links) + pii.check(ev, config.pii)
-        flagged_kw += bool(hits)
-        flagged_all += bool(hits or rest)
-        for f in hits:
-            terms[f"{f.category}:{f.detail}"] += 1
-    n = len(corpus)
+    with _no_boundary_rule():
+        exact_off, _, hits_off, _ = public_cases(quiet=True)
+    print("== public cases")
+    ok, n, found_hits, expected = public_cases()
+    line = f"   now: exact {ok}/{n}; hit recall {found_hits}/{expected}"
+    if before and "public" in before:
+        b_ok, b_n, b_hits, b_want = (int(x) for x in before["public"])  # type: ignore[attr-defined]
+        line += f"; before: exact {b_ok}/{b_n}, hit recall {b_hits}/{b_want}"
+    print(line)
     print(
-        f"== corpus ({n} messages), default lists ({keyword.index.size} terms): "
-        f"keyword flags {flagged_kw} ({100 * flagged_kw / n:.2f}%); keyword+link+pii "
-        f"{flagged_all} ({100 * flagged_all / n:.2f}%)"
+        f"   word-boundary rule for direct hits: without it exact {exact_off}/{n}, "
+        f"hit recall {hits_off}/{expected} (its recall cost: {hits_off - found_hits} hits)"
     )
-    print("   top 20 triggering terms: " + ", ".join(f"{t} x{c}" for t, c in terms.most_common(20)))
+
+
+class _no_boundary_rule:
+    """The keyword detector without its word-boundary rule for direct hits (to measure it)."""
+
+    def __enter__(self) -> None:
+        self.saved = keyword_module._cuts_term
+        keyword_module._cuts_term = lambda text, start, end: False
+
+    def __exit__(self, *exc: object) -> None:
+        keyword_module._cuts_term = self.saved
+
+
+def _checker(config: Config) -> tuple[KeywordDetector, Callable[[str], list[Finding]]]:
+    keyword = KeywordDetector(TermIndex.from_files(expand_globs(config.keywords.files)))
+    return keyword, lambda text: keyword.check(event(text), config.keywords)
+
+
+def quality_report(corpora: dict[str, list[str]], before: dict[str, object] | None) -> None:
+    """Share flagged per corpus, category, match kind and strength; now and before."""
+    config = Config()
+    keyword, check = _checker(config)
+    sizes = Counter(category for _, category in default_terms())
+    figures = {name: corpus_figures(lines, check) for name, lines in corpora.items()}
+    with _no_boundary_rule():
+        unbounded = {name: corpus_figures(lines, check) for name, lines in corpora.items()}
+    old = before.get("corpora", {}) if before else {}
+    ref = before["ref"] if before else ""
+    print(
+        f"== quality of the default lists ({keyword.index.size} terms"
+        + (f"; before, at {ref}: {before['terms']} terms" if before else "")
+        + ")"
+    )
+    print(f"   {'corpus':<10}{'messages':>10}{'flagged now':>14}{'before':>10}{'no boundary':>13}")
+    for name, fig in figures.items():
+        was = old.get(name) if isinstance(old, dict) else None
+        before_share = f"{100 * was['flagged'] / was['messages']:.2f}%" if was else "-"
+        print(
+            f"   {name:<10}{fig.messages:>10}{fig.share(fig.flagged):>14}{before_share:>10}"
+            f"{unbounded[name].share(unbounded[name].flagged):>13}"
+        )
+    total = sum(f.messages for f in figures.values())
+    saved = sum(unbounded[n].flagged - figures[n].flagged for n in figures)
+    print(
+        f"   word-boundary rule for direct hits: {saved} fewer messages flagged in "
+        f"{total} ({', '.join(_dropped_terms(figures, unbounded)) or 'none'})"
+    )
+    print("   per category (messages flagged in all corpora; now / before), top terms now:")
+    joined = _join(figures.values())
+    old_categories: Counter[str] = Counter()
+    old_how: Counter[str] = Counter()
+    for was in old.values() if isinstance(old, dict) else ():
+        old_categories.update(was["by_category"])
+        old_how.update(was["by_how"])
+    for category in sorted(set(sizes) | set(joined.by_category)):
+        top = ", ".join(f"{t} x{c}" for t, c in joined.terms[category].most_common(4))
+        print(
+            f"     {category:<9} {sizes[category]:>4} terms  {joined.by_category[category]:>4} / "
+            f"{old_categories[category] if before else '-':>4}  {top}"
+        )
+    hows = ", ".join(f"{h} {c}" for h, c in joined.by_how.most_common())
+    strengths = ", ".join(f"{h} {c}" for h, c in joined.by_strength.most_common())
+    print(f"   findings per match kind now: {hows or 'none'}; per strength: {strengths or 'none'}")
+    if before:
+        was = ", ".join(f"{h} {c}" for h, c in old_how.items())
+        print(f"   findings per match kind before: {was}")
+    for name, fig in figures.items():
+        for category, terms in sorted(fig.terms.items()):
+            top = ", ".join(f"{t} x{c}" for t, c in terms.most_common(3))
+            print(f"     {name}: {category}: {top}")
+
+
+def _join(figures: Iterable[CorpusFigures]) -> CorpusFigures:
+    out = CorpusFigures(0, 0, Counter(), Counter(), Counter(), defaultdict(Counter))
+    for fig in figures:
+        out.messages += fig.messages
+        out.flagged += fig.flagged
+        out.by_category.update(fig.by_category)
+        out.by_how.update(fig.by_how)
+        out.by_strength.update(fig.by_strength)
+        for category, terms in fig.terms.items():
+            out.terms[category].update(terms)
+    return out
+
+
+def _dropped_terms(
+    figures: dict[str, CorpusFigures], unbounded: dict[str, CorpusFigures]
+) -> list[str]:
+    now, off = _join(figures.values()), _join(unbounded.values())
+    out = []
+    for category, terms in off.terms.items():
+        for term, count in (terms - now.terms[category]).most_common(6):
+            out.append(f"{term} x{count}")
+    return out[:10]
+
+
+def synthetic_report(cases: list[Case], before: dict[str, object] | None) -> None:
+    """Recall per evasion class on the synthetic set, now (and without the boundary rule)
+    and before."""
+    config = Config()
+    _, check = _checker(config)
+    now = recall_by_class(cases, check)
+    with _no_boundary_rule():
+        off = recall_by_class(cases, check)
+    old = before.get("recall", {}) if before else {}
+    print(f"== synthetic evasion set: every default term through every class ({len(cases)} cases)")
+    print(f"   {'class':<26}{'found now':>18}{'weak':>7}{'before':>18}{'no boundary rule':>20}")
+    for evasion, row in now.items():
+        was = old.get(evasion) if isinstance(old, dict) else None
+        was_cell = f"{was[1]}/{was[0]} ({100 * was[1] / was[0]:.0f}%)" if was else "-"
+        print(
+            f"   {evasion:<26}{row.cell():>18}{row.weak:>7}{was_cell:>18}{off[evasion].cell():>20}"
+        )
+    found, total = sum(r.found for r in now.values()), sum(r.cases for r in now.values())
+    lost = sum(off[e].found - now[e].found for e in now)
+    print(
+        f"   all classes: {found}/{total} ({100 * found / total:.1f}%); the word-boundary rule "
+        f"costs {lost} cases; 'weak' = found as weak evidence (review): homophones, ambiguous "
+        "spellings, prohibitive context"
+    )
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--before", default=BEFORE, help="commit to compare with, or none")
+    args = parser.parse_args()
     corpus = load_corpus()
     if not CORPUS.exists():
         print("note: ../shared/data absent; using a generated corpus and word list")
-    corpus_report(corpus)
-    recall_report()
-    performance(corpus)
+    corpora = ({"NUS SMS": corpus} if CORPUS.exists() else {}) | fixture_corpora()
+    cases = synthetic_cases()
+    before = None
+    if args.before != "none":
+        plain = [(c.evasion, c.text, c.start, c.end, c.category) for c in cases]
+        before = before_figures(args.before, plain, default_terms(), corpora, timing=True)
+        if before is not None:
+            before["ref"] = args.before
+    quality_report(corpora, before)
+    synthetic_report(cases, before)
+    recall_report(before)
+    performance(corpus, before)
     print(f"median message length in corpus: {statistics.median(len(m) for m in corpus)}")
 
 

@@ -9,7 +9,8 @@ Helpers of :mod:`rules.detectors.keyword` that decide a hit's ``how`` and
   letter, an enclosed, emoji, radical or number form; :mod:`rules.text.lookalike`),
   else ``folded`` (traditional characters, noise, repeats, Chinese numerals).
   Another script's letters count only inside a word that mixes scripts
-  (UTS #39): a word written wholly in Cyrillic is Russian, not a disguise.
+  (UTS #39) or glues to Chinese text (К粉, АТОМ弹): a word written wholly in
+  Cyrillic and standing apart is Russian, not a disguise.
 * :func:`mixed_verdict`: a match of characters and pinyin syllables (赌chang)
   is ``mixed`` when some character is the term's own, ``homophone`` when all
   are sound-alikes (three characters or more; two are too weak), and weak when
@@ -79,14 +80,22 @@ def _latin_script(ch: str) -> bool:
 
 
 def _whole_script(text: str, start: int, end: int) -> bool:
-    """Whether the word around ``text[start:end]`` has no Latin letter at all."""
+    """Whether the word around ``text[start:end]`` has no Latin letter at all and stands
+    apart from Chinese text (a Russian word does not glue to Chinese: АТОМ弹 does)."""
     low = start
     while low > 0 and _is_letter(text[low - 1]):
         low -= 1
     high = end
     while high < len(text) and _is_letter(text[high]):
         high += 1
-    return not any(_latin_script(ch) for ch in text[low:high])
+    if any(_latin_script(ch) or _glues(ch) for ch in text[low:high]):
+        return False
+    return not (low > 0 and _glues(text[low - 1])) and not (high < len(text) and _glues(text[high]))
+
+
+def _glues(ch: str) -> bool:
+    """A character that a disguised word glues to: Chinese, or a digit."""
+    return ch.isdigit() or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
 def mixed_verdict(key: Key, seen: str) -> Verdict | None:

@@ -43,6 +43,7 @@ def found(text: str, settings: KeywordSettings | None = None) -> list[tuple[obje
         ("traditional", "來網賭", [("網賭", "gambling", F, STRONG)]),
         ("repeated", "网网赌赌", [("网网赌赌", "gambling", F, STRONG)]),
         ("Cyrillic letter", "看рorn吗", [("рorn", "porn", L, STRONG)]),
+        ("all Cyrillic, glued to Chinese", "卖К粉", [("К粉", "drugs", L, STRONG)]),
         ("Greek and Cyrillic letters", "sеx 视频", [("sеx", "porn", L, STRONG)]),
         ("enclosed letters", "Ⓕⓤc⒦ it", [("Ⓕⓤc⒦", "insult", L, STRONG)]),
         ("emoji letters", "🅰🆅 片", [("🅰🆅", "porn", L, STRONG)]),
