@@ -328,3 +328,32 @@ console_sessions = Table(
 Index("ix_cases_created_id", cases.c.created_at, cases.c.id)
 Index("ix_cases_member_created", cases.c.member_id, cases.c.created_at)
 Index("ix_actions_at", actions.c.at)
+
+
+# Pictures (migration 0010): the blocklist officers add to by command, and the
+# thumbnails and recognised text kept as a case's evidence (QQ picture links expire).
+blocked_images = Table(
+    "blocked_images",
+    metadata,
+    Column("key", String(64), primary_key=True),  # the picture's SHA-256
+    Column("name", String(255), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("hashes", Text, nullable=False),  # "phash:dhash" hex pairs, one per frame
+    Column("added_by", String(128), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+)
+
+case_images = Table(
+    "case_images",
+    metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),  # index of the picture in its message
+    Column("key", String(2000), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("text", Text, nullable=False),  # recognised text (PII as it was: evidence)
+    Column("codes", JSON, nullable=False),
+    Column("thumbnail", LargeBinary, nullable=False),
+    Column("problem", Text, nullable=False, default=""),
+)

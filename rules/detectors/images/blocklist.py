@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from rules.core.pictures import BlockedImage
 from rules.detectors.images.phash import (
     BLOCKLIST_DECODE_LIMITS,
     BlocklistEntry,
@@ -28,18 +28,6 @@ from rules.detectors.keyword import expand_globs
 from rules.images.decode import DecodeFailure, decode_image
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class BlockedImage:
-    """A blocklisted picture as the store keeps it (hashes only, never the picture)."""
-
-    key: str  # the picture's SHA-256
-    name: str
-    category: str
-    hashes: str  # "phash:dhash" hex pairs of its frames, separated by spaces
-    added_by: str
-    added_at: datetime
 
 
 class BlockedImageStore(Protocol):
