@@ -27,6 +27,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -69,6 +70,10 @@ class ImageStageStats:
         )
 
 
+async def _skipped(index: int, ref: ImageRef) -> ImageReport:
+    return ImageReport(index, ref.key, checked=False, problem="not looked at (settings)")
+
+
 class LocalReports:
     """A bounded LRU of reports, keyed by picture key and by content hash."""
 
@@ -97,7 +102,7 @@ class ImageStage:
     def __init__(
         self,
         inspect: Inspector,
-        executor: Executor | None = None,
+        executor: Callable[[], Executor] | None = None,
         *,
         max_pending: int = 8,
         cache_size: int = 4096,
@@ -106,7 +111,8 @@ class ImageStage:
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
         self._inspect = inspect
-        self._executor = executor
+        self._new_executor = executor  # None: the loop's default thread pool
+        self._executor = executor() if executor is not None else None
         self.max_pending = max_pending
         self._pending = 0
         self._local = LocalReports(cache_size)
@@ -114,10 +120,21 @@ class ImageStage:
         self._tasks: set[asyncio.Task[object]] = set()
         self.stats = ImageStageStats()
 
-    async def reports(self, event: ChatEvent, fetch: Fetcher) -> tuple[ImageReport, ...]:
-        """A report for each of the event's pictures, in order (cached, inspected or not)."""
+    async def reports(
+        self,
+        event: ChatEvent,
+        fetch: Fetcher,
+        skip: Callable[[ImageRef], bool] | None = None,
+    ) -> tuple[ImageReport, ...]:
+        """A report for each of the event's pictures, in order (cached, inspected or not);
+        pictures ``skip`` names are reported as not looked at."""
         found = await asyncio.gather(
-            *(self._report(index, ref, fetch) for index, ref in enumerate(event.images))
+            *(
+                self._report(index, ref, fetch)
+                if skip is None or not skip(ref)
+                else _skipped(index, ref)
+                for index, ref in enumerate(event.images)
+            )
         )
         return tuple(found)
 
@@ -170,8 +187,7 @@ class ImageStage:
             reason = str(error) or type(error).__name__
             log.info("picture %s not fetched: %s", ref.key[:64], reason)
             return ImageReport(index, ref.key, checked=False, problem=f"fetch: {reason}")
-        loop = asyncio.get_running_loop()
-        report = await loop.run_in_executor(self._executor, self._inspect, data, index, ref.key)
+        report = await self._run(data, index, ref.key)
         if not report.checked:
             self.stats.failed += 1
             return report
@@ -185,6 +201,29 @@ class ImageStage:
             except Exception as error:  # a shared cache is an optimisation only
                 log.warning("shared picture cache unavailable: %s", error)
         return report
+
+    async def _run(self, data: bytes, index: int, key: str) -> ImageReport:
+        """Inspect in the pool; a worker that died (a decoder crashed on hostile bytes) is
+        replaced, and the picture is reported as not checked."""
+        executor = self._executor
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(executor, self._inspect, data, index, key)
+        except BrokenProcessPool:
+            log.error("picture inspection worker died on %s; starting a new one", key[:64])
+            if self._new_executor is not None and executor is self._executor:
+                self._executor = self._new_executor()
+                if executor is not None:
+                    executor.shutdown(wait=False, cancel_futures=True)
+            return ImageReport(index, key, checked=False, problem="inspection crashed")
+        except Exception as error:  # never let one picture take the stage down
+            log.exception("picture inspection failed on %s", key[:64])
+            return ImageReport(index, key, checked=False, problem=f"inspection failed: {error}")
+
+    def close(self) -> None:
+        """Stop the pool's workers (after :meth:`drain`)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _cached(self, key: str) -> ImageReport | None:
         report = self._local.get(key)

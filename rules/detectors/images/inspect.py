@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 from rules.core.model import ImageReport
+from rules.detectors.images import nsfw
 from rules.detectors.images.ocr import OcrEngine, OcrFailure, OcrSettings
 from rules.detectors.images.phash import frame_hashes
 from rules.detectors.images.qr import read_codes
@@ -99,6 +100,4 @@ def _inspect(decoded: DecodedImage, index: int, key: str, options: InspectOption
 
 def _nsfw_score(decoded: DecodedImage) -> float | None:
     """The optional classifier's score, or None when it is not installed."""
-    from rules.detectors.images import nsfw  # optional dependency: loaded only when asked
-
     return nsfw.score(decoded.first)
