@@ -40,9 +40,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from plugins.console.app import Console, mount_console
 from plugins.console.auth import ConsoleAuth
-from plugins.console.settings import ConsoleSettings
 from rules.commands import CommandRequest
-from rules.config import parse_config
+from rules.config import ConsoleSettings, parse_config
 from rules.core.ports import AuditEntry
 from rules.storage.console_queries import ConsoleQueries, SqlConsoleAuth
 from rules.storage.database import Database

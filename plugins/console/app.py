@@ -26,11 +26,10 @@ from starlette.staticfiles import StaticFiles
 
 from plugins.console.auth import ConsoleAuth, Viewer, scope_of
 from plugins.console.security import RateLimiter, SecurityHeaders, csrf_ok, looks_like_token
-from plugins.console.settings import ConsoleSettings
 from plugins.console.summary import OverviewCounts
 from plugins.console.web import COOKIE, STATIC, Pages, client_address, read_form, same_origin
 from rules.commands import CommandRequest
-from rules.config import Config
+from rules.config import Config, ConsoleSettings
 from rules.core.messages import truncate
 from rules.core.model import utcnow
 from rules.core.ports import AuditEntry

@@ -23,10 +23,9 @@ from datetime import datetime
 from typing import Protocol
 
 from plugins.console.security import csrf_token, new_token, token_hash
-from plugins.console.settings import ConsoleSettings
 from rules.commands import caller_level
 from rules.commands.spec import Level
-from rules.config import Config
+from rules.config import Config, ConsoleSettings
 from rules.core.model import Member, Role
 from rules.storage.console_queries import ConsoleQueries, SessionRecord
 

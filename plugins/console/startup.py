@@ -19,8 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 
 from plugins.console.app import Console, mount_console
-from plugins.console.settings import ConsoleSettings, exposure_problem
-from rules.config import Config, ConfigError
+from rules.config import Config, ConfigError, ConsoleSettings, exposure_problem
 from rules.core.ports import AuditEntry
 from rules.storage.database import Database
 from rules.storage.tables import audit_log

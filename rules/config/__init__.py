@@ -17,6 +17,7 @@ below):
   severities, qualified ids, times of day, time zones);
 - ``process``: process settings, the same for every group;
 - ``detector_sections``: the detectors' sections;
+- ``console_sections``: the ``[console]`` section (the officer web console);
 - ``image_sections``: the ``[images]`` section (pictures and stickers);
 - ``protection_sections``: the ``[protection]`` section (bans across groups, raids,
   probation, clean-up, card history);
@@ -28,6 +29,7 @@ below):
 - ``loading``: reading and validating a file (:func:`load_config`).
 """
 
+from rules.config.console_sections import ConsoleSettings, exposure_problem
 from rules.config.detector_sections import (
     DEFAULT_RELATIONS,
     DEFAULT_SUBJECTS,
@@ -85,6 +87,7 @@ __all__ = [
     "CommandSettings",
     "Config",
     "ConfigError",
+    "ConsoleSettings",
     "DatabaseSettings",
     "DetectorSettings",
     "DigestSettings",
@@ -119,6 +122,7 @@ __all__ = [
     "ServerSettings",
     "SeverityName",
     "WechatSettings",
+    "exposure_problem",
     "load_config",
     "merge_tables",
     "parse_config",

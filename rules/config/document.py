@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from rules.config.console_sections import ConsoleSettings, exposure_problem
 from rules.config.errors import ConfigError
 from rules.config.fields import QualifiedId, Section
 from rules.config.overrides import merge, merge_policy, override_problems
@@ -49,6 +50,7 @@ class Config(Policy):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     wechat: WechatSettings = Field(default_factory=WechatSettings)
     commands: CommandSettings = Field(default_factory=CommandSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     groups: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-group policy overrides."
     )
@@ -66,6 +68,13 @@ class Config(Policy):
                 "onebot.access_token: must be set when server.host "
                 f"({self.server.host}) is not a loopback address"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _console_exposure(self) -> Config:
+        problem = exposure_problem(self.console, self.server.host)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     def policy(self) -> Policy:

@@ -140,7 +140,7 @@ async def make_env(
     settings: dict[str, Any] | None = None, base_url: str = "http://127.0.0.1:8080"
 ) -> ConsoleEnv:
     from plugins.console.app import Console, mount_console
-    from plugins.console.settings import ConsoleSettings
+    from rules.config import ConsoleSettings
 
     config = parse_config(console_config())
     clock = Clock(T0)

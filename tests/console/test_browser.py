@@ -43,7 +43,7 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: Any = {"width": 390, "height": 844}  # playwright ViewportSize
 
 
 def _unavailable() -> str | None:
@@ -70,7 +70,7 @@ def browser_available() -> None:
 async def served(env: ConsoleEnv) -> AsyncIterator[tuple[str, Console]]:
     """The console on a real socket (127.0.0.1, a free port), with links to that address."""
     from plugins.console.app import Console, mount_console
-    from plugins.console.settings import ConsoleSettings
+    from rules.config import ConsoleSettings
 
     app = FastAPI()
     server = uvicorn.Server(

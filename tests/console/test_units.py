@@ -69,7 +69,11 @@ def test_evidence_spans(
 def test_spans_that_are_not_numbers_are_ignored() -> None:
     from plugins.console.evidence import highlight
 
-    hostile = [{"start": "0", "end": 2}, {"start": True, "end": 2}, {"start": 0, "end": None}]
+    hostile: list[dict[str, Any]] = [
+        {"start": "0", "end": 2},
+        {"start": True, "end": 2},
+        {"start": 0, "end": None},
+    ]
     assert [p.labels for p in highlight("abc", hostile)] == [()]
 
 
@@ -88,7 +92,7 @@ def test_chart_labels_are_escaped() -> None:
 def test_settings_bounds_and_exposure() -> None:
     from pydantic import ValidationError
 
-    from plugins.console.settings import ConsoleSettings, exposure_problem
+    from rules.config import ConsoleSettings, exposure_problem
 
     settings = ConsoleSettings(enabled=True)
     assert settings.link_lifetime == timedelta(minutes=5)
@@ -109,6 +113,32 @@ def test_settings_bounds_and_exposure() -> None:
     ):
         with pytest.raises(ValidationError):
             ConsoleSettings.model_validate(bad)
+
+
+def test_the_config_refuses_the_console_off_loopback_without_https() -> None:
+    from rules.config import Config, ConfigError, parse_config
+
+    assert Config().console.enabled is False
+    assert parse_config({"console": {"enabled": True}}).console.base_url(8080).endswith(":8080")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(
+            {
+                "server": {"host": "0.0.0.0"},
+                "onebot": {"access_token": "s3cret"},
+                "console": {"enabled": True, "public_url": "http://guard.example.org"},
+            }
+        )
+    assert "console.public_url: must be an https:// URL" in str(refused.value)
+    exposed = parse_config(
+        {
+            "server": {"host": "0.0.0.0"},
+            "onebot": {"access_token": "s3cret"},
+            "console": {"enabled": True, "public_url": "https://guard.example.org"},
+        }
+    )
+    assert exposed.console.https
+    with pytest.raises(ConfigError, match="console"):
+        parse_config({"groups": {"qq:1": {"console": {"enabled": True}}}})
 
 
 def test_rate_limiter_slides() -> None:

@@ -1,8 +1,12 @@
-"""The console's settings: what a ``[console]`` config section holds.
+"""The ``[console]`` section: the officer web console served by the bot (issue 20).
 
-Defined here until the config package takes the section over
-(``Config.console: ConsoleSettings``); the field names, defaults and checks
-are the ones that section should have.
+Global only (one web server per process). Off by default; on a loopback
+``[server] host`` it needs nothing else (links point at
+``http://127.0.0.1:<port>``). On any other address the console is reachable
+from the network, so :class:`~rules.config.Config` refuses it unless
+``public_url`` is an ``https://`` URL (a reverse proxy terminating TLS):
+sessions then get Secure cookies and links never travel in clear text
+(:func:`exposure_problem`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
 
-from rules.config import Duration, Section
+from rules.config.fields import Duration, Section
 
 
 def _check_base_url(value: str) -> str:
