@@ -24,6 +24,7 @@ import base64
 import binascii
 import os
 import stat
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from rules.core.model import ImageRef
 from rules.images.decode import SNIFF_BYTES, sniff
 
 
@@ -287,3 +289,25 @@ async def _stream(
                         FetchFailureReason.NOT_AN_IMAGE, f"not an image: {kind.description}"
                     )
         return b"".join(chunks), content_type
+
+
+class ImageFetchError(Exception):
+    """A picture's bytes could not be had (too large, timed out, gone); the message says why."""
+
+
+def source_fetcher(
+    policy: FetchPolicy | None = None,
+    base_dir: Path | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> Callable[[ImageRef], Awaitable[bytes]]:
+    """A fetcher for the image stage that reads each picture's ``source`` (path or URL)."""
+
+    async def fetch(ref: ImageRef) -> bytes:
+        found = await fetch_image(
+            ref.source or ref.key, policy=policy, base_dir=base_dir, client=client
+        )
+        if isinstance(found, FetchFailure):
+            raise ImageFetchError(f"{found.reason.value}: {found.detail}")
+        return found.data
+
+    return fetch

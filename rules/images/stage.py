@@ -36,14 +36,10 @@ from rules.core.model import ChatEvent, EventKind, ImageRef, ImageReport
 log = logging.getLogger(__name__)
 
 Fetcher = Callable[[ImageRef], Awaitable[bytes]]
-"""Bytes of a picture; raises :class:`ImageFetchError` (or any error) when it cannot."""
+"""Bytes of a picture; raises (e.g. :class:`~rules.images.fetch.ImageFetchError`) when it cannot."""
 
 Inspector = Callable[[bytes, int, str], ImageReport]
 """``inspect(data, index, key)``: what one picture holds; must never raise."""
-
-
-class ImageFetchError(Exception):
-    """A picture's bytes could not be had (too large, timed out, gone); the message says why."""
 
 
 class ReportCache(Protocol):
