@@ -392,7 +392,7 @@ def _to_bgr(image: Image.Image | NDArray[Any], cv2: Any) -> NDArray[Any]:
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(background, rgba)
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     else:
         array = np.asarray(image)
         if array.dtype != np.uint8:
