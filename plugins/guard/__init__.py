@@ -3,6 +3,19 @@
 Platform plugins ``require("guard")`` and call :func:`get_runtime` to reach the
 engine, and register their Gateway in ``runtime.gateways`` so the officer
 outbox can deliver through them.
+
+Start and stop, for crash safety (``rules.moderation.recovery``):
+
+- at start, this run takes its liveness lease (``alive:<run>``) and, as the
+  holder of the lease ``recovery``, settles the cases an earlier run left
+  unsettled *before* the outbox sends anything (their reports are held while
+  their actions are checked); the recovery then runs every
+  :data:`RECOVERY_EVERY_S` seconds (a dead peer's cases);
+- SIGTERM or Ctrl-C (the first one) stops taking events, lets those in flight
+  finish for up to ``[server] stop_grace`` (pictures being looked at too), marks
+  what is left as interrupted, and only then lets the server shut down
+  (connections closed, then :func:`_stop`: the loops, the lease, and the store,
+  whose queued writes land first). A second signal stops at once.
 """
 
 from __future__ import annotations
@@ -10,8 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import signal
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from nonebot import get_driver, get_plugin_config, logger
 from nonebot.plugin import PluginMetadata
@@ -19,6 +37,7 @@ from pydantic import BaseModel
 
 from rules.config import Config, load_config
 from rules.core.model import Platform
+from rules.moderation.recovery import ALIVE_TTL, LEASE, Recovery, alive_lease
 from rules.runtime import Runtime, freeze_startup_heap, rule_count
 from rules.shared_state.base import describe
 
@@ -33,6 +52,9 @@ OUTBOX_INTERVAL_S = 10.0
 # it polls more often, since the process that queued a report cannot wake it.
 OUTBOX_LEASE = "outbox"
 SHARED_OUTBOX_INTERVAL_S = 2.0
+RECOVERY_EVERY_S = 30.0  # a pass over the unsettled list (cases of runs that are gone)
+RECOVERY_RETRY_S = 2.0  # while recovered cases wait for a platform to answer their checks
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class PluginConfig(BaseModel):
@@ -111,6 +133,94 @@ async def _outbox_loop(runtime: Runtime) -> None:
             await asyncio.wait_for(wake.wait(), interval)
 
 
+async def _recover(runtime: Runtime, recovery: Recovery) -> bool:
+    """One recovery pass if this process holds the lease; whether cases wait for a platform."""
+    try:
+        if not await runtime.shared.try_lease(LEASE, timedelta(seconds=3 * RECOVERY_EVERY_S)):
+            return False
+        result = await recovery.run()
+    except Exception:  # a store hiccup must not end the loop
+        logger.exception("recovery of interrupted cases failed; will retry")
+        return True
+    if result.settled:
+        logger.warning(f"recovery: {result.settled} interrupted case(s) settled")
+        request_outbox_flush()
+    return bool(result.waiting)
+
+
+async def _recovery_loop(runtime: Runtime, recovery: Recovery, waiting: bool) -> None:
+    while True:
+        await asyncio.sleep(RECOVERY_RETRY_S if waiting else RECOVERY_EVERY_S)
+        waiting = await _recover(runtime, recovery)
+
+
+def _install_stop_handlers(runtime: Runtime) -> None:
+    """SIGTERM and Ctrl-C stop gracefully first (see module doc); the server's own handlers
+    (uvicorn's, which close the connections) run once the handling in flight is done."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+    for sig in STOP_SIGNALS:
+        before = signal.getsignal(sig)
+        if not callable(before):
+            continue  # nothing to hand over to (not run by the server)
+        previous[sig] = before
+
+        def on_signal(
+            signum: int, frame: FrameType | None, then: Callable[..., Any] = before
+        ) -> None:
+            if _state.get("stopping"):  # a second signal: stop now
+                then(signum, frame)
+                return
+            _state["stopping"] = True
+            loop.call_soon_threadsafe(
+                lambda: _state.__setitem__(
+                    "stop_task",
+                    asyncio.ensure_future(_graceful_stop(runtime, lambda: then(signum, frame))),
+                )
+            )
+
+        signal.signal(sig, on_signal)
+    _state["signal_handlers"] = previous
+
+
+async def _graceful_stop(runtime: Runtime, then: Callable[[], None]) -> None:
+    """Stop taking events, let those in flight finish (``[server] stop_grace``), mark what
+    is left as interrupted, then let the server stop."""
+    engine = runtime.engine
+    grace = runtime.config.server.stop_grace.total_seconds()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    try:
+        engine.stop_taking()
+        logger.info(f"stopping: no new events; up to {grace:g}s for {engine.busy} in flight")
+        pictures = getattr(runtime, "pictures", None)  # pictures being looked at, if any
+        if pictures is not None:
+            await pictures.stage.drain(grace)  # their verdicts are still handled
+        left = await engine.drain(max(0.0, deadline - loop.time()))
+        await _interrupt(runtime, left)
+        logger.info(
+            f"stopped taking events: in flight finished, {len(left)} case(s) interrupted, "
+            f"{engine.refused} event(s) arrived meanwhile and were not handled"
+        )
+    except Exception:
+        logger.exception("graceful stop failed; stopping anyway")
+    finally:
+        then()
+
+
+async def _interrupt(runtime: Runtime, case_ids: list[int]) -> None:
+    """Record the cases still in flight as interrupted (settled at the next start)."""
+    if not case_ids:
+        return
+    logger.warning(
+        f"{len(case_ids)} case(s) still in flight at the stop, recorded as interrupted "
+        "(settled at the next start): " + ", ".join(f"#{c}" for c in case_ids[:20])
+    )
+    await runtime.storage.journal.interrupt(case_ids)
+
+
 async def _stats_loop(runtime: Runtime) -> None:
     """One log line of counts every ``[server] stats_interval`` (the operator's pulse)."""
     every = runtime.config.server.stats_interval.total_seconds()
@@ -131,16 +241,34 @@ async def _start() -> None:
     if runtime.commands is not None:
         runtime.commands.notify = request_outbox_flush  # reports from /report, /appeal
     _state["runtime"] = runtime
+    leases = contextlib.AsyncExitStack()
+    _state["leases"] = leases
+    await leases.enter_async_context(
+        runtime.shared.lease(alive_lease(runtime.engine.handler), ALIVE_TTL)
+    )
+    recovery = runtime.recovery()
+    waiting = await _recover(runtime, recovery)  # before the outbox sends anything
     frozen = freeze_startup_heap()  # last: what start-up built is never walked again
     logger.info(f"start-up heap frozen ({frozen:,} objects): full GC no longer walks it")
     _state["outbox_task"] = asyncio.create_task(_outbox_loop(runtime), name="groupguard-outbox")
     _state["stats_task"] = asyncio.create_task(_stats_loop(runtime), name="groupguard-stats")
+    _state["recovery_task"] = asyncio.create_task(
+        _recovery_loop(runtime, recovery, waiting), name="groupguard-recovery"
+    )
+    _install_stop_handlers(runtime)
     logger.opt(colors=False).info("\n" + banner(config, source, runtime))
 
 
 @driver.on_shutdown
 async def _stop() -> None:
-    for name in ("outbox_task", "stats_task"):
+    stopping = _state.pop("stop_task", None)
+    if isinstance(stopping, asyncio.Future):  # the graceful stop has run (it started this)
+        await stopping
+    handlers = _state.pop("signal_handlers", None)
+    if isinstance(handlers, dict):
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    for name in ("outbox_task", "stats_task", "recovery_task"):
         task = _state.pop(name, None)
         if isinstance(task, asyncio.Task):
             task.cancel()
@@ -148,5 +276,12 @@ async def _stop() -> None:
                 await task
     runtime = _state.pop("runtime", None)
     if isinstance(runtime, Runtime):
+        runtime.engine.stop_taking()
+        with contextlib.suppress(Exception):  # (a stop without the signal: nothing waited)
+            await _interrupt(runtime, sorted(runtime.engine.in_flight_cases))
+        leases = _state.pop("leases", None)
+        if isinstance(leases, contextlib.AsyncExitStack):
+            await leases.aclose()  # another process may settle what is left at once
         logger.info(f"stats at shutdown: {runtime.engine.stats.line()}")
         await runtime.close()
+    _state.pop("stopping", None)

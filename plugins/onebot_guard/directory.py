@@ -10,6 +10,8 @@ a restart a quiet group is unknown until an event or a group list names it;
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 
 from nonebot.adapters.onebot.v11 import Bot
 
@@ -17,7 +19,7 @@ from plugins.onebot_guard.accounts import Accounts, describe, raw_id
 from plugins.onebot_guard.routes import MemberInfo
 from plugins.onebot_guard.translate import parse_role, qq
 from rules.core.model import Member, Role
-from rules.core.ports import GroupInfo
+from rules.core.ports import GroupInfo, MemberState
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,25 @@ class GroupDirectory:
             member_count=int(data.get("member_count") or 0),
             bot_role=accounts.routes.bot_role(group, bot.self_id) or Role.MEMBER,
         )
+
+    async def member_state(self, group_id: str, member_id: str) -> MemberState:
+        """Whether a member is in the group now, and muted until when (asked now, not from
+        memory: the recovery after a restart checks what an interrupted case did)."""
+        await self.locate(group_id)
+        group, user = raw_id(group_id), raw_id(member_id)
+        accounts = self.accounts
+        bot = accounts.bot_for(group)
+        listed = await accounts.call(bot, "get_group_member_list", group_id=int(group))
+        if not any(str(m.get("user_id")) == user for m in listed or []):
+            return MemberState(present=False)
+        data = await accounts.call(
+            bot, "get_group_member_info", group_id=int(group), user_id=int(user), no_cache=True
+        )
+        until = data.get("shut_up_timestamp")
+        if until is None:
+            return MemberState(present=True, mute_known=False)
+        muted = int(until) > time.time()
+        return MemberState(True, datetime.fromtimestamp(int(until), UTC) if muted else None)
 
     async def list_groups(self) -> list[str]:
         groups: set[str] = set()

@@ -30,7 +30,7 @@ from plugins.onebot_guard.media import PrivateSender
 from plugins.onebot_guard.routes import MemberInfo, Routes
 from plugins.onebot_guard.throttle import Pacer
 from rules.core.model import Action, ActionKind, Member, Outcome, Platform, Role
-from rules.core.ports import NOMINAL_CAPABILITIES, GroupInfo
+from rules.core.ports import NOMINAL_CAPABILITIES, GroupInfo, MemberState
 
 NOTICES_ONLY = frozenset({ActionKind.WARN, ActionKind.REMIND})
 ADMIN_CAPABILITIES = NOMINAL_CAPABILITIES[Platform.QQ]
@@ -92,6 +92,10 @@ class OneBotGateway:
 
     async def list_groups(self) -> list[str]:
         return await self.directory.list_groups()
+
+    async def member_state(self, group_id: str, member_id: str) -> MemberState:
+        """MemberChecker: in the group now? muted until when?"""
+        return await self.directory.member_state(group_id, member_id)
 
     async def locate(self, group_id: str) -> None:
         """Find a quiet group's account (see :meth:`GroupDirectory.locate`)."""

@@ -41,6 +41,12 @@ class ServerSettings(Section):
         description="Log one line of counts (events, cases, failed actions, skipped notices) "
         "this often; 0: only at shutdown.",
     )
+    stop_grace: Duration = Field(
+        default_factory=lambda: timedelta(seconds=10),
+        description="On SIGTERM or Ctrl-C: stop taking events and let those in flight finish "
+        "(their actions and records) for at most this long; what is left is recorded as "
+        "interrupted and settled at the next start.",
+    )
 
     @property
     def loopback_only(self) -> bool:
@@ -61,6 +67,12 @@ class DatabaseSettings(Section):
     timeout: Duration = Field(
         default_factory=lambda: timedelta(seconds=10),
         description="A database call unanswered this long counts as an outage (writes queue).",
+    )
+    outage_spool: str = Field(
+        "",
+        description="File where writes queued during an outage are kept (replayed at the next "
+        "start); relative paths are under the project root. Empty: beside a SQLite database "
+        "file, else data/outage-<port>.spool.",
     )
 
     @field_validator("url")

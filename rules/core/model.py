@@ -289,6 +289,12 @@ class OutcomeStatus(StrEnum):
     DRY_RUN = "dry_run"
     SKIPPED = "skipped"  # not possible here and no fallback configured
     SUBSTITUTED = "substituted"  # not possible here; fallback actions ran instead
+    # Intent before effect (rules.moderation.engine): an action is recorded as PLANNED
+    # before it is carried out; INTERRUPTED: still planned when the bot stopped; UNKNOWN:
+    # the bot restarted before its outcome was recorded and the platform cannot tell.
+    PLANNED = "planned"
+    INTERRUPTED = "interrupted"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

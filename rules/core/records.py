@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from rules.core.model import ChatEvent, Finding, Outcome
+
 # ---------------------------------------------------------------- cases (digest, commands)
 
 
@@ -87,6 +89,93 @@ class HeldReport:
     categories: tuple[str, ...]
     at: datetime
     text: str
+
+
+# ---------------------------------------------------------------- intent before effect
+
+# Stands for the case's number in a report written together with its case (the number
+# is known only once the case row is in): the store puts the number in its place.
+CASE_NUMBER = "\ue000case\ue000"
+
+
+@dataclass(frozen=True, slots=True)
+class OwedReport:
+    """A report a case owes an officer, written with the case; its text holds CASE_NUMBER."""
+
+    officer_id: str
+    text: str
+    held: bool = False  # below [escalation] immediate_from: waits for the officer's digest
+
+
+@dataclass(frozen=True, slots=True)
+class CaseIntent:
+    """What the engine decided, written in one transaction before any platform call.
+
+    ``plan`` holds one outcome per action in the order they are recorded (an action's
+    position is its ``seq``): PLANNED for what is about to be carried out, a final
+    status for what is already known (substituted, skipped, reports queued).
+    ``reports`` wait in the outbox until ``hold_until`` unless the case's outcomes
+    come first (:class:`CaseSettlement`), so the officer reads what really happened.
+    ``handler`` names the process run that decided it (who may settle it).
+    """
+
+    event: ChatEvent
+    findings: tuple[Finding, ...]
+    step: int
+    at: datetime  # the event's time: the case, its strike and its actions are dated by it
+    strike_weight: int
+    plan: tuple[Outcome, ...]
+    reports: tuple[OwedReport, ...]
+    queued_at: datetime  # the wall clock when the reports were queued
+    hold_until: datetime
+    handler: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSettlement:
+    """A case's outcomes once known: the planned rows updated, its reports released.
+
+    ``results`` pairs a planned action's ``seq`` with its outcome; ``extra`` are
+    outcomes of actions not in the plan. ``report``: the reports' final text (None:
+    as written); ``due``: when they may go (unless a failed send set its own retry).
+    """
+
+    case_id: int
+    results: tuple[tuple[int, Outcome], ...]
+    extra: tuple[Outcome, ...]
+    at: datetime
+    report: str | None = None
+    due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """One recorded action of a case that is not settled (as the store holds it)."""
+
+    seq: int
+    kind: str
+    target_id: str
+    status: str
+    detail: str
+    duration_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnsettledCase:
+    """A case whose outcomes were never all recorded: its handler stopped or died."""
+
+    case_id: int
+    handler: str
+    since: datetime
+    group_id: str
+    member_id: str
+    member_card: str
+    message_id: str | None
+    evidence: str  # personal data masked
+    findings: tuple[Mapping[str, Any], ...]
+    created_at: datetime
+    actions: tuple[PlannedAction, ...]
+    reports_unsent: int  # reports of this case still in the outbox
 
 
 # ---------------------------------------------------------------- card compliance

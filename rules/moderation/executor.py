@@ -11,9 +11,8 @@ would do with the real gateway's capabilities and touches nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable
 
 from rules.config import FallbackSettings
 from rules.core.model import Action, ActionKind, Outcome, OutcomeStatus, Platform
@@ -83,33 +82,19 @@ def _dedupe(actions: list[Action]) -> list[Action]:
     return out
 
 
-async def perform(
-    actions: Iterable[Action],
-    gateway: Gateway,
-    started: Mapping[Action, Awaitable[Outcome]] | None = None,
-) -> list[Outcome]:
-    """Run platform actions one by one; a failure never stops the rest.
-
-    An action in ``started`` is already under way (see :func:`start`): its outcome is
-    awaited, not performed again.
-    """
+async def perform(actions: Iterable[Action], gateway: Gateway) -> list[Outcome]:
+    """Run platform actions one by one; a failure never stops the rest."""
     outcomes: list[Outcome] = []
     for action in actions:
         if action.kind in CORE_ACTIONS:
             raise ValueError(f"{action.kind} is handled by the engine, not a gateway")
         try:
-            running = started.get(action) if started else None
-            outcome = await (gateway.perform(action) if running is None else running)
+            outcome = await gateway.perform(action)
         except Exception as exc:  # a platform error must not lose the case
             log.warning("action %s on %s failed: %r", action.kind, action.target_id, exc)
             outcome = Outcome(action, OutcomeStatus.FAILED, f"{type(exc).__name__}: {exc}")
         outcomes.append(outcome)
     return outcomes
-
-
-def start(action: Action, gateway: Gateway) -> asyncio.Task[Outcome]:
-    """Begin one platform action now; :func:`perform` later collects its outcome."""
-    return asyncio.ensure_future(gateway.perform(action))
 
 
 class DryRunGateway:

@@ -61,14 +61,21 @@ def worded_notice(
 
 
 def report_text(
-    case_id: int | None,
+    case_id: int | str | None,
     event: ChatEvent,
     findings: Sequence[Finding],
     outcomes: Iterable[Outcome],
     policy: Policy,
     now: datetime,
+    restarted: bool = False,
+    evidence: str | None = None,
 ) -> str:
-    """The officer's report: who, where, what was found, what was done."""
+    """The officer's report: who, where, what was found, what was done.
+
+    ``case_id`` may be a stand-in the store replaces (``rules.core.records.CASE_NUMBER``);
+    ``restarted``: the outcomes were recorded by the recovery after a restart (it says so);
+    ``evidence``: the text as stored, masked already (else the event's, masked here).
+    """
     lang = policy.moderation.language
     found = "; ".join(
         f"{f.detector}/{category_name(f.category, lang)}「{truncate(f.match, 40)}」"
@@ -76,14 +83,17 @@ def report_text(
     )
     done = "; ".join(f"{o.action.kind.value}: {o.status.value}" for o in outcomes) or "-"
     member = f"{event.member.card or event.member.nickname or '-'} ({event.member.id})"
-    return render(
+    note = render("report_restarted", lang) + "\n" if restarted else ""
+    return note + render(
         "report",
         lang,
         case_id=case_id,
         group=event.group_id,
         member=member,
         findings=found,
-        evidence=truncate(masked_text(event.text, tuple(findings))),
+        evidence=truncate(
+            masked_text(event.text, tuple(findings)) if evidence is None else evidence
+        ),
         outcomes=done,
         time=now.isoformat(timespec="seconds"),
     )

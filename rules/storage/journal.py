@@ -2,7 +2,11 @@
 
 Claims, strike reads, cases with their strikes, action outcomes, officer
 reports and members (the :class:`rules.core.ports.Store` the engine uses), and
-the audit lines of commands. Two costs shaped it:
+the audit lines of commands. The engine writes a decision as an *intent*
+(:meth:`ModerationJournal.open_intent`: the case, its strike, its planned
+actions, the reports it owes and its place on the unsettled list, in one
+transaction) before any platform call, and *settles* it once the outcomes are
+known (:meth:`ModerationJournal.settle_case`). Two costs shaped it:
 
 - **Per call**: each transaction is one hand-off to wherever the statements run
   (:mod:`rules.storage.transactions`: ``sqlite3`` in a worker thread on a
@@ -31,6 +35,7 @@ from sqlalchemy import insert
 from rules.core.batching import Batcher
 from rules.core.model import ChatEvent, Finding, Outcome, Strike, masked_text
 from rules.core.ports import AuditEntry
+from rules.core.records import CASE_NUMBER, CaseIntent, CaseSettlement
 from rules.storage.database import Database
 from rules.storage.journal_sql import JournalOps
 from rules.storage.tables import audit_log
@@ -167,7 +172,9 @@ class ModerationJournal:
         self._claims = batched(self._claim_messages, group_commit)
         self._weights = batched(self._strike_weights, group_commit)
         self._cases = batched(self._open_cases, group_commit)
+        self._intents = batched(self._open_intents, group_commit)
         self._outcomes = written_later(self._record_outcomes, group_commit)
+        self._settlements = written_later(self._settle_cases, group_commit)
         self._reports = batched(self._enqueue_reports, group_commit, LINGER)
         self._members = written_later(self._note_members, group_commit)
 
@@ -177,7 +184,9 @@ class ModerationJournal:
             self._claims,
             self._weights,
             self._cases,
+            self._intents,
             self._outcomes,
+            self._settlements,
             self._reports,
             self._members,
         ):
@@ -247,6 +256,80 @@ class ModerationJournal:
         ops.insert("strikes", strike_rows)
         return case_ids
 
+    async def open_intent(self, intent: CaseIntent) -> int:
+        """Record a decision before it is carried out (see module doc); the case's id."""
+        return await self._intents.submit(intent)
+
+    async def _open_intents(self, intents: list[CaseIntent]) -> list[int]:
+        return await self.transactions.write(lambda ops: self._intent_rows(ops, intents))
+
+    def _intent_rows(self, ops: JournalOps, intents: list[CaseIntent]) -> list[int]:
+        new = [_NewCase(i.event, i.findings, i.step, i.at, i.strike_weight) for i in intents]
+        case_ids = self._case_rows(ops, new)
+        planned, owed, unsettled = [], [], []
+        for intent, case_id in zip(intents, case_ids, strict=True):
+            planned += [
+                {**_action_row(case_id, o, intent.at), "seq": seq}
+                for seq, o in enumerate(intent.plan)
+            ]
+            owed += [
+                {
+                    "officer_id": r.officer_id,
+                    "text": r.text.replace(CASE_NUMBER, str(case_id), 1),
+                    "case_id": case_id,
+                    "created_at": intent.queued_at,
+                    "next_attempt_at": intent.hold_until,
+                    "attempts": 0,
+                    "last_error": "",
+                    "kind": "held" if r.held else "report",
+                    "dedupe_key": f"case:{case_id}:{n}",  # a case's report is queued once
+                }
+                for n, r in enumerate(intent.reports)
+            ]
+            unsettled.append(
+                {"case_id": case_id, "handler": intent.handler, "since": intent.queued_at}
+            )
+        ops.insert("actions", planned)
+        ops.insert("owed_reports", owed)
+        ops.insert("unsettled_cases", unsettled)
+        return case_ids
+
+    async def settle_case(self, settlement: CaseSettlement) -> None:
+        """Record a case's outcomes and release its reports (see module doc)."""
+        await self._settlements.submit(settlement)
+
+    async def _settle_cases(self, batch: list[CaseSettlement]) -> list[None]:
+        results = [
+            {
+                "case": s.case_id,
+                "position": seq,
+                "state": o.status.value,
+                "note": o.detail,
+                "when": s.at,
+            }
+            for s in batch
+            for seq, o in s.results
+        ]
+        extra = [_action_row(s.case_id, o, s.at) for s in batch for o in s.extra]
+        reports = [
+            {"case": s.case_id, "body": s.report, "due": s.due}
+            for s in batch
+            if s.report is not None and s.due is not None
+        ]
+        settled = [s.case_id for s in batch]
+
+        def settle(ops: JournalOps) -> None:
+            ops.settle(results, reports, settled)
+            ops.insert("actions", extra)
+
+        await self.transactions.write(settle)
+        return [None] * len(batch)
+
+    async def interrupt(self, case_ids: list[int]) -> None:
+        """Mark what is still planned in these cases as interrupted (the bot is stopping);
+        they stay unsettled, for the recovery at the next start."""
+        await self.transactions.write(lambda ops: ops.interrupt(case_ids))
+
     async def record_outcomes(
         self, case_id: int, outcomes: tuple[Outcome, ...], at: datetime
     ) -> None:
@@ -254,19 +337,7 @@ class ModerationJournal:
             await self._outcomes.submit(_Outcomes(case_id, outcomes, at))
 
     async def _record_outcomes(self, batch: list[_Outcomes]) -> list[None]:
-        rows = [
-            {
-                "case_id": item.case_id,
-                "kind": o.action.kind.value,
-                "target_id": o.action.target_id,
-                "status": o.status.value,
-                "detail": o.detail,
-                "duration_s": _seconds(o.action.duration),
-                "at": item.at,
-            }
-            for item in batch
-            for o in item.outcomes
-        ]
+        rows = [_action_row(item.case_id, o, item.at) for item in batch for o in item.outcomes]
         await self.transactions.write(lambda ops: ops.insert("actions", rows))
         return [None] * len(batch)
 
@@ -323,6 +394,20 @@ class ModerationJournal:
         """One admin command (allowed or refused)."""
         async with self.database.write() as conn:
             await conn.execute(insert(audit_log).values(**fields(entry)))
+
+
+def _action_row(case_id: int, outcome: Outcome, at: datetime) -> dict[str, Any]:
+    """An ``actions`` row for an outcome (no place in a plan: ``seq`` None)."""
+    return {
+        "case_id": case_id,
+        "kind": outcome.action.kind.value,
+        "target_id": outcome.action.target_id,
+        "status": outcome.status.value,
+        "detail": outcome.detail,
+        "duration_s": _seconds(outcome.action.duration),
+        "at": at,
+        "seq": None,
+    }
 
 
 def _claim_rows(ops: JournalOps, claims: list[_Claim]) -> list[bool]:

@@ -18,11 +18,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 
-from rules.storage.tables import actions, cases, groups, handled_messages, members, outbox, strikes
+from rules.storage.tables import (
+    UtcDateTime,
+    actions,
+    cases,
+    groups,
+    handled_messages,
+    members,
+    outbox,
+    strikes,
+    unsettled_cases,
+)
 
 Row = Mapping[str, Any]
 
@@ -39,7 +49,8 @@ RETURNING_KEY: dict[str, tuple[str, ...]] = {
     "outbox": ("officer_id", "case_id"),
 }
 TABLES: dict[str, Table] = {
-    t.name: t for t in (handled_messages, groups, members, cases, strikes, actions, outbox)
+    t.name: t
+    for t in (handled_messages, groups, members, cases, strikes, actions, outbox, unsettled_cases)
 }
 
 
@@ -61,7 +72,8 @@ def _conflict_safe(dialect: Any, table: Table) -> Executable:
 # Built once: SQLAlchemy then reuses their cache keys and compiled forms.
 INSERT: dict[str, dict[str, Executable]] = {
     dialect.dialect.name: {
-        **{name: insert(TABLES[name]) for name in ("strikes", "actions")},
+        **{name: insert(TABLES[name]) for name in ("strikes", "actions", "unsettled_cases")},
+        "owed_reports": insert(outbox),  # written with their case: no ids needed back
         **{name: _conflict_safe(dialect, TABLES[name]) for name in REFRESH},
         **{
             name: insert(TABLES[name]).returning(
@@ -109,6 +121,37 @@ REPORT_FAILED = (
         last_error=bindparam("error"),
         next_attempt_at=bindparam("when"),
     )
+)
+
+# A case settled (rules.core.records.CaseSettlement): each planned action's outcome, the
+# reports it owes worded from them and released, and the case off the unsettled list.
+ACTION_SETTLED = (
+    update(actions)
+    .where(actions.c.case_id == bindparam("case"), actions.c.seq == bindparam("position"))
+    .values(status=bindparam("state"), detail=bindparam("note"), at=bindparam("when"))
+)
+REPORTS_SETTLED = (
+    update(outbox)
+    .where(
+        outbox.c.case_id == bindparam("case"),
+        outbox.c.sent_at.is_(None),
+        outbox.c.kind != "digest",
+    )
+    .values(
+        text=bindparam("body"),
+        # not before a retry a failed send set for itself
+        next_attempt_at=case(
+            (outbox.c.attempts == 0, bindparam("due", type_=UtcDateTime())),
+            else_=outbox.c.next_attempt_at,
+        ),
+    )
+)
+CASE_SETTLED = delete(unsettled_cases).where(unsettled_cases.c.case_id == bindparam("case"))
+# What was still planned when the bot stopped (it stays unsettled: recovered at the next start).
+INTERRUPTED = (
+    update(actions)
+    .where(actions.c.case_id == bindparam("case"), actions.c.status == "planned")
+    .values(status="interrupted")
 )
 
 
@@ -220,6 +263,26 @@ class JournalOps:
         if failed:
             rows = [{"key": i, "when": at, "error": error} for i, at, error in failed]
             self.x.run_many(REPORT_FAILED, rows)
+
+    def settle(
+        self,
+        results: Sequence[Row],
+        reports: Sequence[Row],
+        settled: Sequence[int],
+    ) -> None:
+        """Planned actions' outcomes (case, position, state, note, when), reports' final
+        text (case, body, due), and the cases no longer unsettled."""
+        if results:
+            self.x.run_many(ACTION_SETTLED, results)
+        if reports:
+            self.x.run_many(REPORTS_SETTLED, reports)
+        if settled:
+            self.x.run_many(CASE_SETTLED, [{"case": c} for c in settled])
+
+    def interrupt(self, case_ids: Sequence[int]) -> None:
+        """Mark what is still planned in these cases as interrupted."""
+        if case_ids:
+            self.x.run_many(INTERRUPTED, [{"case": c} for c in case_ids])
 
 
 def _pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

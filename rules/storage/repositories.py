@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from rules.core.ports import SharedState
 from rules.storage.bans import BanRepository
@@ -25,8 +26,10 @@ from rules.storage.resilient import (
     ResilientOutbox,
 )
 from rules.storage.settings import GroupSettingsRepository
+from rules.storage.spool import Spool
 from rules.storage.tasks import TaskRepository
 from rules.storage.transactions import Transactions, transactions_for
+from rules.storage.unsettled import UnsettledRepository
 from rules.storage.words import WordRepository
 
 
@@ -49,6 +52,7 @@ class Storage:
     bans: BanRepository  # the organisation's ban list (rules.protection)
     card_history: CardHistoryRepository
     raids: RaidRepository
+    unsettled: UnsettledRepository  # cases a stop or a crash interrupted (moderation.recovery)
     guard: OutageGuard | None = None  # write-behind during outages (see rules.storage.resilient)
 
     @classmethod
@@ -60,11 +64,14 @@ class Storage:
         shared: SharedState | None = None,
         offline: bool = False,
         normalize: Callable[[str], str] = str,
+        spool: Path | None = None,
     ) -> Storage:
         """Open (and migrate) the database at ``url`` and build its repositories.
 
         ``shared``: when given, the journal, the outbox and the card timelines go on
         through database outages (claims meanwhile go to this shared state).
+        ``spool``: with ``shared``, where writes queued during an outage are kept on disk;
+        what a previous run left there is written first, in order.
         ``offline``: nobody waits on a platform (``scan``): calls are not group-committed,
         the transactions are batched (on a SQLite file, see ``raw_sqlite.SqliteBatch``).
         ``normalize``: the text layer's fold, stored beside a case's evidence.
@@ -90,13 +97,15 @@ class Storage:
             bans=BanRepository(database),
             card_history=CardHistoryRepository(database),
             raids=RaidRepository(database),
+            unsettled=UnsettledRepository(database),
         )
         if shared is not None:
-            guard = OutageGuard(database)
+            guard = OutageGuard(database, Spool(spool) if spool is not None else None)
             storage.guard = guard
             storage.journal = ResilientJournal(journal, guard, shared)
             storage.outbox = ResilientOutbox(outbox, guard)
             storage.compliance = ResilientCompliance(compliance, guard)
+            await guard.replay()
         return storage
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The engine under concurrency: strikes counted in order per member, first action first."""
+"""The engine under concurrency: strikes counted in order per member; intent before effect."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rules.config import DetectorSettings, parse_config
-from rules.core.model import Action, ActionKind, ChatEvent, Outcome, OutcomeStatus
+from rules.core.model import ActionKind, ChatEvent, OutcomeStatus
 from rules.core.ports import Store
 from rules.detectors.base import Detector
 from rules.moderation.engine import Engine
@@ -48,60 +48,49 @@ async def test_one_members_violations_climb_the_ladder_in_order(store: Store) ->
     assert [d.step for d in others] == [1, 1, 1]  # other members start their own ladder
 
 
-class SlowCaseStore:
-    """The real store, but writing a case waits until the test says so."""
+class SlowIntentStore:
+    """The real store, but writing a decision waits until the test says so."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self.release = asyncio.Event()
+        self.writing = asyncio.Event()
         self.fail = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def open_case(self, *args: Any, **kwargs: Any) -> int:
+    async def open_intent(self, *args: Any, **kwargs: Any) -> int:
+        self.writing.set()
         await self.release.wait()
         if self.fail:
             raise ConnectionError("database went away")
-        return await self._store.open_case(*args, **kwargs)
+        return int(await self._store.open_intent(*args, **kwargs))  # type: ignore[attr-defined]
 
 
-class WatchingGateway(FakeGateway):
-    """Notes each action as it is performed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = asyncio.Event()
-
-    async def perform(self, action: Action) -> Outcome:
-        outcome = await super().perform(action)
-        self.seen.set()
-        return outcome
-
-
-async def test_the_first_action_does_not_wait_for_the_case_write(store: Store) -> None:
-    slow = SlowCaseStore(store)
-    gateway = WatchingGateway()
+async def test_nothing_is_done_before_the_decision_is_recorded(store: Store) -> None:
+    slow = SlowIntentStore(store)
+    gateway = FakeGateway()
     handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
-    await asyncio.wait_for(gateway.seen.wait(), 5)
-    assert gateway.kinds()[0] is ActionKind.DELETE and not handling.done()
+    await asyncio.wait_for(slow.writing.wait(), 5)
+    await asyncio.sleep(0.05)
+    assert gateway.performed == [] and not handling.done()  # not even the deletion
     slow.release.set()
     decision = await handling
+    assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]
     assert decision.case_id is not None
     assert all(a.case_id == decision.case_id for a in decision.actions)
     assert all(o.action.case_id == decision.case_id for o in decision.outcomes)
 
 
-async def test_a_failed_case_write_still_lets_the_actions_finish(store: Store) -> None:
-    slow = SlowCaseStore(store)
+async def test_a_failed_decision_write_does_nothing(store: Store) -> None:
+    slow = SlowIntentStore(store)
     slow.fail = True
-    gateway = WatchingGateway()
-    handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
-    await asyncio.wait_for(gateway.seen.wait(), 5)
     slow.release.set()
+    gateway = FakeGateway()
     with pytest.raises(ConnectionError):
-        await handling
-    assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]
+        await make_engine(slow).handle(message("你个笨蛋"), gateway)
+    assert gateway.performed == []  # nothing carried out that is not recorded
 
 
 class SlowClaimStore:
@@ -120,36 +109,9 @@ class SlowClaimStore:
         return await self._store.claim_message(group_id, message_id, at) and self.won
 
 
-async def test_the_deletion_does_not_wait_for_the_claim(store: Store) -> None:
-    slow = SlowClaimStore(store)
-    gateway = WatchingGateway()
-    handling = asyncio.create_task(make_engine(slow).handle(message("你个笨蛋"), gateway))
-    await asyncio.wait_for(gateway.seen.wait(), 5)
-    assert gateway.kinds() == [ActionKind.DELETE] and not handling.done()
-    slow.release.set()
-    decision = await handling
-    assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]  # deleted once
-    deleted = [o for o in decision.outcomes if o.action.kind is ActionKind.DELETE]
-    assert [(o.status, o.action.case_id) for o in deleted] == [
-        (OutcomeStatus.DONE, decision.case_id)
-    ]
-
-
-async def test_a_message_claimed_elsewhere_is_deleted_but_not_judged_again(
-    store: Store,
-) -> None:
-    slow = SlowClaimStore(store, won=False)  # another process handles this message
-    slow.release.set()
-    gateway = FakeGateway()
-    decision = await make_engine(slow).handle(message("你个笨蛋"), gateway)
-    assert gateway.kinds() == [ActionKind.DELETE]
-    assert decision.case_id is None and "already handled" in decision.notes[0]
-
-
-async def test_with_other_processes_the_claim_comes_before_any_action(store: Store) -> None:
+async def test_a_message_claimed_elsewhere_is_not_acted_on(store: Store) -> None:
     slow = SlowClaimStore(store, won=False)  # another process handles this message
     engine = make_engine(slow)
-    engine.delete_first = False  # state shared with other processes (Redis)
     gateway = FakeGateway()
     handling = asyncio.create_task(engine.handle(message("你个笨蛋"), gateway))
     await asyncio.sleep(0.05)
@@ -157,6 +119,7 @@ async def test_with_other_processes_the_claim_comes_before_any_action(store: Sto
     slow.release.set()
     decision = await handling
     assert gateway.performed == [] and decision.case_id is None
+    assert "already handled" in decision.notes[0]
 
 
 async def test_without_the_right_to_delete_the_fallback_still_applies(store: Store) -> None:
