@@ -13,6 +13,7 @@ What the package holds (one job per module):
   (verified moderation actions), :mod:`.media` (private messages, images,
   files) and :mod:`.directory` (member and group lists); :mod:`.routes` and
   :mod:`.throttle` are their bookkeeping and pacing;
+- :mod:`.pictures`: the bytes of a message's pictures (``get_image``, else the URL);
 - :mod:`.commands`: the slash commands, run after moderation.
 
 This module wires them when nonebot loads the plugin, and follows the accounts
@@ -33,6 +34,7 @@ from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
 from plugins.onebot_guard import intake  # noqa: E402
 from plugins.onebot_guard.commands import QQCommands, is_command  # noqa: E402
 from plugins.onebot_guard.gateway import OneBotGateway  # noqa: E402
+from plugins.onebot_guard.pictures import QQPictures  # noqa: E402
 from rules.core.model import Platform  # noqa: E402
 
 __plugin_meta__ = PluginMetadata(
@@ -46,7 +48,8 @@ __plugin_meta__ = PluginMetadata(
 log = logging.getLogger(__name__)
 driver = get_driver()
 gateway = OneBotGateway()
-commands = QQCommands(gateway, lambda: get_runtime().commands)
+pictures = QQPictures(gateway.accounts, lambda: get_runtime().config.policy().images)
+commands = QQCommands(gateway, lambda: get_runtime().commands, pictures)
 
 
 def get_gateway() -> OneBotGateway:
@@ -61,7 +64,7 @@ def _adapter() -> Adapter | None:
         return None
 
 
-intake.install(gateway, _adapter())
+intake.install(gateway, _adapter(), pictures)
 intake.after_moderation(commands.follow, wants=is_command)
 
 

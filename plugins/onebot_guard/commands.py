@@ -26,6 +26,7 @@ from nonebot.adapters.onebot.v11 import (
 )
 
 from plugins.onebot_guard.gateway import OneBotGateway
+from plugins.onebot_guard.pictures import QQPictures
 from plugins.onebot_guard.translate import (
     GroupMessage,
     event_time,
@@ -47,27 +48,38 @@ def is_command(text: str) -> bool:
 
 
 def quoted(event: GroupMessageEvent) -> Quoted | None:
-    """The message a /report replies to: the adapter fetched it (``get_msg``) into ``reply``."""
+    """The message a /report or /拉黑图片 replies to: the adapter fetched it (``get_msg``)
+    into ``reply``; its pictures come along."""
     reply = event.reply
     user = reply.sender.user_id if reply is not None else None
     if reply is None or user is None:
         return None
-    text = read_segments(message_segments(reply.message)).joined_text()
+    segments = read_segments(message_segments(reply.message))
     sender = reply.sender
     member = Member(qq(user), str(sender.card or ""), str(sender.nickname or ""))
-    return Quoted(member, text, str(reply.message_id))
+    return Quoted(
+        member, segments.joined_text(), str(reply.message_id), images=tuple(segments.images)
+    )
 
 
 class QQCommands:
     """Runs the slash commands of QQ messages through the core's command service."""
 
-    def __init__(self, gateway: OneBotGateway, service: Callable[[], CommandService | None]):
+    def __init__(
+        self,
+        gateway: OneBotGateway,
+        service: Callable[[], CommandService | None],
+        pictures: QQPictures | None = None,
+    ):
         self.gateway = gateway
         self.service = service  # read per command: tests and start-up replace it
+        self.pictures = pictures
 
     def register(self, service: CommandService) -> None:
-        """Give the command service the QQ gateway (to act) and directory (to look up)."""
-        service.register(Platform.QQ, Edge(self.gateway, self.gateway))
+        """Give the command service the QQ gateway (to act), directory (to look up) and
+        picture fetcher (a quoted picture's bytes)."""
+        fetch = self.pictures.fetch_any if self.pictures is not None else None
+        service.register(Platform.QQ, Edge(self.gateway, self.gateway, fetch))
 
     async def follow(self, bot: Bot, event: Event) -> None:
         """After moderation: run the event's command, if it is one, and send the reply."""

@@ -34,6 +34,13 @@ cannot read (or whose reading fails) is parsed by the adapter as usual: nothing
 is lost, and nothing raises into the receive loop (the adapter would drop the
 connection).
 
+Pictures: every lane reads a message's pictures (image segments, stickers, card
+previews) into the core event, so a message with a picture takes the same lane as
+one without. When the engine has decided on the text, :func:`look_at_pictures`
+hands the pictures to the picture path (``runtime.pictures``), which fetches and
+inspects them in the background (:mod:`.pictures`) and acts on what they hold
+through the engine again: the lane never waits for a picture.
+
 Stopping: when moderation *enforced* something on a message (deleted it, or
 muted or removed its sender), :func:`moderate` raises ``IgnoredException`` so
 no command or other plugin acts on a message that is gone. When the bot only
@@ -60,6 +67,7 @@ from plugins.onebot_guard import patches
 from plugins.onebot_guard.events import EventReader
 from plugins.onebot_guard.gateway import OneBotGateway
 from plugins.onebot_guard.patches import only_moderation_listens
+from plugins.onebot_guard.pictures import QQPictures
 from plugins.onebot_guard.translate import GroupMessage
 from rules.core.model import ActionKind, ChatEvent, Decision, EventKind, OutcomeStatus
 
@@ -86,18 +94,22 @@ class RawFrame:
 # adapter's own parser and event handler (the paths the lanes step around).
 _gateway: OneBotGateway
 _events: EventReader
+_pictures: QQPictures | None = None
 _parse_frame: Callable[[Any], Any] = Adapter.json_to_event
 _full_path: Callable[[Bot, Event], Awaitable[None]] = Bot.handle_event
 _followers: list[Follower] = []
 _text_filters: dict[Follower, TextFilter] = {}
 
 
-def install(gateway: OneBotGateway, adapter: Adapter | None) -> None:
-    """Open the lanes (once, when the plugin loads); without ``adapter`` no raw lane."""
-    global _gateway, _events, _parse_frame, _full_path
+def install(
+    gateway: OneBotGateway, adapter: Adapter | None, pictures: QQPictures | None = None
+) -> None:
+    """Open the lanes (once, when the plugin loads); without ``adapter`` no raw lane;
+    without ``pictures`` no picture is looked at."""
+    global _gateway, _events, _parse_frame, _full_path, _pictures
     if Bot.handle_event is handle_event:
         raise RuntimeError("the QQ intake is installed already")  # it would call itself
-    _gateway, _events = gateway, EventReader(gateway.accounts)
+    _gateway, _events, _pictures = gateway, EventReader(gateway.accounts), pictures
     patches.cache_type_validators()
     patches.cache_event_model_lookup(Adapter.event_models)
     patches.run_before_matchers(moderate)
@@ -150,7 +162,9 @@ async def handle_event(bot: Bot, event: Event | RawFrame) -> None:
 
 async def moderate_message(bot: Bot, message: GroupMessage) -> None:
     """Moderate a group message that nothing else will see (the raw lane)."""
-    await judge(_events.read_message(bot, message))
+    judged = await judge(_events.read_message(bot, message))
+    if judged is not None and judged[0].images:
+        look_at_pictures(bot, *judged)
 
 
 async def moderate(bot: Bot, event: Event) -> None:
@@ -159,6 +173,8 @@ async def moderate(bot: Bot, event: Event) -> None:
     judged = await judge(_events.read(bot, event))
     if judged is not None:
         chat, decision = judged
+        if chat.images:
+            look_at_pictures(bot, chat, decision)
         if chat.kind is EventKind.MESSAGE and enforced(decision):
             raise IgnoredException(f"moderated: case {decision.case_id}")
     for follower in _followers:
@@ -188,6 +204,18 @@ async def judge(chat_source: Awaitable[ChatEvent | None]) -> tuple[ChatEvent, De
     ):
         _flush_when_due(chat.group_id)
     return chat, decision
+
+
+def look_at_pictures(bot: Bot, chat: ChatEvent, decision: Decision) -> None:
+    """Hand a judged message's pictures to the picture path (returns at once)."""
+    runtime = get_runtime()
+    pictures = runtime.pictures
+    if _pictures is None or pictures is None or not pictures.wants(chat, decision):
+        return
+    try:
+        pictures.submit(runtime.engine, chat, _gateway, _pictures.fetcher(bot))
+    except Exception:  # the text was moderated; a picture path fault must not undo that
+        log.exception("pictures of QQ message %s not submitted", chat.message_id)
 
 
 def enforced(decision: Decision) -> bool:

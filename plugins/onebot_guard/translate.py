@@ -12,10 +12,17 @@ What the detectors see of a message:
   合并转发. Text is cut at :data:`MAX_TEXT` characters.
 - ``cards``: share segments, JSON cards (mini-programs, 小程序/结构化消息), XML cards and
   cards inside forwarded messages, as (url, title) for the link detector.
+- ``images``: pictures (``image`` segments, flash pictures and custom stickers
+  included), market stickers (``mface``) and the preview pictures of share, JSON and
+  XML cards, in the message and in forwarded messages, as :class:`ImageRef` values:
+  ``key`` is the segment's ``file`` (QQ names a picture by the MD5 of its bytes, and
+  :mod:`.pictures` asks the implementation for it by that name), ``source`` its URL.
+  At most :data:`MAX_IMAGES` a message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,6 +38,8 @@ from rules.core.model import (
     MAX_TEXT,  # longer messages are cut (the core cuts again): bounded work and evidence
     ChatEvent,
     EventKind,
+    ImageKind,
+    ImageRef,
     Member,
     Platform,
     Role,
@@ -39,6 +48,9 @@ from rules.core.model import (
 )
 
 MAX_CARDS = 20
+MAX_IMAGES = 20  # pictures looked at per message (the scan's limit too)
+MFACE_KEY = "mface:"  # key prefix of a market sticker: no file the implementation could find
+INLINE_KEY = "inline:"  # key prefix of a picture sent as base64 data
 MAX_FORWARD_DEPTH = 3
 MAX_FORWARD_NODES = 200
 
@@ -46,6 +58,9 @@ _URL_KEYS = frozenset({"jumpUrl", "jumpurl", "jump_url", "qqdocurl", "url", "lin
 _TITLE_KEYS = ("title", "prompt", "desc")
 _XML_URL = re.compile(r"""\burl\s*=\s*["']([^"']+)["']""", re.I)
 _XML_TITLE = re.compile(r"<title>([^<]*)</title>|\bbrief\s*=\s*[\"']([^\"']*)[\"']", re.I)
+# Preview pictures of cards (ark JSON "preview", XML "cover"); only http(s) URLs are kept.
+_IMAGE_KEYS = frozenset({"preview", "picture", "image", "imageUrl", "cover"})
+_XML_IMAGE = re.compile(r"""\bcover\s*=\s*["']((?:https?:)?//[^"']+)["']""", re.I)
 
 
 def qq(raw: int | str) -> str:
@@ -76,6 +91,7 @@ class Segments:
         self.mentions: list[str] = []
         self.reply_to: str | None = None
         self.forwards: list[str] = []  # forward ids whose content was not inline
+        self.images: list[ImageRef] = []
 
     def read(self, segments: Iterable[Mapping[str, Any]], depth: int = 0) -> None:
         for seg in segments:
@@ -94,8 +110,13 @@ class Segments:
             elif kind == "reply":
                 if self.reply_to is None and data.get("id") is not None:
                     self.reply_to = str(data["id"])
+            elif kind == "image":
+                self._image_segment(data)
+            elif kind == "mface":
+                self._sticker(data)
             elif kind == "share":
                 self._card(str(data.get("url", "")), str(data.get("title", "")))
+                self._preview(str(data.get("image", "")))
             elif kind == "json":
                 self.cards_from_json(data.get("data", ""))
             elif kind == "xml":
@@ -142,18 +163,59 @@ class Segments:
         for url in _values(doc, _URL_KEYS):
             if url.startswith(("http://", "https://")) or "://" not in url:
                 self._card(url, title)
+        for url in _values(doc, _IMAGE_KEYS):
+            self._preview(url)
 
     def cards_from_xml(self, raw: str) -> None:
         title_match = _XML_TITLE.search(raw)
         title = next((g for g in title_match.groups() if g), "") if title_match else ""
         for url in _XML_URL.findall(raw):
             self._card(url, title)
+        for url in _XML_IMAGE.findall(raw):
+            self._preview(url)
 
     def _card(self, url: str, title: str) -> None:
         if url and len(self.cards) < MAX_CARDS:
             card = SharedCard(url=url[:2000], title=title[:200])
             if card not in self.cards:
                 self.cards.append(card)
+
+    def _image_segment(self, data: Mapping[str, Any]) -> None:
+        """An ``image`` segment: a picture, a flash picture or a custom sticker.
+
+        ``file`` names the picture (the MD5 of its bytes), ``url`` is QQ's CDN link.
+        Flash pictures say ``type`` "flash"; NapCat marks a custom sticker ``sub_type``
+        1 (go-cqhttp and Lagrange: ``subType``).
+        """
+        file, url = str(data.get("file") or ""), str(data.get("url") or "")
+        if data.get("type") == "flash":
+            kind = ImageKind.FLASH
+        elif str(data.get("sub_type", data.get("subType", 0))) == "1":
+            kind = ImageKind.STICKER
+        else:
+            kind = ImageKind.IMAGE
+        if file.startswith("base64://"):  # the data itself: keyed by its digest
+            digest = hashlib.sha1(file.encode(), usedforsecurity=False).hexdigest()
+            file, url = INLINE_KEY + digest, file
+        self._add_image(ImageRef(file or url, url, kind))
+
+    def _sticker(self, data: Mapping[str, Any]) -> None:
+        """A market sticker (``mface``): a picture at ``url``, named by its emoji id."""
+        url = str(data.get("url") or "")
+        emoji = str(data.get("emoji_id") or data.get("key") or "")
+        if url.startswith(("http://", "https://")):
+            self._add_image(ImageRef(MFACE_KEY + (emoji or url), url, ImageKind.STICKER))
+
+    def _preview(self, url: str) -> None:
+        """A card's preview picture (chosen by the sender: fetched as a plain URL)."""
+        if url.startswith("//"):
+            url = "https:" + url
+        if url.startswith(("http://", "https://")):
+            self._add_image(ImageRef(url, url))
+
+    def _add_image(self, ref: ImageRef) -> None:
+        if ref.key and len(self.images) < MAX_IMAGES and ref not in self.images:
+            self.images.append(ref)
 
     def joined_text(self) -> str:
         return "".join(self.text).strip()[:MAX_TEXT]
@@ -336,6 +398,7 @@ def group_message(message: GroupMessage | GroupMessageEvent, segments: Segments)
         mentions=tuple(dict.fromkeys(segments.mentions)),
         reply_to=segments.reply_to,
         bot_id=qq(message.self_id),
+        images=tuple(segments.images),
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rules.core.model import MAX_TEXT, Member, Platform, bound_fields
+from rules.core.model import MAX_TEXT, ImageRef, Member, Platform, bound_fields
 from rules.core.ports import Directory, Gateway
 
 
@@ -35,11 +36,12 @@ class CommandRequest:
 
 @dataclass(frozen=True, slots=True)
 class Quoted:
-    """A message quoted by a reply (for /report)."""
+    """A message quoted by a reply (for /report; its pictures for /拉黑图片)."""
 
     sender: Member
     text: str
     message_id: str
+    images: tuple[ImageRef, ...] = ()
 
     def __post_init__(self) -> None:
         bound_fields(self, text=MAX_TEXT)
@@ -47,7 +49,9 @@ class Quoted:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """What a platform gives the commands: acting on and listing a group's members."""
+    """What a platform gives the commands: acting on and listing a group's members, and
+    (``fetch``) the bytes of a quoted picture, raising when they cannot be had."""
 
     gateway: Gateway
     directory: Directory
+    fetch: Callable[[ImageRef], Awaitable[bytes]] | None = None
