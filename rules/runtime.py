@@ -15,9 +15,6 @@ import gc
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from rules.commands.service import CommandService
 from rules.commands.table import HANDLERS
@@ -47,9 +44,9 @@ from rules.detectors.pii import PiiDetector
 from rules.groups.registry import RegistryService
 from rules.members.compliance import Members
 from rules.moderation.engine import Engine
-from rules.moderation.recovery import Recovery
 from rules.officers.digest_job import DigestJob
 from rules.officers.outbox import OutboxSender
+from rules.protection.service import Protection
 from rules.shared_state.memory import MemoryState
 from rules.storage import Storage
 from rules.storage.database import resolve_url
@@ -72,21 +69,6 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
-
-
-def outage_spool(config: Config, url: str) -> Path | None:
-    """Where writes queued during a database outage are kept (``[database] outage_spool``):
-    by default beside a SQLite file, else ``data/outage-<port>.spool``; None for a
-    throw-away database."""
-    if config.database.outage_spool:
-        path = Path(config.database.outage_spool)
-        return path if path.is_absolute() else PROJECT_ROOT / path
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            return None
-        return Path(f"{parsed.database}.outage-spool")
-    return PROJECT_ROOT / "data" / f"outage-{config.server.port}.spool"
 
 
 async def open_shared_state(settings: RedisSettings) -> SharedState:
@@ -238,6 +220,8 @@ class Runtime:
     # Claims, leases and flood windows shared with other bot processes (Redis),
     # or kept in this process. Scheduled jobs take a lease before they run.
     shared: SharedState = field(default_factory=MemoryState)
+    # Bans across groups, clean-up, raids, probation, card history (not offline).
+    protection: Protection | None = None
 
     @classmethod
     async def start(
@@ -264,13 +248,35 @@ class Runtime:
             shared=shared,
             offline=offline,
             normalize=fold,
-            spool=outage_spool(config, url) if share else None,
         )
         detectors = build_detectors(config, shared)
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
         members = Members(storage.compliance, nickname)
         journal = storage.journal
-        engine = Engine(config, detectors, journal, clock=clock, dry_run=dry_run, members=members)
+        gateways: dict[Platform, Gateway] = {}  # platforms register theirs as they start
+        protection = None
+        if not offline:  # it acts across live groups; scan has none
+            protection = Protection(
+                config,
+                journal,
+                storage.bans,
+                storage.card_history,
+                storage.raids,
+                gateways,
+                shared=shared,
+                nickname=nickname,
+                clock=clock,
+            )
+        engine = Engine(
+            config,
+            detectors,
+            journal,
+            clock=clock,
+            dry_run=dry_run,
+            members=members,
+            protection=protection,
+        )
+        engine.delete_first = isinstance(shared, MemoryState)  # alone: see rules.moderation.engine
         words = None
         for detector in engine.detectors:
             if isinstance(detector, KeywordDetector):
@@ -282,28 +288,19 @@ class Runtime:
             engine, CommandRepositories(storage), words, registry=registry, handlers=HANDLERS
         )
         await commands.load_settings()
+        if protection is not None:
+            commands.protection = protection
+            await protection.recover()  # raids a restart interrupted are lifted when due
         return cls(
             config=config,
             storage=storage,
             engine=engine,
+            gateways=gateways,
             words=words,
             commands=commands,
             registry=registry,
             shared=shared,
-        )
-
-    def recovery(self) -> Recovery:
-        """Settles the cases a stop or a crash interrupted (``rules.moderation.recovery``)."""
-        engine = self.engine
-        return Recovery(
-            self.config,
-            self.storage.unsettled,
-            self.storage.journal,
-            self.gateways,
-            self.shared,
-            engine.handler,
-            in_flight=lambda: engine.in_flight_cases,
-            clock=engine.clock,
+            protection=protection,
         )
 
     def outbox(self) -> OutboxSender:
@@ -318,5 +315,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        if self.protection is not None:
+            await self.protection.close()
         await self.storage.close()
         await self.shared.close()

@@ -9,6 +9,8 @@ that serves the group (waiting for one that is reconnecting; see
 - mutes and kicks are verified afterwards (``shut_up_timestamp``, the member
   list), because some implementations report success for calls QQ refused;
 - API errors and timeouts become FAILED outcomes, never exceptions;
+- the whole group is muted and unmuted with ``set_group_whole_ban`` (raids,
+  ``/全员禁言``);
 - @-notices go through the :class:`~.throttle.Pacer` (rate limits, coalescing)
   as an ``at`` segment plus a plain ``text`` segment, so user text in them is
   never read as CQ codes; one held back by the pacer is SKIPPED, not FAILED.
@@ -65,9 +67,15 @@ class Actions:
         return Outcome(action, OutcomeStatus.DONE, detail)
 
     async def _perform(self, action: Action) -> str:
+        kind = action.kind
+        if kind in (ActionKind.MUTE_ALL, ActionKind.UNMUTE_ALL):  # the group, no target
+            group = raw_id(action.group_id)
+            bot = await self.accounts.acting_bot(group)
+            enable = kind is ActionKind.MUTE_ALL
+            await self.accounts.call(bot, "set_group_whole_ban", group_id=int(group), enable=enable)
+            return "whole group muted" if enable else "whole group unmuted"
         group, user = raw_id(action.group_id), raw_id(action.target_id)
         bot = await self.accounts.acting_bot(group)
-        kind = action.kind
         if kind is ActionKind.DELETE:
             if action.message_id is None:
                 raise GatewayError("no message id to delete")

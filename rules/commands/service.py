@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from rules.detectors.custom_words import WordService
     from rules.groups.registry import RegistryService
     from rules.moderation.engine import Engine
+    from rules.protection.service import Protection
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class CommandService:
         self.registry = registry  # group registrations (/备案, /群列表)
         self.notify = notify  # called after reports are queued (wakes the outbox)
         self.edges: dict[Platform, Edge] = {}
+        self.protection: Protection | None = None  # bans, whole-group mute, card history
 
     @property
     def config(self) -> Config:

@@ -62,6 +62,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("export", "导出", "export", Level.OFFICER, Where.PRIVATE, group_arg=False),
     CommandSpec("report", "举报", "report", Level.MEMBER, Where.GROUP, group_arg=False),
     CommandSpec("appeal", "申诉", "appeal", Level.MEMBER, Where.PRIVATE, group_arg=False),
+    # across groups (rules/commands/protection.py)
+    CommandSpec("bans", "封禁列表", "bans", Level.OFFICER, group_arg=False),
+    CommandSpec("ban", "封禁", "ban", Level.OFFICER),
+    CommandSpec("unban", "解封", "unban", Level.OFFICER, group_arg=False),
+    CommandSpec("muteall", "全员禁言", "muteall", Level.MANAGER),
+    CommandSpec("cardhistory", "名片记录", "cardhistory", Level.MANAGER),
 )
 
 _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.zh, spec.en)}

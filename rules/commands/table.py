@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from rules.commands import actions, member_requests, oversight, registration, settings
+from rules.commands import (
+    actions,
+    member_requests,
+    oversight,
+    protection,
+    registration,
+    settings,
+)
 from rules.commands import words as word_lists
 from rules.commands.help import help_
 from rules.commands.service import Handler
@@ -41,5 +48,11 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         # members asking the officers
         "report": member_requests.report,
         "appeal": member_requests.appeal,
+        # across groups
+        "bans": protection.bans,
+        "ban": protection.ban,
+        "unban": protection.unban,
+        "muteall": protection.muteall,
+        "cardhistory": protection.cardhistory,
     }
 )

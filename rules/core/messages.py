@@ -183,14 +183,6 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "en": "[GroupGuard report] case #{case_id}\nGroup: {group}\nMember: {member}\n"
         "Found: {findings}\nText: {evidence}\nAction: {outcomes}\nTime: {time}",
     },
-    # First line of a report the recovery released (rules/moderation/recovery.py): the bot
-    # stopped or crashed mid-case; what it could check after the restart is recorded as such.
-    "report_restarted": {
-        "zh": "【注意】群卫士在处理本案件时重启，以下处理结果为重启后核实所得"
-        "（unknown 表示无法确认是否已执行）。",
-        "en": "[Note] GroupGuard restarted while handling this case; the actions below were "
-        "checked after the restart (unknown: it could not be told whether it happened).",
-    },
     "report_batch": {
         "zh": "【群卫士】共{count}条上报：",
         "en": "[GroupGuard] {count} reports:",
@@ -297,6 +289,152 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "zh": "文件发送失败（{error}）。请稍后再试，或在服务器上导出：\n{command}",
         "en": "The file could not be sent ({error}). Try again later, or export on the "
         "server:\n{command}",
+    },
+    # ---- Across groups (rules/protection/reports.py): bans, clean-up, raids, cards ------------
+    "ban_report": {
+        "zh": "【群卫士封禁】{name}（{accounts}）已列入封禁名单 #{ban}\n原因：{reason}{case}\n"
+        "来源：{origin}，{by}，{time}",
+        "en": "[GroupGuard ban] {name} ({accounts}) is on the ban list as #{ban}\n"
+        "Reason: {reason}{case}\nFrom: {origin}, {by}, {time}",
+    },
+    "ban_case": {"zh": "（案件 #{case}）", "en": " (case #{case})"},
+    "ban_by_bot": {"zh": "违规自动封禁", "en": "banned by the bot"},
+    "ban_by_officer": {"zh": "由 {officer} 封禁", "en": "banned by {officer}"},
+    "ban_origin_none": {"zh": "私聊命令", "en": "private command"},
+    "sweep_header": {"zh": "其他群清理结果：", "en": "Other groups:"},
+    "sweep_removed": {"zh": "· {group}：已移出 {member}", "en": "· {group}: removed {member}"},
+    "sweep_failed": {
+        "zh": "· {group}：移出 {member} 失败（{detail}），请人工处理",
+        "en": "· {group}: removing {member} failed ({detail}); please act by hand",
+    },
+    "sweep_exempt": {
+        "zh": "· {group}：{member} 是{detail}，未处理",
+        "en": "· {group}: {member} is {detail}; left alone",
+    },
+    "sweep_cannot": {
+        "zh": "· {group}：机器人无权移出 {member}，请人工处理",
+        "en": "· {group}: the bot cannot remove {member} there; please act by hand",
+    },
+    "sweep_dry_run": {
+        "zh": "· {group}：试运行，未移出 {member}",
+        "en": "· {group}: dry run, {member} not removed",
+    },
+    "sweep_none": {"zh": "其他群中未发现该成员。", "en": "Not found in any other group."},
+    "sweep_summary": {
+        "zh": "共检查{checked}个群，移出{removed}处，用时{seconds}秒。",
+        "en": "{checked} group(s) checked, {removed} removal(s), {seconds} s.",
+    },
+    "sweep_opted_out": {
+        "zh": "{count}个群未参与联合封禁，未检查。",
+        "en": "{count} group(s) opted out of shared bans; not checked.",
+    },
+    "sweep_unreadable": {
+        "zh": "无法读取成员列表的群：{groups}",
+        "en": "Member lists unavailable: {groups}",
+    },
+    "sweep_unswept": {
+        "zh": "{platforms} 当前无法检查（未连接）。",
+        "en": "{platforms}: not checked (not connected).",
+    },
+    "ban_join_refused": {
+        "zh": "【群卫士封禁】{member} 申请加入 {group}，该账号在封禁名单中（#{ban}：{reason}），"
+        "{outcome}",
+        "en": "[GroupGuard ban] {member} asked to join {group} and is on the ban list "
+        "(#{ban}: {reason}); {outcome}",
+    },
+    "ban_join_removed": {
+        "zh": "【群卫士封禁】封禁名单中的 {member} 加入了 {group}（#{ban}：{reason}），{outcome}",
+        "en": "[GroupGuard ban] {member}, on the ban list (#{ban}: {reason}), joined {group}; "
+        "{outcome}",
+    },
+    "ban_join_reason": {"zh": "已被列入封禁名单", "en": "on the ban list"},
+    "outcome_done": {"zh": "已{action}。", "en": "{action}."},
+    "outcome_not_done": {
+        "zh": "{action}未成功（{detail}），请人工处理。",
+        "en": "not {action} ({detail}); please act by hand.",
+    },
+    "cleanup_done": {
+        "zh": "已撤回 {member} 在 {group} 最近{window}内的{count}条消息。",
+        "en": "Recalled {count} message(s) {member} posted in {group} in the last {window}.",
+    },
+    "cleanup_partly": {
+        "zh": "撤回 {member} 在 {group} 最近{window}内的消息：成功{done}条，失败{failed}条。",
+        "en": "Recalling {member}'s messages in {group} (last {window}): {done} done, "
+        "{failed} failed.",
+    },
+    "cleanup_cannot": {
+        "zh": "{platform}不能撤回他人的消息：{member} 在 {group} 最近{window}内的{count}条消息"
+        "未撤回，请人工处理。",
+        "en": "{platform} cannot recall other people's messages: {count} message(s) {member} "
+        "posted in {group} in the last {window} are still there; please remove them by hand.",
+    },
+    "cleanup_report": {
+        "zh": "【群卫士清理】案件 #{case}\n{lines}",
+        "en": "[GroupGuard clean-up] case #{case}\n{lines}",
+    },
+    "raid_alert": {
+        "zh": "【群卫士警报】{group} 疑似遭遇批量入群攻击：{trigger}。\n已采取：{measures}\n"
+        "将于 {until} 自动解除。\n涉及账号（{count}）：{accounts}",
+        "en": "[GroupGuard alert] {group} looks raided: {trigger}.\nMeasures: {measures}\n"
+        "Lifted automatically at {until}.\nAccounts ({count}): {accounts}",
+    },
+    "raid_trigger_joins": {
+        "zh": "{window}内{count}人入群",
+        "en": "{count} joins within {window}",
+    },
+    "raid_trigger_posts": {
+        "zh": "{window}内{count}名新成员发布链接、图片或相同内容",
+        "en": "{count} new members posting links, pictures or the same text within {window}",
+    },
+    "raid_mute_all": {"zh": "全员禁言", "en": "whole group muted"},
+    "raid_mute_all_failed": {
+        "zh": "全员禁言失败（{detail}）",
+        "en": "muting the whole group failed ({detail})",
+    },
+    "raid_mute_all_unsupported": {
+        "zh": "本平台不能全员禁言",
+        "en": "this platform cannot mute a whole group",
+    },
+    "raid_refuse_joins": {
+        "zh": "拒绝名单外人员的入群申请",
+        "en": "join requests from people not on the roster refused",
+    },
+    "raid_accounts_muted": {"zh": "禁言新账号{count}个", "en": "{count} new account(s) muted"},
+    "raid_accounts_removed": {
+        "zh": "移出新账号{count}个",
+        "en": "{count} new account(s) removed",
+    },
+    "raid_accounts_failed": {
+        "zh": "{count}个账号处理失败",
+        "en": "{count} account action(s) failed",
+    },
+    "raid_none": {"zh": "仅报告", "en": "reported only"},
+    "raid_lifted": {
+        "zh": "【群卫士】{group} 的入群攻击防护已解除（{started} 至 {ended}）。\n解除：{measures}\n"
+        "期间涉及账号（{count}）：{accounts}",
+        "en": "[GroupGuard] Raid mode in {group} lifted ({started} to {ended}).\n"
+        "Lifted: {measures}\nAccounts ({count}): {accounts}",
+    },
+    "raid_lift_unmute_all": {"zh": "全员禁言", "en": "the group's mute"},
+    "raid_lift_unmuted": {"zh": "{count}个账号的禁言", "en": "{count} account mute(s)"},
+    "raid_lift_nothing": {"zh": "无需解除的措施", "en": "nothing to undo"},
+    "raid_join_refused": {
+        "zh": "入群攻击防护期间，不接受名单外人员入群",
+        "en": "no unknown applicants while the group is under a raid",
+    },
+    "impersonation_report": {
+        "zh": "【群卫士提醒】{group} 中 {member} 将群名片由「{old}」改为「{new}」，"
+        "与{whom}相同，疑似冒名，请核实。",
+        "en": '[GroupGuard notice] In {group}, {member} changed their card from "{old}" to '
+        '"{new}", the same as {whom}: possible impersonation, please check.',
+    },
+    "impersonation_member": {
+        "zh": "成员 {member} 的群名片",
+        "en": "the card of member {member}",
+    },
+    "impersonation_roster": {
+        "zh": "名册人员「{name}」的姓名",
+        "en": 'the name of roster person "{name}"',
     },
 }
 
@@ -463,6 +601,8 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     "verb_mute": {"zh": "禁言", "en": "mute"},
     "verb_unmute": {"zh": "解除禁言", "en": "unmute"},
     "verb_kick": {"zh": "移出", "en": "remove"},
+    "verb_mute_all": {"zh": "全员禁言", "en": "mute the whole group"},
+    "verb_unmute_all": {"zh": "解除全员禁言", "en": "unmute the whole group"},
     # --- results
     "cmd_warn_notice": {
         "zh": "管理员提醒：{reason}。请遵守群规。",
@@ -636,6 +776,64 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "en": "Last {period}: {cases} case(s).\nCategories: {categories}\nActions: {actions}",
     },
     "action_failed": {"zh": "失败", "en": "failed"},
+    # --- across groups (rules/commands/protection.py)
+    "usage_bans": {"zh": "[all（含已解除）]", "en": "[all (lifted too)]"},
+    "summary_bans": {"zh": "封禁名单", "en": "the organisation's ban list"},
+    "usage_unban": {"zh": "成员(QQ号/微信号/#封禁号)", "en": "member(id/#ban)"},
+    "summary_unban": {"zh": "解除封禁（各群生效）", "en": "lift a ban everywhere"},
+    "usage_ban": {"zh": "@成员 原因", "en": "@member reason"},
+    "summary_ban": {
+        "zh": "封禁成员：移出各群并拒绝其入群",
+        "en": "ban a member: removed from every group, refused when applying",
+    },
+    "usage_muteall": {"zh": "on | off（开启/关闭）", "en": "on | off"},
+    "summary_muteall": {"zh": "全员禁言", "en": "mute or unmute the whole group"},
+    "usage_cardhistory": {"zh": "@成员", "en": "@member"},
+    "summary_cardhistory": {"zh": "成员的群名片变更记录", "en": "a member's group-card history"},
+    "cmd_bans_header": {"zh": "封禁名单（{count}）：", "en": "Ban list ({count}):"},
+    "cmd_bans_line": {
+        "zh": "#{id} {name}（{accounts}）：{reason}；{by}，{time}{case}{lifted}",
+        "en": "#{id} {name} ({accounts}): {reason}; {by}, {time}{case}{lifted}",
+    },
+    "cmd_bans_lifted": {"zh": "；{by} 于 {time} 解除", "en": "; lifted by {by} at {time}"},
+    "cmd_bans_empty": {"zh": "封禁名单为空。", "en": "The ban list is empty."},
+    "cmd_unban_done": {
+        "zh": "已解除 {name}（{accounts}）的封禁 #{id}，各群不再拒绝其入群。",
+        "en": "Ban #{id} of {name} ({accounts}) lifted everywhere.",
+    },
+    "cmd_unban_none": {"zh": "{who} 不在封禁名单中。", "en": "{who} is not on the ban list."},
+    "cmd_ban_done": {
+        "zh": "已将 {name}（{accounts}）列入封禁名单 #{id}：{reason}。"
+        "正在清理其他群，结果将私聊负责人。",
+        "en": "{name} ({accounts}) is on the ban list as #{id}: {reason}. Sweeping the other "
+        "groups; the officers get the result.",
+    },
+    "cmd_ban_exists": {
+        "zh": "{who} 已在封禁名单中（#{id}）。",
+        "en": "{who} is already on the ban list (#{id}).",
+    },
+    "cmd_ban_need_reason": {"zh": "请写封禁原因。", "en": "Give a reason for the ban."},
+    "cmd_ban_protected": {
+        "zh": "不能封禁 {who}：{why}。",
+        "en": "{who} cannot be banned: {why}.",
+    },
+    "cmd_muteall_on": {"zh": "已开启全员禁言。", "en": "The whole group is muted."},
+    "cmd_muteall_off": {"zh": "已解除全员禁言。", "en": "The whole group is unmuted."},
+    "cmd_muteall_failed": {"zh": "操作失败：{detail}", "en": "That failed: {detail}"},
+    "cmd_cardhistory_header": {"zh": "{who} 的群名片记录：", "en": "Card history of {who}:"},
+    "cmd_cardhistory_line": {
+        "zh": "{time}：「{old}」→「{new}」（{source}）",
+        "en": '{time}: "{old}" -> "{new}" ({source})',
+    },
+    "cmd_cardhistory_empty": {
+        "zh": "没有 {who} 的群名片变更记录。",
+        "en": "No card changes recorded for {who}.",
+    },
+    "card_source_notice": {"zh": "改名通知", "en": "card notice"},
+    "card_source_message": {"zh": "发言时发现", "en": "seen on a message"},
+    "card_source_audit": {"zh": "定期检查", "en": "audit"},
+    "card_source_join": {"zh": "入群", "en": "joined"},
+    "card_empty_shown": {"zh": "（空）", "en": "(empty)"},
 }
 
 
@@ -651,6 +849,8 @@ _ACTION_NAMES: Mapping[str, Mapping[Language, str]] = {
     "set_card": {"zh": "改名片", "en": "card set"},
     "approve_join": {"zh": "同意入群", "en": "join approved"},
     "reject_join": {"zh": "拒绝入群", "en": "join rejected"},
+    "mute_all": {"zh": "全员禁言", "en": "group muted"},
+    "unmute_all": {"zh": "解除全员禁言", "en": "group unmuted"},
 }
 
 
@@ -682,6 +882,8 @@ _CATEGORY_NAMES: Mapping[str, Mapping[Language, str]] = {
     "custom": {"zh": "本群自定义敏感词", "en": "group-specific banned words"},
     "manual": {"zh": "管理员处理", "en": "admin action"},
     "report": {"zh": "成员举报", "en": "member report"},
+    "ban": {"zh": "封禁名单", "en": "ban list"},
+    "raid": {"zh": "批量入群攻击", "en": "raid"},
 }
 
 

@@ -11,7 +11,10 @@ fifty. Where a banned account is found:
 - the bot cannot remove members there (not an admin; a WeChat room it does not
   own): left, and said so, for an officer to act;
 - the group runs in dry run: what would have been done;
-- otherwise removed, with re-joining blocked where the platform can.
+- otherwise removed. Re-joining is refused by the ban list itself (join requests
+  are screened against it, a banned member who joins by invitation is removed
+  again), not by the platform's own block list: that one cannot be undone
+  through OneBot, and a ban must be reversible (``/解封``).
 
 Groups whose ``[protection] share_bans`` is false are not looked at. The result
 lists each group where an account was found and its outcome; the caller sends
@@ -64,10 +67,9 @@ class GroupResult:
     card: str = ""
 
     def outcome(self, case_id: int | None) -> Outcome:
-        action = Action(
-            ActionKind.KICK, self.group_id, self.member_id, block_rejoin=True, case_id=case_id
-        )
-        return Outcome(action, _OUTCOME_STATUS[self.status], self.detail)
+        action = Action(ActionKind.KICK, self.group_id, self.member_id, case_id=case_id)
+        detail = f"{self.group_id}: {self.detail}" if self.detail else self.group_id
+        return Outcome(action, _OUTCOME_STATUS[self.status], detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,6 @@ async def _remove(
         ActionKind.KICK,
         group_id,
         member_id,
-        block_rejoin=True,
         text=ban.reason,
         case_id=ban.case_id,
     )

@@ -211,6 +211,11 @@ def _invocation(key: str) -> str:
         "register": "/register show",
         "groups": "/groups",
         "export": "/export 7d",
+        "bans": "/bans",
+        "ban": "/ban 张三+办公室 spam",
+        "unban": "/unban 200001",
+        "muteall": "/muteall off",
+        "cardhistory": "/cardhistory 张三+办公室",
     }[key]
 
 

@@ -143,9 +143,10 @@ async def test_sweep_removes_from_every_other_group_where_found() -> None:
         ("qq:C", "removed"),
     ]
     assert result.checked == 3 and result.removed == 2
+    # re-joining is refused by the ban list (reversible), not by QQ's own block list
     assert [(a.kind, a.group_id, a.block_rejoin) for a in qq.performed] == [
-        (ActionKind.KICK, "qq:B", True),
-        (ActionKind.KICK, "qq:C", True),
+        (ActionKind.KICK, "qq:B", False),
+        (ActionKind.KICK, "qq:C", False),
     ]
     assert [a.case_id for a in qq.performed] == [12, 12]
     outcomes = result.outcomes()
