@@ -15,6 +15,9 @@ import gc
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from rules.commands.service import CommandService
 from rules.commands.table import HANDLERS
@@ -44,6 +47,7 @@ from rules.detectors.pii import PiiDetector
 from rules.groups.registry import RegistryService
 from rules.members.compliance import Members
 from rules.moderation.engine import Engine
+from rules.moderation.recovery import Recovery
 from rules.officers.digest_job import DigestJob
 from rules.officers.outbox import OutboxSender
 from rules.protection.service import Protection
@@ -69,6 +73,21 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def outage_spool(config: Config, url: str) -> Path | None:
+    """Where writes queued during a database outage are kept (``[database] outage_spool``):
+    by default beside a SQLite file, else ``data/outage-<port>.spool``; None for a
+    throw-away database."""
+    if config.database.outage_spool:
+        path = Path(config.database.outage_spool)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            return None
+        return Path(f"{parsed.database}.outage-spool")
+    return PROJECT_ROOT / "data" / f"outage-{config.server.port}.spool"
 
 
 async def open_shared_state(settings: RedisSettings) -> SharedState:
@@ -248,6 +267,7 @@ class Runtime:
             shared=shared,
             offline=offline,
             normalize=fold,
+            spool=outage_spool(config, url) if share else None,
         )
         detectors = build_detectors(config, shared)
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
@@ -276,7 +296,6 @@ class Runtime:
             members=members,
             protection=protection,
         )
-        engine.delete_first = isinstance(shared, MemoryState)  # alone: see rules.moderation.engine
         words = None
         for detector in engine.detectors:
             if isinstance(detector, KeywordDetector):
@@ -301,6 +320,20 @@ class Runtime:
             registry=registry,
             shared=shared,
             protection=protection,
+        )
+
+    def recovery(self) -> Recovery:
+        """Settles the cases a stop or a crash interrupted (``rules.moderation.recovery``)."""
+        engine = self.engine
+        return Recovery(
+            self.config,
+            self.storage.unsettled,
+            self.storage.journal,
+            self.gateways,
+            self.shared,
+            engine.handler,
+            in_flight=lambda: engine.in_flight_cases,
+            clock=engine.clock,
         )
 
     def outbox(self) -> OutboxSender:

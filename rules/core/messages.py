@@ -183,6 +183,14 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "en": "[GroupGuard report] case #{case_id}\nGroup: {group}\nMember: {member}\n"
         "Found: {findings}\nText: {evidence}\nAction: {outcomes}\nTime: {time}",
     },
+    # First line of a report the recovery released (rules/moderation/recovery.py): the bot
+    # stopped or crashed mid-case; what it could check after the restart is recorded as such.
+    "report_restarted": {
+        "zh": "【注意】群卫士在处理本案件时重启，以下处理结果为重启后核实所得"
+        "（unknown 表示无法确认是否已执行）。",
+        "en": "[Note] GroupGuard restarted while handling this case; the actions below were "
+        "checked after the restart (unknown: it could not be told whether it happened).",
+    },
     "report_batch": {
         "zh": "【群卫士】共{count}条上报：",
         "en": "[GroupGuard] {count} reports:",

@@ -27,6 +27,7 @@ from rules.core.model import (
     Role,
     Strike,
 )
+from rules.core.records import CaseIntent, CaseSettlement
 
 # What a platform can do at best (the bot owning the group). A Gateway reports
 # its real, per-group capabilities; offline tools (scan) use these.
@@ -122,6 +123,29 @@ def as_directory(gateway: object) -> Directory | None:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberState:
+    """Whether a member is in a group now, and muted until when (None: not muted)."""
+
+    present: bool
+    muted_until: datetime | None = None
+    mute_known: bool = True  # False: the platform does not say whether the member is muted
+
+
+@runtime_checkable
+class MemberChecker(Protocol):
+    """What a gateway adds when its platform can say whether one member is still in a
+    group and muted (QQ). Recovery after a restart checks interrupted actions with it."""
+
+    async def member_state(self, group_id: str, member_id: str) -> MemberState:
+        """Asked of the platform now; raises when it cannot answer."""
+        ...
+
+
+def as_member_checker(gateway: object) -> MemberChecker | None:
+    return gateway if isinstance(gateway, MemberChecker) else None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
     officer_id: str
@@ -193,6 +217,29 @@ class Store(Protocol):
 
     async def record_audit(self, entry: AuditEntry) -> None:
         """One admin command (allowed or refused)."""
+        ...
+
+
+class DecisionStore(Store, Protocol):
+    """The journal as the engine writes its decisions: intent before effect.
+
+    A decision is recorded before anything is carried out (:meth:`open_intent`) and
+    settled when its outcomes are known (:meth:`settle_case`); what a stop or a crash
+    interrupts stays unsettled and is settled by ``rules.moderation.recovery``.
+    """
+
+    async def open_intent(self, intent: CaseIntent) -> int:
+        """Record a decision before it is carried out, in one transaction: the case, its
+        strike, its planned actions, the reports it owes (held) and its place on the
+        unsettled list; return the case's id."""
+        ...
+
+    async def settle_case(self, settlement: CaseSettlement) -> None:
+        """Record the outcomes of a case's planned actions and release its reports."""
+        ...
+
+    async def interrupt(self, case_ids: list[int]) -> None:
+        """Mark what is still planned in these cases as interrupted (stopping)."""
         ...
 
 

@@ -4,38 +4,49 @@ Platform edges and the offline ``scan`` both call :meth:`Engine.handle`. The
 engine never branches on the platform: what a platform cannot do is handled by
 the executor's fallbacks, and dry run is a gateway.
 
-Order on the violation path, so the first action goes out as soon as it is
-decided and events never queue behind each other:
+Order on the violation path. *Intent before effect*: nothing is carried out
+on a platform until the decision is durable, and every outcome updates it.
 
 1. detectors (before the first await: they see a member's messages in order);
-2. when this process works alone (``delete_first``: no shared state, i.e. no
-   ``[redis]``), the message's deletion, which every ladder step starts with,
-   goes out at once: it depends on neither the claim nor the strikes, so the
-   offending message does not stay up for a database round trip (a message
-   delivered twice is deleted once). With several processes the claim comes
-   first, so only one of them acts on a message;
-3. per member, one decision at a time (:class:`~rules.core.batching.KeyedLock`):
-   claim the message and read the member's strikes (together), plan; then the
-   enforcement starts *while* the case and its strike are written, and the
-   notices follow, worded from what really happened (gateways verify mutes
-   and kicks) and carrying the case number. The member's next decision waits
-   only for the case write, so strikes are always counted in order;
-4. outside the member's lock: wait for the actions, queue reports, record
-   every outcome.
+2. per member, one decision at a time (:class:`~rules.core.batching.KeyedLock`):
+   claim the message and read the member's strikes (together), plan, then write
+   the **intent** in one transaction: the case, its strike, its planned actions
+   (status ``planned``), the reports it owes (held in the outbox) and its place
+   on the unsettled list (:meth:`DecisionStore.open_intent`). The member's next
+   decision waits only for this write, so strikes are always counted in order;
+3. outside the member's lock: enforce (the message's deletion first), then the
+   notices, worded from what really happened (gateways verify mutes and kicks)
+   and carrying the case number;
+4. **settle**: every planned action's outcome, and the reports reworded from
+   those outcomes and released, in one transaction (:meth:`DecisionStore.settle_case`).
+
+A report waits for its case's outcomes at most :data:`REPORT_HOLD`; a stop or
+a crash before step 4 leaves the case unsettled, and the recovery at the next
+start checks what happened and releases its reports
+(:mod:`rules.moderation.recovery`). The deletion does not go out before the
+intent (it once did, for latency, when the process worked alone): a crash
+between the two would leave a deleted message with no case, no strike and no
+report. It costs the first action one group-committed write (see the README's
+figures).
 
 Writing the member (first sight, changed card or role) runs beside all of it.
 ``handle`` returns once everything, records included, is done. The store
 group-commits these writes (:class:`~rules.core.batching.Batcher`), so concurrent
-events share transactions.
+events share transactions. :meth:`Engine.stop_taking` and :meth:`Engine.drain`
+stop the intake for a graceful stop and tell which cases are still in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import os
+import secrets
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from rules.config import Config, DetectorSettings, Policy
@@ -51,7 +62,8 @@ from rules.core.model import (
     OutcomeStatus,
     utcnow,
 )
-from rules.core.ports import Gateway, Store
+from rules.core.ports import DecisionStore, Gateway, Store
+from rules.core.records import CASE_NUMBER, CaseIntent, CaseSettlement, OwedReport
 from rules.detectors.base import Detector
 from rules.moderation import executor, ladder
 from rules.moderation.activity import MemberNotes
@@ -64,7 +76,14 @@ ENFORCEMENT = frozenset(
     {ActionKind.DELETE, ActionKind.MUTE, ActionKind.UNMUTE, ActionKind.KICK, ActionKind.SET_CARD}
 )
 NOTICES = frozenset({ActionKind.WARN, ActionKind.REMIND})
-REMEMBERED_REMOVALS = 10_000  # recent deletions: a message delivered again is not re-deleted
+# A case's reports wait for its outcomes at most this long (or the batch window, if longer),
+# then go with what is known: an action still running after it is reported as planned.
+REPORT_HOLD = timedelta(minutes=2)
+
+
+def process_run_id() -> str:
+    """Names this process run in the cases it decides (host, pid and a random part)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class MemberRules(Protocol):
@@ -136,7 +155,7 @@ class Engine:
         self,
         config: Config,
         detectors: Sequence[Detector[DetectorSettings]],
-        store: Store,
+        store: DecisionStore,
         clock: Callable[[], datetime] = utcnow,
         dry_run: bool = False,
         members: MemberRules | None = None,
@@ -153,9 +172,13 @@ class Engine:
         self.clock = clock
         self._member_notes = MemberNotes()  # which member writes are due
         self._deciding = KeyedLock()  # (group, member): one decision at a time
-        self._removed: dict[tuple[str, str | None], None] = {}  # deletions started, in order
-        self.delete_first = True  # False when other processes may claim the same messages
         self.stats = EngineStats()
+        self.handler = process_run_id()  # who decided a case: see rules.moderation.recovery
+        self.in_flight_cases: set[int] = set()  # recorded, not yet settled, in this process
+        self._busy = 0  # events being handled
+        self._idle = asyncio.Event()
+        self._stopping = False
+        self.refused = 0  # events that arrived after stop() and were not handled
 
     def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
         """Every finding of every enabled detector that handles this kind of event."""
@@ -178,7 +201,43 @@ class Engine:
         )
 
     async def handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
-        """Detect, decide, act and record for one event."""
+        """Detect, decide, act and record for one event (none after :meth:`stop_taking`,
+        except the picture verdicts of messages taken before)."""
+        if self._stopping and event.kind is not EventKind.IMAGES:
+            self.refused += 1
+            return Decision(notes=("stopping: not handled",))
+        self._busy += 1
+        try:
+            return await self._handle(event, gateway)
+        finally:
+            self._busy -= 1
+            if not self._busy and self._stopping:
+                self._idle.set()
+
+    def stop_taking(self) -> None:
+        """Take no new events from now on (the bot is stopping)."""
+        self._stopping = True
+
+    async def drain(self, grace: float) -> list[int]:
+        """Wait up to ``grace`` seconds for the events being handled (after :meth:`stop_taking`).
+
+        Returns the cases still in flight then (recorded, not settled): the caller
+        marks them interrupted (:meth:`DecisionStore.interrupt`); they are settled at
+        the next start (``rules.moderation.recovery``).
+        """
+        self._stopping = True
+        if self._busy:
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+        return sorted(self.in_flight_cases)
+
+    @property
+    def busy(self) -> int:
+        """Events being handled now."""
+        return self._busy
+
+    async def _handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
         self.stats.events += 1
         policy = self.config.policy_for(event.group_id)
         protection = self.protection
@@ -222,35 +281,7 @@ class Engine:
             gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)
 
         strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
-        started = self._remove_at_once(event, strike_findings, policy, gateway)
-        try:
-            return await self._decide(
-                event, findings, strike_findings, policy, gateway, started, dry_run
-            )
-        finally:
-            if started:  # whatever happened meanwhile, the deletion is seen through
-                await asyncio.wait(started.values())
-
-    def _remove_at_once(
-        self,
-        event: ChatEvent,
-        strike_findings: tuple[Finding, ...],
-        policy: Policy,
-        gateway: Gateway,
-    ) -> dict[Action, asyncio.Task[Outcome]]:
-        """Start the message's deletion now if the ladder will surely do it (see module doc)."""
-        if not self.delete_first or not strike_findings:
-            return {}
-        removal = ladder.removal_of(event, policy.ladder)
-        if removal is None or removal.kind not in gateway.capabilities(event.group_id):
-            return {}  # (no fallbacks to weigh up front: the plan resolves those)
-        key = (event.group_id, removal.message_id)
-        if key in self._removed:  # delivered again: the claim will turn it away
-            return {}
-        self._removed[key] = None
-        if len(self._removed) > REMEMBERED_REMOVALS:
-            del self._removed[next(iter(self._removed))]  # the oldest
-        return {removal: executor.start(removal, gateway)}
+        return await self._decide(event, findings, strike_findings, policy, gateway, dry_run)
 
     async def _decide(
         self,
@@ -259,7 +290,6 @@ class Engine:
         strike_findings: tuple[Finding, ...],
         policy: Policy,
         gateway: Gateway,
-        started: dict[Action, asyncio.Task[Outcome]],
         dry_run: bool,
     ) -> Decision:
         now = event.time  # cases and strikes are dated by the event (replays stay true)
@@ -274,46 +304,105 @@ class Engine:
             if plan is None:
                 return Decision(findings=findings, notes=("nothing due (reminder throttled)",))
             planned, step, weight, total = plan
-            effective, outcomes = executor.resolve(
+            effective, notes = executor.resolve(
                 planned, gateway.capabilities(event.group_id), policy.fallbacks
             )
-            recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-            acting = asyncio.ensure_future(
-                self._act(effective, findings, total, policy, gateway, recorded, started)
-            )
-            try:
-                case_id = await self.store.open_case(
-                    event, findings, step, now, strike_weight=weight
-                )
-            except BaseException:
-                recorded.set_result(None)  # notices go out without a case number
-                await asyncio.wait([acting])  # the actions went out; let them finish
-                raise
-            recorded.set_result(case_id)
+            intent = self._intent(event, findings, step, weight, notes, effective, policy, dry_run)
+            # Intent before effect: nothing more is carried out until the decision is
+            # durable. The member's next decision waits only for this write, so strikes
+            # are counted in order.
+            case_id = await self.store.open_intent(intent.record)
+        self.in_flight_cases.add(case_id)
+        try:
+            return await self._carry_out(intent, case_id, findings, total, policy, gateway)
+        finally:
+            self.in_flight_cases.discard(case_id)
 
-        done, effective = await acting
-        outcomes.extend(replace(o, action=replace(o.action, case_id=case_id)) for o in done)
-        effective = [replace(a, case_id=case_id) for a in effective]
+    def _intent(
+        self,
+        event: ChatEvent,
+        findings: tuple[Finding, ...],
+        step: int,
+        weight: int,
+        notes: list[Outcome],
+        effective: list[Action],
+        policy: Policy,
+        dry_run: bool,
+    ) -> _Intent:
+        """The decision as it is written before anything is done (see module doc)."""
+        enforcing = [a for a in effective if a.kind in ENFORCEMENT]
+        noticing = [a for a in effective if a.kind in NOTICES]
+        known = [*notes, *(Outcome(a, OutcomeStatus.PLANNED) for a in (*enforcing, *noticing))]
+        reports: list[OwedReport] = []
         for action in effective:
             if action.kind is ActionKind.ESCALATE:
-                outcomes.append(
-                    await self._escalate(action, event, findings, outcomes, policy, now, dry_run)
-                )
+                outcome, owed = self._escalation(action, event, findings, known, policy, dry_run)
+                known.append(outcome)
+                reports += owed
+        queued = self.clock()  # delivery runs on the wall clock, not the event's
+        record = CaseIntent(
+            event=event,
+            findings=findings,
+            step=step,
+            at=event.time,
+            strike_weight=weight,
+            plan=tuple(known),
+            reports=tuple(reports),
+            queued_at=queued,
+            hold_until=queued + max(policy.escalation.batch_window, REPORT_HOLD),
+            handler=self.handler,
+        )
+        return _Intent(record, effective, enforcing, noticing, len(notes))
 
-        final = tuple(outcomes)
+    async def _carry_out(
+        self,
+        intent: _Intent,
+        case_id: int,
+        findings: tuple[Finding, ...],
+        total: int,
+        policy: Policy,
+        gateway: Gateway,
+    ) -> Decision:
+        """Act on a recorded decision, then settle it: its outcomes, its reports released."""
+        record, first = intent.record, intent.notes
+        enforced, noticed, worded = await self._act(
+            intent.enforcing, intent.noticing, findings, total, policy, gateway, case_id
+        )
+        done = [_stamped(o, case_id) for o in (*enforced, *noticed)]
+        results = [(first + n, o) for n, o in enumerate(done)]  # in the plan's order
+        notes = [_stamped(o, case_id) for o in record.plan[:first]]
+        escalations = [_stamped(o, case_id) for o in record.plan[first + len(done) :]]
+        final = (*notes, *done, *escalations)
+        report = None
+        if record.reports:  # worded from what really happened
+            report = report_text(
+                case_id, record.event, findings, (*notes, *done), policy, record.at
+            )
+        await self.store.settle_case(
+            CaseSettlement(
+                case_id=case_id,
+                results=tuple(results),
+                extra=(),
+                at=record.at,
+                report=report,
+                due=record.queued_at + policy.escalation.batch_window,
+            )
+        )
         self.stats.cases += 1
         self.stats.failed_actions += sum(o.status is OutcomeStatus.FAILED for o in final)
         self.stats.notices_skipped += sum(
             o.status is OutcomeStatus.SKIPPED and o.action.kind in NOTICES for o in final
         )
-        await self.store.record_outcomes(case_id, final, now)
+        wording = dict(zip(map(id, intent.noticing), worded, strict=True))
         return Decision(
             findings=findings,
-            actions=tuple(effective),
+            actions=tuple(
+                replace(wording.get(id(a), a), case_id=case_id) for a in intent.effective
+            ),
             outcomes=final,
             case_id=case_id,
-            strikes_added=weight,
-            step=step,
+            strikes_added=record.strike_weight,
+            step=record.step,
         )
 
     async def _settle(
@@ -365,58 +454,61 @@ class Engine:
 
     async def _act(
         self,
-        effective: list[Action],
+        enforcing: list[Action],
+        noticing: list[Action],
         findings: tuple[Finding, ...],
         total: int,
         policy: Policy,
         gateway: Gateway,
-        recorded: Awaitable[int | None],
-        started: Mapping[Action, Awaitable[Outcome]],
-    ) -> tuple[list[Outcome], list[Action]]:
-        """Enforce, then send the notices worded from what happened; (outcomes, actions).
+        case_id: int,
+    ) -> tuple[list[Outcome], list[Outcome], list[Action]]:
+        """Enforce, then send the notices worded from what happened (with the case number to
+        appeal with): (enforcement outcomes, notice outcomes, the worded notices)."""
+        enforced = await executor.perform(enforcing, gateway)
+        worded = [worded_notice(a, findings, enforced, total, policy, case_id) for a in noticing]
+        noticed = await executor.perform(worded, gateway)
+        return enforced, noticed, worded
 
-        Enforcement does not wait for the case to be written; the notices do, so they
-        can give the member the case number to appeal with (``recorded``). Actions in
-        ``started`` are under way already.
-        """
-        enforcing = [a for a in effective if a.kind in ENFORCEMENT]
-        # started but no longer planned (the group's capabilities changed meanwhile): kept
-        enforcing += [a for a in started if a not in enforcing]
-        enforced = await executor.perform(enforcing, gateway, started)
-        case_id = await recorded
-        worded = [
-            worded_notice(a, findings, enforced, total, policy, case_id) if a.kind in NOTICES else a
-            for a in effective
-        ]
-        noticed = await executor.perform([a for a in worded if a.kind in NOTICES], gateway)
-        return enforced + noticed, worded
-
-    async def _escalate(
+    def _escalation(
         self,
         action: Action,
         event: ChatEvent,
         findings: tuple[Finding, ...],
-        outcomes: list[Outcome],
+        known: list[Outcome],
         policy: Policy,
-        now: datetime,
         dry_run: bool,
-    ) -> Outcome:
+    ) -> tuple[Outcome, list[OwedReport]]:
+        """The reports an escalation owes (written with the case) and its outcome."""
         officers = policy.escalation.officers
         if dry_run:
             return Outcome(
                 action,
                 OutcomeStatus.DRY_RUN,
                 f"dry run: not reported to {len(officers)} officer(s)",
-            )
+            ), []
         if not officers:
-            return Outcome(action, OutcomeStatus.SKIPPED, "no officer configured for this group")
-        text = report_text(action.case_id, event, findings, outcomes, policy, now)
-        queued = self.clock()  # delivery runs on the wall clock, not the event's
-        due = queued + policy.escalation.batch_window
+            skipped = Outcome(action, OutcomeStatus.SKIPPED, "no officer configured for this group")
+            return skipped, []
+        # What is known so far (planned actions say so); replaced by the outcomes when
+        # the case is settled, or by the recovery's findings after a restart.
+        text = report_text(CASE_NUMBER, event, findings, known, policy, event.time)
         held = held_for_digest(findings, policy)  # below [escalation] immediate_from
-        for officer in officers:
-            await self.store.enqueue_report(
-                officer, text, action.case_id, queued, due=due, held=held
-            )
         where = "held for the digest of" if held else "queued for"
-        return Outcome(action, OutcomeStatus.DONE, f"{where} {len(officers)} officer(s)")
+        outcome = Outcome(action, OutcomeStatus.DONE, f"{where} {len(officers)} officer(s)")
+        return outcome, [OwedReport(officer, text, held) for officer in officers]
+
+
+@dataclass(frozen=True, slots=True)
+class _Intent:
+    """A decision as written (``record``) and the actions to carry out for it."""
+
+    record: CaseIntent
+    effective: list[Action]  # in the plan's order, as the decision lists them
+    enforcing: list[Action]
+    noticing: list[Action]
+    notes: int  # the plan's first outcomes, known before acting (substitutions, skips)
+
+
+def _stamped(outcome: Outcome, case_id: int) -> Outcome:
+    """The outcome with its action's case number."""
+    return replace(outcome, action=replace(outcome.action, case_id=case_id))
