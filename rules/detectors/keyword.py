@@ -55,9 +55,10 @@ Rules that drop a match altogether:
 * Allow-listed terms (``[keywords] allow``, ``allow.txt`` and custom allow
   words, global or per group) suppress every hit they overlap, unless the
   allow term lies strictly inside the hit (allowing 你 does not clear 操你妈).
-* A shipped term that folds to digits only (六四 -> 64) needs a date-like word
-  near it (年, 月, 日, 事件, 天安门, 八九...: ``DATE_CONTEXT``): a score of 73:64
-  or a 64-bit driver is no political date. Custom words are taken as given.
+* A shipped politics term that folds to digits only (六四 -> 64) needs a
+  date-like word near it (年, 月, 日, 事件, 天安门, 八九...: ``DATE_CONTEXT``): a
+  score of 73:64 or a 64-bit driver is no political date. Custom words and
+  other categories are taken as given.
 * ``[keywords] pinyin = false`` keeps direct, folded and look-alike hits only.
 
 Per-group custom words live in a second, small index (``overlay``) that
@@ -103,6 +104,7 @@ DATE_CONTEXT = (  # noqa: SIM905 (one line of words reads better)
     "年 月 日 号 事件 运动 学潮 风波 天安门 纪念 悼念 屠杀 镇压 惨案 周年 八九 89 1989"
 ).split()
 DATE_REACH = 6
+DATE_GUARDED = frozenset({"politics"})  # categories whose number terms are dates
 
 _fold_marked = normalize.fold_marked
 _expand = normalize.expand
@@ -390,7 +392,9 @@ def _findings(
         suffix = _SUFFIX.get(how, "")
         undated = key.left == "0" and key.right == "0" and not _dated(text, start, end)
         for term, category, scope in terms:
-            if scope not in scopes or (undated and not scope and folded[a:b].isdigit()):
+            if scope not in scopes or (
+                undated and category in DATE_GUARDED and not scope and folded[a:b].isdigit()
+            ):
                 continue
             if category == ALLOW:
                 allows.append((start, end))

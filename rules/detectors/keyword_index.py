@@ -286,7 +286,10 @@ class TermIndex:
             else:
                 by_sound.setdefault(sounded(key), {})[key] = listed
 
-        ordinary = _sound_index() if pinyin else {}
+        may_sound = pinyin and any(
+            len(skey) >= 2 and not skey.isascii() for skey in by_sound
+        )  # the ordinary words' sounds are read only when some key can sound
+        ordinary = _sound_index() if may_sound else {}
         keys: list[str] = []
         rows: list[str] = []
         number: dict[str, int] = {}
