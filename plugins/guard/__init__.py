@@ -240,6 +240,8 @@ async def _start() -> None:
     runtime = await Runtime.start(config, share=True)
     if runtime.commands is not None:
         runtime.commands.notify = request_outbox_flush  # reports from /report, /appeal
+    if runtime.protection is not None:
+        runtime.protection.notify = request_outbox_flush  # bans, raid alerts, clean-up
     _state["runtime"] = runtime
     leases = contextlib.AsyncExitStack()
     _state["leases"] = leases

@@ -33,9 +33,8 @@ class GroupDirectory:
     async def list_members(self, group_id: str) -> list[Member]:
         group = raw_id(group_id)
         accounts = self.accounts
-        data = await accounts.call(
-            accounts.bot_for(group), "get_group_member_list", group_id=int(group)
-        )
+        bot = accounts.bot_for(group)
+        data = await accounts.call(bot, "get_group_member_list", group_id=int(group))
         members: list[Member] = []
         for item in data or []:
             user = str(item.get("user_id"))
@@ -45,6 +44,8 @@ class GroupDirectory:
                 str(item.get("nickname") or ""),
             )
             accounts.routes.note_member(group, user, info)
+            if user == bot.self_id:  # the list says what we may do there (a ban's sweep)
+                accounts.routes.set_bot_role(group, user, info.role)
             members.append(Member(qq(user), info.card, info.nickname, info.role))
         return members
 

@@ -422,14 +422,20 @@ class Protection:
     async def _tell(
         self, officers: Collection[str], text: str, case_id: int | None, at_once: bool
     ) -> None:
-        """Queue ``text`` for each officer (once each), at once or after the batch window."""
+        """Queue ``text`` for each officer (once each), at once or after the batch window
+        (so that it goes out with the other reports of the moment), and wake the outbox then."""
+        if not officers:
+            return
         now = self.clock()
+        window = self.config.policy().escalation.batch_window
+        due = None if at_once else now + window
         for officer in dict.fromkeys(officers):
-            policy = self.config.policy()
-            due = None if at_once else now + policy.escalation.batch_window
             await self.journal.enqueue_report(officer, text, case_id, now, due=due)
-        if officers:
+        if at_once:
             self.notify()
+        else:
+            delay = window.total_seconds() + 0.05
+            asyncio.get_running_loop().call_later(delay, lambda: self.notify())
 
     def _roster(self, policy: Policy) -> Roster | None:
         if self.nickname is None or not policy.nickname.roster:
