@@ -6,6 +6,8 @@
                                                   offline: events in, JSONL decisions out
     python bot.py export --since YYYY-MM-DD [--group G] --format csv|xlsx --output FILE
                                                   cases and actions for an officer's records
+    python bot.py console-link PERSON [--config PATH]
+                                                  a one-time sign-in link to the web console
 
 Without --config the bot reads ./config.toml, else config.example.toml (the
 defaults). A bad config prints every bad key and exits with status 2 before
@@ -40,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         ("check-config", "validate the config file and exit"),
         ("scan", "scan JSONL chat events offline and print decisions as JSONL"),
         ("export", "export cases and actions (evidence masked) as CSV or XLSX"),
+        ("console-link", "print a one-time sign-in link to the officer console"),
     ):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--config", type=Path, help="config file (default: config.toml)")
@@ -62,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--format", choices=("csv", "xlsx"), default="csv")
             cmd.add_argument("--output", "-o", required=True, type=Path, help="file to write")
             cmd.add_argument("--tz", default="Asia/Shanghai", help="time zone for times shown")
+        if name == "console-link":
+            cmd.add_argument("person", help='who signs in, e.g. "qq:10001"')
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     return parser
 
@@ -185,6 +190,24 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def console_link(args: argparse.Namespace) -> int:
+    """Print a one-time console sign-in link for an officer; 1 when there is none to give."""
+    from plugins.console.startup import operator_link
+
+    config, _ = _load(args.config)
+    if not config.console.enabled:
+        print("error: the console is off; set [console] enabled = true", file=sys.stderr)
+        return 1
+    issued = asyncio.run(operator_link(config, config.console, args.person.strip()))
+    if issued is None:
+        print(f"error: {args.person} oversees no group: no link", file=sys.stderr)
+        return 1
+    url, expires = issued
+    print(url)
+    print(f"usable once, until {expires:%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
+    return 0
+
+
 def run(path: Path | None) -> int:
     config, used = _load(path)  # validate fully before anything connects
     from rules.logmask import config_secrets, install
@@ -261,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return scan(args)
     if args.command == "export":
         return export(args)
+    if args.command == "console-link":
+        return console_link(args)
     return run(args.config)
 
 

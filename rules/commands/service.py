@@ -180,6 +180,8 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[str]]
+# (person id, asked by) -> a one-time console sign-in URL and its expiry; None: no groups
+ConsoleLinks = Callable[[str, str], Awaitable[tuple[str, datetime] | None]]
 
 
 class CommandService:
@@ -206,6 +208,7 @@ class CommandService:
         self.notify = notify  # called after reports are queued (wakes the outbox)
         self.edges: dict[Platform, Edge] = {}
         self.protection: Protection | None = None  # bans, whole-group mute, card history
+        self.console_links: ConsoleLinks | None = None  # set when the web console runs
 
     @property
     def config(self) -> Config:

@@ -68,6 +68,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("unban", "解封", "unban", Level.OFFICER, group_arg=False),
     CommandSpec("muteall", "全员禁言", "muteall", Level.MANAGER),
     CommandSpec("cardhistory", "名片记录", "cardhistory", Level.MANAGER),
+    # the web console decides who gets a link (owners and admins are members here)
+    CommandSpec("console", "后台", "console", Level.MEMBER, Where.PRIVATE, group_arg=False),
 )
 
 _BY_NAME = {name: spec for spec in COMMANDS for name in (spec.zh, spec.en)}

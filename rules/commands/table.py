@@ -18,6 +18,7 @@ from rules.commands import (
     settings,
 )
 from rules.commands import words as word_lists
+from rules.commands.console import console_link
 from rules.commands.help import help_
 from rules.commands.service import Handler
 
@@ -54,5 +55,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "unban": protection.unban,
         "muteall": protection.muteall,
         "cardhistory": protection.cardhistory,
+        # the officers' web console
+        "console": console_link,
     }
 )

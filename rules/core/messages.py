@@ -537,6 +537,11 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "zh": "对自己的处理提出申诉（私聊机器人）",
         "en": "appeal a decision about you (private message)",
     },
+    "usage_console": {"zh": "", "en": ""},
+    "summary_console": {
+        "zh": "管理后台的一次性登录链接（负责人、群主、管理员）",
+        "en": "a one-time sign-in link to the web console (officers, owners, admins)",
+    },
     # --- refusals and errors (one line, then the usage)
     "cmd_usage": {"zh": "用法：/{name} {usage}", "en": "Usage: /{name} {usage}"},
     "group_arg": {"zh": "群号", "en": "GROUP"},
@@ -770,6 +775,18 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     "cmd_export_need_group": {
         "zh": "请写要导出的群号（您只负责部分群）。",
         "en": "Name the group to export (you oversee only some groups).",
+    },
+    "cmd_console_link": {
+        "zh": "管理后台登录链接，{valid}内有效，仅可使用一次，请勿转发：\n{url}",
+        "en": "Your console sign-in link, valid for {valid}, usable once; do not forward it:\n{url}",
+    },
+    "cmd_console_none": {
+        "zh": "您不是任何群的负责人、群主或管理员，无法进入管理后台。",
+        "en": "You oversee no group, so the console has nothing for you.",
+    },
+    "cmd_console_off": {
+        "zh": "管理后台未开启（配置文件 [console] enabled）。",
+        "en": "The web console is not enabled ([console] enabled in the config).",
     },
     "cmd_bad_since": {
         "zh": "「{value}」不是时长或日期，请写如 7d、30天 或 2026-11-01。",
