@@ -80,9 +80,7 @@ def private_text(call: Call) -> str:
 
 def to_officer(contains: str) -> Any:
     def check(call: Call) -> bool:
-        return is_call("send_private_msg", user_id=OFFICER)(call) and contains in private_text(
-            call
-        )
+        return is_call("send_private_msg", user_id=OFFICER)(call) and contains in private_text(call)
 
     return check
 
