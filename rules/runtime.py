@@ -36,7 +36,7 @@ from rules.core.model import (
 )
 from rules.core.paths import PROJECT_ROOT
 from rules.core.ports import AuditEntry, Gateway, SharedState
-from rules.core.records import ActionTally, CaseRow, CaseStat
+from rules.core.records import ActionTally, CaseRow, CaseStat, ReviewCase
 from rules.detectors.base import Detector
 from rules.detectors.custom_words import WordService
 from rules.detectors.flood import ChatterDetector, FloodDetector
@@ -48,6 +48,7 @@ from rules.groups.registry import RegistryService
 from rules.members.compliance import Members
 from rules.moderation.engine import Engine
 from rules.moderation.recovery import Recovery
+from rules.moderation.review import ReviewQueue
 from rules.officers.digest_job import DigestJob
 from rules.officers.outbox import OutboxSender
 from rules.protection.service import Protection
@@ -203,6 +204,17 @@ class CommandRepositories:
     ) -> None:
         await self.storage.tasks.decide_task(task_id, status, decided_by, at)
 
+    async def close_task(
+        self, task_id: int, status: TaskStatus, decided_by: str, at: datetime
+    ) -> bool:
+        return await self.storage.tasks.close_task(task_id, status, decided_by, at)
+
+    async def review_case(self, case_id: int) -> ReviewCase | None:
+        return await self.storage.cases.review_case(case_id)
+
+    async def confirm_review(self, case_id: int, step: int, strike: Strike | None) -> None:
+        await self.storage.cases.confirm_review(case_id, step, strike)
+
     async def group_overrides(self) -> dict[str, dict[str, object]]:
         return await self.storage.settings.group_overrides()
 
@@ -295,6 +307,7 @@ class Runtime:
             dry_run=dry_run,
             members=members,
             protection=protection,
+            reviews=ReviewQueue(storage.tasks, journal, clock=clock),
         )
         words = None
         for detector in engine.detectors:

@@ -34,6 +34,7 @@ from rules.core.model import (
     CaseRecord,
     OfficerTask,
     Platform,
+    Strike,
     TaskKind,
     TaskStatus,
     split_id,
@@ -41,9 +42,8 @@ from rules.core.model import (
 from rules.core.ports import AuditEntry, Store
 
 if TYPE_CHECKING:
-    from rules.core.records import ActionTally, CaseStat
+    from rules.core.records import ActionTally, CaseStat, ReviewCase
     from rules.detectors.custom_words import WordService
-    from rules.detectors.images.blocklist import BlocklistService
     from rules.groups.registry import RegistryService
     from rules.moderation.engine import Engine
     from rules.protection.service import Protection
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_AUDITED_TEXT = 300
+# Commands whose first argument may name a case (``#12``): the case's group is theirs.
+CASE_COMMANDS = frozenset({"pardon", "uphold", "confirm", "falsepositive"})
 
 
 class CommandStore(Store, Protocol):
@@ -75,6 +77,14 @@ class CommandStore(Store, Protocol):
     async def decide_task(
         self, task_id: int, status: TaskStatus, decided_by: str, at: datetime
     ) -> None: ...
+
+    async def close_task(
+        self, task_id: int, status: TaskStatus, decided_by: str, at: datetime
+    ) -> bool: ...
+
+    async def review_case(self, case_id: int) -> ReviewCase | None: ...
+
+    async def confirm_review(self, case_id: int, step: int, strike: Strike | None) -> None: ...
 
     async def group_overrides(self) -> dict[str, dict[str, object]]: ...
 
@@ -208,7 +218,6 @@ class CommandService:
         self.registry = registry  # group registrations (/备案, /群列表)
         self.notify = notify  # called after reports are queued (wakes the outbox)
         self.edges: dict[Platform, Edge] = {}
-        self.image_blocklist: BlocklistService | None = None  # /拉黑图片, /解除拉黑图片
         self.protection: Protection | None = None  # bans, whole-group mute, card history
         self.console_links: ConsoleLinks | None = None  # set when the web console runs
 
@@ -265,7 +274,7 @@ class CommandService:
 
         group_id = request.group_id
         case = None
-        if spec.key in {"pardon", "uphold"} and args and case_number(args[0]) is not None:
+        if spec.key in CASE_COMMANDS and args and case_number(args[0]) is not None:
             case = await self._case(int(case_number(args[0]) or 0), request.group_id, lang)
             group_id = case.group_id
         elif not in_group and spec.group_arg:

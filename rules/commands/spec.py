@@ -50,13 +50,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("kick", "踢出", "kick", Level.MANAGER),
     CommandSpec("pardon", "赦免", "pardon", Level.MANAGER),
     CommandSpec("uphold", "维持", "uphold", Level.MANAGER, group_arg=False),
+    # the review queue: cases held on weak evidence (rules/commands/review.py)
+    CommandSpec("confirm", "确认", "confirm", Level.MANAGER, group_arg=False),
+    CommandSpec("falsepositive", "误判", "falsepositive", Level.MANAGER, group_arg=False),
     CommandSpec("strikes", "记录", "strikes", Level.MANAGER),
     CommandSpec("audit", "检查名片", "audit", Level.MANAGER),
     CommandSpec("words", "敏感词", "words", Level.MANAGER),
     CommandSpec("allow", "白名单", "allow", Level.MANAGER),
-    # known bad pictures, as a reply to one (rules/commands/pictures.py)
-    CommandSpec("blockimage", "拉黑图片", "blockimage", Level.MANAGER, Where.GROUP, False),
-    CommandSpec("unblockimage", "解除拉黑图片", "unblockimage", Level.MANAGER, Where.GROUP, False),
     CommandSpec("config", "设置", "config", Level.MANAGER),
     CommandSpec("dryrun", "试运行", "dryrun", Level.MANAGER),
     CommandSpec("stats", "统计", "stats", Level.MANAGER),

@@ -15,9 +15,9 @@ from rules.commands import (
     oversight,
     protection,
     registration,
+    review,
     settings,
 )
-from rules.commands import pictures as picture_lists
 from rules.commands import words as word_lists
 from rules.commands.console import console_link
 from rules.commands.help import help_
@@ -34,12 +34,12 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "pardon": actions.pardon,
         "uphold": actions.uphold,
         "strikes": actions.strikes,
+        # the review queue (weak evidence)
+        "confirm": review.confirm,
+        "falsepositive": review.falsepositive,
         # a group's own words
         "words": word_lists.words,
         "allow": word_lists.allow,
-        # known bad pictures (replying to one)
-        "blockimage": picture_lists.blockimage,
-        "unblockimage": picture_lists.unblockimage,
         # a group's settings
         "config": settings.config,
         "dryrun": settings.dryrun,

@@ -21,6 +21,8 @@ below):
 - ``image_sections``: the ``[images]`` section (pictures and stickers);
 - ``protection_sections``: the ``[protection]`` section (bans across groups, raids,
   probation, clean-up, card history);
+- ``review_sections``: the ``[review]`` section (which evidence strength feeds the
+  ladder, which waits for the officers' review queue);
 - ``policy``: the other per-group sections and :class:`Policy`;
 - ``overrides``: merging and checking ``[groups."<id>"]`` tables;
 - ``document``: :class:`Config`, the whole file, with the overrides set by
@@ -77,6 +79,7 @@ from rules.config.protection_sections import (
     ProtectionSettings,
     RaidSettings,
 )
+from rules.config.review_sections import ReviewSettings, StrengthName
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -118,9 +121,11 @@ __all__ = [
     "RaidSettings",
     "RedisSettings",
     "RegistryEntrySettings",
+    "ReviewSettings",
     "Section",
     "ServerSettings",
     "SeverityName",
+    "StrengthName",
     "WechatSettings",
     "exposure_problem",
     "load_config",

@@ -2,7 +2,8 @@
 gathers every section a group can override.
 
 ``[moderation]``, ``[ladder]``, ``[fallbacks]``, ``[escalation]``, ``[join]``,
-``[groupcheck]``, ``[digest]``, ``[protection]`` and the detector sections (``detector_sections``).
+``[groupcheck]``, ``[digest]``, ``[protection]``, ``[review]`` and the detector sections
+(``detector_sections``).
 A group's policy is the global one with its ``[groups."<id>"]`` overrides merged
 over it (``overrides``); the keys in :data:`GLOBAL_ONLY` sit in per-group
 sections but only make sense globally.
@@ -32,6 +33,7 @@ from rules.config.fields import (
 )
 from rules.config.image_sections import ImageSettings
 from rules.config.protection_sections import ProtectionSettings
+from rules.config.review_sections import ReviewSettings
 from rules.core.durations import format_duration, parse_duration
 from rules.core.model import ActionKind, Severity
 
@@ -227,6 +229,7 @@ class Policy(Section):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     protection: ProtectionSettings = Field(default_factory=ProtectionSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
 
 # Keys that only make sense globally even though their section is per-group.

@@ -195,6 +195,38 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "zh": "【群卫士】共{count}条上报：",
         "en": "[GroupGuard] {count} reports:",
     },
+    # A case held for review (rules/moderation/review.py): weak evidence waits for a person.
+    "review_item": {
+        "zh": "【群卫士·待核实】案件 #{case_id}\n群：{group}\n成员：{member}\n"
+        "命中：{findings}\n原文：{evidence}\n{message}未记违规，未公开警告。\n"
+        "处理：回复 /确认 #{case_id}（属实，按群规处理）或 /误判 #{case_id}"
+        "（作废；/误判 #{case_id} 加白 同时放行同样的文字）",
+        "en": "[GroupGuard review] case #{case_id}\nGroup: {group}\nMember: {member}\n"
+        "Found: {findings}\nText: {evidence}\n{message}No strike and no public warning yet.\n"
+        "Answer /confirm #{case_id} (a violation: apply the rules) or /falsepositive "
+        "#{case_id} (void it; /falsepositive #{case_id} allow also lets the same text pass)",
+    },
+    "review_kept": {"zh": "消息未撤回。", "en": "The message was left up. "},
+    "review_deleted": {"zh": "消息已撤回。", "en": "The message was deleted. "},
+    "review_not_deleted": {
+        "zh": "消息撤回失败（{detail}）。",
+        "en": "The message could not be deleted ({detail}). ",
+    },
+    "review_finding": {
+        "zh": "「{match}」{category}（{how}，证据{strength}）",
+        "en": '"{match}" {category} ({how}, {strength} evidence)',
+    },
+    # How a finding matched (rules.core.model.MatchKind) and how strong it is (Strength).
+    "how_direct": {"zh": "原文", "en": "as written"},
+    "how_folded": {"zh": "变形", "en": "folded"},
+    "how_lookalike": {"zh": "形近字母", "en": "look-alike letters"},
+    "how_mixed": {"zh": "拼音混写", "en": "mixed pinyin"},
+    "how_pinyin": {"zh": "拼音", "en": "pinyin"},
+    "how_homophone": {"zh": "谐音", "en": "sound-alike"},
+    "how_image": {"zh": "图片", "en": "picture"},
+    "strength_strong": {"zh": "强", "en": "strong"},
+    "strength_medium": {"zh": "中", "en": "medium"},
+    "strength_weak": {"zh": "弱", "en": "weak"},
     # ---- Officers: daily digest (rules/officers/digest.py), registry, exports ------------------
     "digest_header": {
         "zh": "【群卫士日报】{date}\n统计时段：{since} 至 {until}",
@@ -244,6 +276,18 @@ _TEMPLATES: Mapping[str, Mapping[Language, str]] = {
         "en": "· {member}, overdue since {deadline}",
     },
     "digest_appeals": {"zh": "待处理申诉{count}件：", "en": "{count} open appeal(s):"},
+    "digest_reviews_total": {
+        "zh": "待核实{count}件（证据较弱，未记违规）",
+        "en": "{count} held for review (weak evidence, no strike yet)",
+    },
+    "digest_reviews": {
+        "zh": "待核实{count}件（回复 /确认 #案件号 或 /误判 #案件号）：",
+        "en": "{count} held for review (answer /confirm #case or /falsepositive #case):",
+    },
+    "digest_review_line": {
+        "zh": "· 案件#{case} {member}：{findings}，{at}",
+        "en": "· case #{case} {member}: {findings}, {at}",
+    },
     "digest_appeal_line": {
         "zh": "· 申诉#{task}（案件#{case}）{member}，{at}",
         "en": "· appeal #{task} (case #{case}) {member}, {at}",
@@ -491,13 +535,6 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     "summary_words": {"zh": "本群自定义敏感词", "en": "this group's banned words"},
     "usage_allow": {"zh": "add 词… | del 词… | list", "en": "add WORD... | del WORD... | list"},
     "summary_allow": {"zh": "本群白名单（不算违规的词）", "en": "this group's allowed words"},
-    "usage_blockimage": {"zh": "[类别]（回复要拉黑的图片）", "en": "[CATEGORY] (replying to it)"},
-    "summary_blockimage": {
-        "zh": "拉黑一张图片：相同或相似的图片再发即按违规处理（所有群）",
-        "en": "blocklist a picture: it and near copies count as violations (every group)",
-    },
-    "usage_unblockimage": {"zh": "（回复该图片）", "en": "(replying to the picture)"},
-    "summary_unblockimage": {"zh": "解除拉黑图片", "en": "take a picture off the blocklist"},
     "usage_config": {
         "zh": "show [设置项] | set 设置项 值 | unset 设置项",
         "en": "show [KEY] | set KEY VALUE | unset KEY",
@@ -548,6 +585,16 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     "summary_console": {
         "zh": "管理后台的一次性登录链接（负责人、群主、管理员）",
         "en": "a one-time sign-in link to the web console (officers, owners, admins)",
+    },
+    "usage_confirm": {"zh": "#案件号", "en": "#case"},
+    "summary_confirm": {
+        "zh": "待核实的案件属实：按群规处理（记违规、警告）",
+        "en": "a case held for review is a violation: apply the rules (strike, warning)",
+    },
+    "usage_falsepositive": {"zh": "#案件号 [加白]", "en": "#case [allow]"},
+    "summary_falsepositive": {
+        "zh": "待核实的案件是误判：作废（加白：同时放行同样的文字）",
+        "en": "a case held for review is a false positive: void it (allow: let the text pass)",
     },
     # --- refusals and errors (one line, then the usage)
     "cmd_usage": {"zh": "用法：/{name} {usage}", "en": "Usage: /{name} {usage}"},
@@ -682,32 +729,6 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "en": 'No category "{category}"; use one of: {categories}',
     },
     "cmd_words_bad": {"zh": "无法添加「{word}」：{why}", "en": 'Cannot add "{word}": {why}'},
-    "cmd_blockimage_need_reply": {
-        "zh": "请回复一条带图片或表情的消息再使用此命令。",
-        "en": "Reply to a message with a picture or sticker to use this command.",
-    },
-    "cmd_blockimage_off": {
-        "zh": "图片检查未启用（[images]），无法拉黑图片。",
-        "en": "Pictures are not checked here ([images]); nothing to blocklist.",
-    },
-    "cmd_blockimage_no_fetch": {
-        "zh": "此平台取不到被回复的图片。",
-        "en": "This platform cannot fetch the quoted picture.",
-    },
-    "cmd_blockimage_failed": {"zh": "图片处理失败：{why}", "en": "Picture not processed: {why}"},
-    "cmd_blockimage_added": {
-        "zh": "已拉黑{count}张图片（{category}）：之后相同或相似的图片将按违规处理。",
-        "en": "Blocklisted {count} picture(s) ({category}): they and near copies now count "
-        "as violations.",
-    },
-    "cmd_unblockimage_removed": {
-        "zh": "已解除{count}条图片拉黑记录。",
-        "en": "Took {count} entr(ies) off the picture blocklist.",
-    },
-    "cmd_unblockimage_none": {
-        "zh": "这张图片不在拉黑名单中。",
-        "en": "That picture is not on the blocklist.",
-    },
     "cmd_config_value": {"zh": "{setting} = {value}{source}", "en": "{setting} = {value}{source}"},
     "cmd_config_from_command": {"zh": "（命令设置）", "en": " (set by command)"},
     "cmd_config_from_file": {"zh": "（配置文件）", "en": " (config file)"},
@@ -781,6 +802,47 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "zh": "您对案件 #{case_id} 的申诉已通过，相关违规记录已撤销。",
         "en": "Your appeal on case #{case_id} succeeded; its strikes are void.",
     },
+    # --- the review queue (rules/commands/review.py)
+    "cmd_review_none": {
+        "zh": "案件 #{case_id} 不在待核实队列中。",
+        "en": "Case #{case_id} is not held for review.",
+    },
+    "cmd_review_decided": {
+        "zh": "案件 #{case_id} 已核实过（{status}）。",
+        "en": "Case #{case_id} was already decided ({status}).",
+    },
+    "cmd_review_confirmed": {
+        "zh": "已确认案件 #{case_id}，已按群规处理：{actions}。",
+        "en": "Case #{case_id} confirmed; the rules applied: {actions}.",
+    },
+    "cmd_review_voided": {
+        "zh": "已将案件 #{case_id} 作废（误判），不记违规。",
+        "en": "Case #{case_id} voided as a false positive; no strike.",
+    },
+    "cmd_review_offer_allow": {
+        "zh": "如需本群今后放行同样的文字，请发送：/误判 #{case_id} 加白"
+        "（将把「{words}」加入本群白名单）",
+        "en": "To let the same text pass in this group from now on, send: "
+        '/falsepositive #{case_id} allow (adds "{words}" to this group\'s allow-list)',
+    },
+    "cmd_review_allowed": {
+        "zh": "已将「{words}」加入本群白名单，同样的文字今后不再拦截。",
+        "en": 'Added "{words}" to this group\'s allow-list; the same text passes from now on.',
+    },
+    "cmd_review_nothing_to_allow": {
+        "zh": "案件 #{case_id} 命中的是敏感词本身或图片，加白会放行本群所有同样的内容，"
+        "因此不自动加白；确需放行请用 /白名单 add 词。",
+        "en": "Case #{case_id} matched the banned term itself or a picture; allow-listing it "
+        "would let every such message pass in this group, so it is not done here "
+        "(use /allow add word if you really mean it).",
+    },
+    "cmd_review_not_done": {"zh": "；未成功：{actions}", "en": "; not done: {actions}"},
+    "cmd_review_no_words": {
+        "zh": "本机器人未启用敏感词检测，无法加白。",
+        "en": "The word filter is not running; nothing can be allow-listed.",
+    },
+    "review_status_upheld": {"zh": "已确认属实", "en": "confirmed"},
+    "review_status_pardoned": {"zh": "已判为误判", "en": "false positive"},
     "appeal_upheld": {
         "zh": "您对案件 #{case_id} 的申诉未通过，原处理维持。{note}",
         "en": "Your appeal on case #{case_id} was not upheld; the decision stands. {note}",
@@ -909,6 +971,7 @@ _ACTION_NAMES: Mapping[str, Mapping[Language, str]] = {
     "reject_join": {"zh": "拒绝入群", "en": "join rejected"},
     "mute_all": {"zh": "全员禁言", "en": "group muted"},
     "unmute_all": {"zh": "解除全员禁言", "en": "group unmuted"},
+    "review": {"zh": "转人工核实", "en": "sent to review"},
 }
 
 

@@ -267,6 +267,8 @@ class ActionKind(StrEnum):
     # The whole group at once (QQ 全员禁言; no target): raids and /全员禁言.
     MUTE_ALL = "mute_all"
     UNMUTE_ALL = "unmute_all"
+    # Weak evidence held for a person (rules.moderation.review): an officer task, no platform call.
+    REVIEW = "review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +348,7 @@ class CaseRecord:
 class TaskKind(StrEnum):
     APPEAL = "appeal"
     REPORT = "report"
+    REVIEW = "review"  # a finding too weak for the ladder, waiting for /确认 or /误判
 
 
 class TaskStatus(StrEnum):
@@ -356,7 +359,7 @@ class TaskStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OfficerTask:
-    """An appeal or a member's report waiting for (or decided by) an officer."""
+    """An appeal, a member's report or a review item waiting for (or decided by) an officer."""
 
     kind: TaskKind
     group_id: str

@@ -71,6 +71,34 @@ class OpenAppeal:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenReview:
+    """A case held for review (weak evidence), not yet confirmed or voided."""
+
+    group_id: str
+    task_id: int
+    case_id: int | None
+    member_id: str
+    card: str
+    findings: str  # what was matched, how and how strongly (``review.evidence_line``)
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCase:
+    """A case as ``/确认`` and ``/误判`` need it: its findings and whether its message is gone."""
+
+    case_id: int
+    group_id: str
+    member_id: str
+    member_card: str
+    message_id: str | None
+    evidence: str  # personal data masked
+    findings: tuple[Finding, ...]
+    created_at: datetime
+    deleted: bool  # the message's deletion was carried out (or would have been: dry run)
+
+
+@dataclass(frozen=True, slots=True)
 class GroupActivity:
     group_id: str
     name: str

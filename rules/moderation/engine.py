@@ -65,7 +65,7 @@ from rules.core.model import (
 from rules.core.ports import DecisionStore, Gateway, Store
 from rules.core.records import CASE_NUMBER, CaseIntent, CaseSettlement, OwedReport
 from rules.detectors.base import Detector
-from rules.moderation import executor, ladder
+from rules.moderation import executor, ladder, review
 from rules.moderation.activity import MemberNotes
 from rules.moderation.escalation import held_for_digest
 from rules.moderation.notices import report_text, worded_notice
@@ -160,10 +160,12 @@ class Engine:
         dry_run: bool = False,
         members: MemberRules | None = None,
         protection: ProtectionHooks | None = None,
+        reviews: review.ReviewQueue | None = None,
     ) -> None:
         self.config = config
         self.members = members  # card timeline, chatter reports, join screening
         self.protection = protection  # bans across groups, raids, probation, clean-up
+        self.reviews = reviews  # opens the review items of cases held for review
         self.force_dry_run = dry_run
         self.detectors = list(detectors)
         self._reminder_only = {d.name for d in self.detectors if not d.feeds_ladder}
@@ -262,6 +264,8 @@ class Engine:
         finally:
             if noting is not None:
                 await noting
+        if self.reviews is not None:
+            await self.reviews.after(event, decision, policy)
         if protection is not None:
             dry_run = self.force_dry_run or policy.moderation.dry_run
             protection.after(event, decision, policy, gateway, dry_run)
@@ -280,7 +284,8 @@ class Engine:
         if dry_run:
             gateway = executor.DryRunGateway.wrapping(gateway, event.group_id)
 
-        strike_findings = tuple(f for f in findings if f.detector not in self._reminder_only)
+        # Weak evidence waits for a person ([review]): only what is strong enough feeds the ladder.
+        strike_findings = review.feeding_ladder(findings, policy.review, self._reminder_only)
         return await self._decide(event, findings, strike_findings, policy, gateway, dry_run)
 
     async def _decide(
@@ -339,6 +344,8 @@ class Engine:
                 outcome, owed = self._escalation(action, event, findings, known, policy, dry_run)
                 known.append(outcome)
                 reports += owed
+            elif action.kind is ActionKind.REVIEW:
+                known.append(review.outcome(action, dry_run))
         queued = self.clock()  # delivery runs on the wall clock, not the event's
         record = CaseIntent(
             event=event,
@@ -446,6 +453,9 @@ class Engine:
         if strike_findings:
             rung = ladder.climb(strike_findings, prior, policy.ladder)
             return ladder.plan(event, rung, policy.ladder), rung.step, rung.weight, rung.total
+        held = review.held(findings, policy.review, self._reminder_only)
+        if held:  # all too weak for the ladder: no strike, no @-notice; an officer decides
+            return review.plan(event, held, policy), 0, 0, 0
         if self.members is not None:  # card reminder -> grace -> action; chatter report
             planned = await self.members.plan(event, findings, policy, now)
             return (planned, 0, 0, 0) if planned else None

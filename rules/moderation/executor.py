@@ -20,8 +20,8 @@ from rules.core.ports import Gateway
 
 log = logging.getLogger(__name__)
 
-# Handled by the core (officer outbox), never by a platform gateway.
-CORE_ACTIONS = frozenset({ActionKind.ESCALATE})
+# Handled by the core (officer outbox, review queue), never by a platform gateway.
+CORE_ACTIONS = frozenset({ActionKind.ESCALATE, ActionKind.REVIEW})
 
 
 def resolve(

@@ -4,10 +4,10 @@ For every group an officer oversees (``[escalation] officers``, global or per
 group, where ``[digest] enabled``) it counts the last day's violations by
 category and the actions by kind, and lists what still needs a person: failed
 actions, members still fixing their card (``member_compliance``), open appeals
-(``tasks``), groups over the size cap, idle for ``idle_days`` or not
-registered (备案), and the lower-severity reports held back by ``[escalation]
-immediate_from``. A chart of violations per day (last 7 days) goes with it
-where the platform can send images.
+and cases held for review on weak evidence (``tasks``), groups over the size cap,
+idle for ``idle_days`` or not registered (备案), and the lower-severity reports
+held back by ``[escalation] immediate_from``. A chart of violations per day
+(last 7 days) goes with it where the platform can send images.
 
 This module is the digest itself: what one officer's digest holds
 (:class:`Digest`, one :class:`GroupDigest` per group) and how it is built from
@@ -39,6 +39,7 @@ from rules.core.records import (
     GroupActivity,
     HeldReport,
     OpenAppeal,
+    OpenReview,
     OpenTimeline,
     RegistryEntry,
 )
@@ -65,6 +66,7 @@ class GroupDigest:
     in_grace: tuple[OpenTimeline, ...] = ()
     grace: timedelta = timedelta(0)  # deadline of a timeline = flagged_at + grace
     appeals: tuple[OpenAppeal, ...] = ()
+    reviews: tuple[OpenReview, ...] = ()  # held for review, not yet confirmed or voided
     member_count: int | None = None
     over_cap: int | None = None  # the size cap, when the group is over it
     idle_days: int | None = None  # days without activity, when at least [digest] idle_days
@@ -79,6 +81,7 @@ class GroupDigest:
             or self.failed
             or self.in_grace
             or self.appeals
+            or self.reviews
             or self.over_cap
             or self.idle_days
         )
@@ -133,6 +136,8 @@ class DigestQueries(Protocol):
     async def open_timelines(self, group_ids: Collection[str]) -> list[OpenTimeline]: ...
 
     async def open_appeals(self, group_ids: Collection[str]) -> list[OpenAppeal]: ...
+
+    async def open_reviews(self, group_ids: Collection[str]) -> list[OpenReview]: ...
 
     async def group_activity(self) -> list[GroupActivity]: ...
 
@@ -214,6 +219,7 @@ async def build_group_digests(
     failed = await store.failed_actions(group_ids, since, until)
     timelines = await store.open_timelines(group_ids)
     appeals = await store.open_appeals(group_ids)
+    reviews = await store.open_reviews(group_ids)
     activity = {a.group_id: a for a in await store.group_activity()}
 
     per_day: dict[str, list[int]] = defaultdict(lambda: [0] * DAYS)
@@ -262,6 +268,7 @@ async def build_group_digests(
             in_grace=tuple(t for t in timelines if t.group_id == group_id),
             grace=policy.nickname.grace,
             appeals=tuple(a for a in appeals if a.group_id == group_id),
+            reviews=tuple(r for r in reviews if r.group_id == group_id),
             member_count=facts.member_count if facts else None,
             over_cap=over_cap,
             idle_days=idle,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rules.core.messages import Language, action_name, category_name, render, truncate
-from rules.core.records import FailedAction, HeldReport, OpenAppeal, OpenTimeline
+from rules.core.records import FailedAction, HeldReport, OpenAppeal, OpenReview, OpenTimeline
 from rules.officers.chart import ChartLegend
 from rules.officers.digest import Digest, GroupDigest
 from rules.officers.outbox import MAX_CHARS
@@ -101,6 +101,9 @@ def _head(digest: Digest) -> str:
             appeals=sum(len(g.appeals) for g in groups),
         ),
     ]
+    reviews = sum(len(g.reviews) for g in groups)
+    if reviews:
+        lines.append(render("digest_reviews_total", lang, count=reviews))
     unregistered = [g for g in groups if not g.registered]
     if unregistered:
         names = _names(unregistered, lang)
@@ -140,6 +143,7 @@ def _group_block(group: GroupDigest, digest: Digest, legend: ChartLegend | None)
     lines += _section("digest_failed", [_failed(f, lang) for f in group.failed], lang)
     lines += _section("digest_grace", [_grace(t, group, digest) for t in group.in_grace], lang)
     lines += _section("digest_appeals", [_appeal(a, digest) for a in group.appeals], lang)
+    lines += _section("digest_reviews", [_review(r, digest) for r in group.reviews], lang)
     if group.over_cap is not None:
         lines.append(
             render("digest_over_cap", lang, count=group.member_count, limit=group.over_cap)
@@ -175,6 +179,17 @@ def _appeal(appeal: OpenAppeal, digest: Digest) -> str:
         case=appeal.case_id if appeal.case_id is not None else "-",
         member=appeal.requester_id,
         at=_when(digest, appeal.at),
+    )
+
+
+def _review(review: OpenReview, digest: Digest) -> str:
+    return render(
+        "digest_review_line",
+        digest.language,
+        case=review.case_id if review.case_id is not None else "-",
+        member=_member(review.member_id, review.card, digest.language),
+        findings=truncate(review.findings or "-", 80),
+        at=_when(digest, review.at),
     )
 
 

@@ -3,8 +3,10 @@
 Public interface (README): each input line is
 ``{"id", "platform", "group", "user", "card", "text", "time"?, "role"?}``; each
 output line is ``{"id", "findings": [{"detector", "category", "match", "start",
-"end"}], "actions": [...]}``. Lines are handled in order with state carried
-across lines (flood windows, strikes). A malformed line yields
+"end", "strength", "how"}], "actions": [...]}`` (``strength``: ``strong``, ``medium`` or
+``weak``; ``how``: the match kind; ``review`` among the actions where the findings were
+too weak for the ladder and went to the officers' review queue). Lines are handled in
+order with state carried across lines (flood windows, strikes). A malformed line yields
 ``{"id", "line", "error", "findings": [], "actions": []}`` and scanning goes on:
 a line that is not UTF-8 (read with ``surrogateescape``), not JSON, nested too
 deep, or has a field of the wrong type or out of range (ids of at most
@@ -55,6 +57,7 @@ REPORTED_ACTIONS = (
     ActionKind.MUTE,
     ActionKind.KICK,
     ActionKind.ESCALATE,
+    ActionKind.REVIEW,
 )
 
 
@@ -145,6 +148,8 @@ def decision_line(event_id: str, decision: Decision) -> dict[str, Any]:
                 "match": f.match,
                 "start": f.start,
                 "end": f.end,
+                "strength": f.strength.name.lower(),
+                "how": f.how.value,
             }
             for f in decision.findings
         ],

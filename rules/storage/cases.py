@@ -1,15 +1,21 @@
 """Cases read back and decided: ``/strikes`` reads a member's cases, ``/pardon`` voids
-strikes and cases (tables ``cases`` and ``strikes``; the journal writes them).
+strikes and cases, ``/确认`` confirms a case held for review (tables ``cases``,
+``strikes`` and ``actions``; the journal writes them).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import RowMapping, func, select, update
+from collections.abc import Mapping
+from typing import Any
 
-from rules.core.model import CaseRecord, TaskStatus
-from rules.core.records import finding_categories
+from sqlalchemy import RowMapping, func, insert, select, update
+
+from rules.core.model import CaseRecord, Finding, MatchKind, Strength, Strike, TaskStatus
+from rules.core.records import ReviewCase, finding_categories
 from rules.storage.base import Repository
-from rules.storage.tables import cases, strikes
+from rules.storage.tables import actions, cases, strikes
+
+_CARRIED_OUT = ("done", "dry_run")
 
 
 def _case(row: RowMapping) -> CaseRecord:
@@ -24,6 +30,23 @@ def _case(row: RowMapping) -> CaseRecord:
         status=row["status"],
         created_at=row["created_at"],
         step=int(row["step"]),
+    )
+
+
+def stored_finding(row: Mapping[str, Any]) -> Finding:
+    """A finding as the journal stored it (a case's ``findings`` JSON); older rows lack
+    ``how`` and ``strength`` (they were direct and strong)."""
+    image = row.get("image")
+    return Finding(
+        detector=str(row.get("detector") or ""),
+        category=row.get("category"),
+        match=str(row.get("match") or ""),
+        start=int(row.get("start", -1)),
+        end=int(row.get("end", -1)),
+        detail=str(row.get("detail") or ""),
+        how=MatchKind(row.get("how") or MatchKind.DIRECT),
+        strength=Strength(int(row.get("strength") or Strength.STRONG)),
+        image=None if image is None else int(image),
     )
 
 
@@ -73,3 +96,58 @@ class CaseRepository(Repository):
             ).scalar_one()
             await conn.execute(update(strikes).where(*active).values(voided=True))
         return int(weight)
+
+    async def review_case(self, case_id: int) -> ReviewCase | None:
+        """A case with its findings and whether its message was deleted (``/确认``, ``/误判``)."""
+        deleted = (
+            select(func.count())
+            .where(
+                actions.c.case_id == case_id,
+                actions.c.kind == "delete",
+                actions.c.status.in_(_CARRIED_OUT),
+            )
+            .scalar_subquery()
+        )
+        async with self._read() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(cases, deleted.label("deleted")).where(cases.c.id == case_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return ReviewCase(
+            case_id=int(row["id"]),
+            group_id=row["group_id"],
+            member_id=row["member_id"],
+            member_card=row["member_card"],
+            message_id=row["message_id"],
+            evidence=row["evidence"],
+            findings=tuple(stored_finding(f) for f in row["findings"] or () if isinstance(f, dict)),
+            created_at=row["created_at"],
+            deleted=bool(row["deleted"]),
+        )
+
+    async def confirm_review(self, case_id: int, step: int, strike: Strike | None) -> None:
+        """A case held for review is confirmed: upheld, at its ladder step, with its strike."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id)
+                .values(status=TaskStatus.UPHELD.value, step=step)
+            )
+            if strike is not None and strike.weight:
+                await conn.execute(
+                    insert(strikes).values(
+                        group_id=strike.group_id,
+                        member_id=strike.member_id,
+                        weight=strike.weight,
+                        at=strike.at,
+                        case_id=case_id,
+                        voided=False,
+                    )
+                )

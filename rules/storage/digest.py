@@ -20,6 +20,7 @@ from rules.core.records import (
     FailedAction,
     GroupActivity,
     OpenAppeal,
+    OpenReview,
     OpenTimeline,
     finding_categories,
 )
@@ -119,6 +120,28 @@ class DigestQueries(Repository):
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
         return [OpenAppeal(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def open_reviews(self, group_ids: Collection[str]) -> list[OpenReview]:
+        """Cases held for review (officer tasks of kind ``review``) still to be decided."""
+        query = (
+            select(
+                tasks.c.group_id,
+                tasks.c.id,
+                tasks.c.case_id,
+                tasks.c.subject_id,
+                cases.c.member_card,
+                tasks.c.text,
+                tasks.c.created_at,
+            )
+            .outerjoin(cases, cases.c.id == tasks.c.case_id)
+            .where(tasks.c.group_id.in_(list(group_ids)))
+            .where(tasks.c.kind == "review")
+            .where(tasks.c.status == "open")
+            .order_by(tasks.c.id)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [OpenReview(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6]) for r in rows]
 
     async def group_activity(self) -> list[GroupActivity]:
         """Every group the store knows, with its name and last recorded activity."""

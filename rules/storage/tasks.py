@@ -1,4 +1,5 @@
-"""Officer tasks: appeals (``/appeal``) and member reports (``/report``), table ``tasks``."""
+"""Officer tasks: appeals (``/appeal``), member reports (``/report``) and cases held for
+review (``rules.moderation.review``), table ``tasks``."""
 
 from __future__ import annotations
 
@@ -74,3 +75,15 @@ class TaskRepository(Repository):
                 .where(tasks.c.id == task_id)
                 .values(status=status.value, decided_by=decided_by, decided_at=at)
             )
+
+    async def close_task(
+        self, task_id: int, status: TaskStatus, decided_by: str, at: datetime
+    ) -> bool:
+        """Decide a task that is still open; False when someone decided it first."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.OPEN.value)
+                .values(status=status.value, decided_by=decided_by, decided_at=at)
+            )
+            return bool(result.rowcount)

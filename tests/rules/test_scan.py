@@ -43,7 +43,10 @@ async def test_one_output_line_per_input_line_with_spans(tmp_path: Path) -> None
         "match": "网赌",
         "start": 1,
         "end": 3,
+        "strength": "strong",
+        "how": "direct",
     }
+    assert list(finding) == ["detector", "category", "match", "start", "end", "strength", "how"]
     assert out[0]["actions"] == ["delete", "mute", "warn", "escalate"]
     assert out[1] == {"id": "2", "findings": [], "actions": []}
 
@@ -77,3 +80,21 @@ async def test_wechat_shows_fallbacks_and_admins_are_exempt(tmp_path: Path) -> N
     assert out[0]["actions"] == ["warn"]  # delete impossible on WeChat, recorded as skipped
     assert out[1]["actions"] == ["warn", "escalate"]  # mute -> warn + escalate
     assert out[2]["findings"] and out[2]["actions"] == []
+
+
+async def test_weak_evidence_shows_its_strength_and_goes_to_review() -> None:
+    out = await scan(
+        lines(msg(1, "新到一批大码衣服"), msg(2, "赌chang开业"), msg(3, "禁毒讲座：远离冰毒")),
+        review={"delete_weak": True},
+    )
+    found = [[(f["match"], f["strength"], f["how"]) for f in o["findings"]] for o in out]  # type: ignore[attr-defined]
+    assert found == [
+        [("大码", "weak", "homophone")],
+        [("赌chang", "medium", "mixed")],
+        [("冰毒", "weak", "direct")],
+    ]
+    assert out[0]["actions"] == ["delete", "review"]  # no warn: held for the officers
+    assert out[1]["actions"] == ["delete", "mute", "warn", "escalate"]  # medium feeds the ladder
+    assert out[2]["actions"] == ["delete", "review"]
+    kept = await scan(lines(msg(1, "新到一批大码衣服")))
+    assert kept[0]["actions"] == ["review"]  # weak: the message stays up by default
