@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime, timedelta
 
 from rules.config import Config, Policy
@@ -50,7 +50,8 @@ from rules.moderation import executor
 from rules.protection import joining, reports
 from rules.protection.banning import Banning
 from rules.protection.bans import BanList, BanStore, exemption
-from rules.protection.cards import CardBook, CardHistoryStore, impersonation
+from rules.protection.card_watch import CardWatch
+from rules.protection.cards import CardHistoryStore
 from rules.protection.probation import Probation
 from rules.protection.raid_mode import RaidMode
 from rules.protection.raids import PostKind, RaidStore, RaidWatch
@@ -93,7 +94,7 @@ class Protection:
         horizon = max([settings.cleanup_window, *windows, timedelta(hours=1)])
         self.recent = RecentMessages(settings.recent_per_member, settings.recent_max, horizon)
         self.probation = Probation()
-        self.cardbook = CardBook()
+        self.cards = CardWatch(cards, self._tell, self._spawn, self._roster, nickname)
         self.watch = RaidWatch()
         self.raids = RaidMode(
             config, raids, journal, gateways, self._tell, self._spawn, shared, clock
@@ -101,7 +102,6 @@ class Protection:
         self.bot_ids: set[str] = set()
         self.banning = Banning(config, self.banlist, gateways, self._roster, self.bot_ids)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loaded_cards: set[str] = set()
 
     # ------------------------------------------------------------ engine hooks
 
@@ -153,12 +153,12 @@ class Protection:
             self.bot_ids.add(event.bot_id)
         kind = event.kind
         if kind is EventKind.MESSAGE:
-            self._card_seen(event, policy, "message")
+            self.cards.seen(event, policy, "message")
             self._count_post(event, decision, policy, gateway, dry_run)
         elif kind is EventKind.JOIN:
             self._joined(event, policy, gateway, dry_run)
         elif kind is EventKind.CARD_CHANGE:
-            self._card_seen(event, policy, "notice" if event.event_key else "audit")
+            self.cards.seen(event, policy, "notice" if event.event_key else "audit")
         elif kind is EventKind.LEAVE:
             self.probation.left(event.group_id, event.member.id)
         if decision.step > 0 and decision.case_id is not None and _removed(decision):
@@ -169,7 +169,7 @@ class Protection:
     def _joined(self, event: ChatEvent, policy: Policy, gateway: Gateway, dry_run: bool) -> None:
         group, member = event.group_id, event.member
         self.probation.joined(group, member.id, event.time)
-        self._card_seen(event, policy, "join")
+        self.cards.seen(event, policy, "join")
         trigger = self.watch.join(group, member.id, event.time, policy.protection.raid)
         if trigger is not None:
             self.raids.begin(trigger, policy, gateway, dry_run)
@@ -278,58 +278,6 @@ class Protection:
         if ActionKind.DELETE not in acting.capabilities(group):
             return [Outcome(a, OutcomeStatus.SKIPPED, CANNOT_RECALL) for a in actions]
         return await executor.perform(actions, acting)
-
-    # ------------------------------------------------------------ card history
-
-    def _card_seen(self, event: ChatEvent, policy: Policy, source: str) -> None:
-        settings = policy.protection
-        if not (settings.card_history or settings.impersonation):
-            return
-        member = event.member
-        if member.id == event.bot_id:
-            return
-        change = self.cardbook.seen(
-            event.group_id,
-            member.id,
-            member.card,
-            event.time,
-            source,  # type: ignore[arg-type]
-        )
-        if change is not None:
-            self._spawn(self._card_changed(change, member, policy))
-
-    async def _card_changed(self, change: CardChange, member: Member, policy: Policy) -> None:
-        settings = policy.protection
-        if settings.card_history:
-            await self.card_store.add_card_changes([change])
-        if not settings.impersonation or not change.new or exemption(member, policy) is not None:
-            return
-        group = change.group_id
-        if group not in self._loaded_cards:
-            self._loaded_cards.add(group)
-            self.cardbook.load(group, await self.card_store.last_cards(group))
-        found = impersonation(
-            member.id,
-            change.new,
-            self.cardbook.cards(group),
-            self._roster(policy),
-            self._names_in(policy),
-        )
-        if found is None:
-            return
-        text = reports.impersonation_text(group, member.id, change.old, found, policy)
-        await self._tell(policy.escalation.officers, text, None, False)
-
-    def _names_in(self, policy: Policy) -> Callable[[str], Iterable[str]] | None:
-        nickname = self.nickname
-        if nickname is None or not policy.nickname.enabled:
-            return None
-        rules = nickname.rules_for(policy.nickname)
-
-        def names(card: str) -> list[str]:
-            return [r.get("name") or r.get("child") or "" for r in rules.valid_readings(card)]
-
-        return names
 
     # ------------------------------------------------------------ commands
 
