@@ -44,6 +44,7 @@ from rules.core.ports import AuditEntry, Store
 if TYPE_CHECKING:
     from rules.core.records import ActionTally, CaseStat, ReviewCase
     from rules.detectors.custom_words import WordService
+    from rules.detectors.images.blocklist import BlocklistService
     from rules.groups.registry import RegistryService
     from rules.moderation.engine import Engine
     from rules.protection.service import Protection
@@ -218,6 +219,7 @@ class CommandService:
         self.registry = registry  # group registrations (/备案, /群列表)
         self.notify = notify  # called after reports are queued (wakes the outbox)
         self.edges: dict[Platform, Edge] = {}
+        self.image_blocklist: BlocklistService | None = None  # /拉黑图片, /解除拉黑图片
         self.protection: Protection | None = None  # bans, whole-group mute, card history
         self.console_links: ConsoleLinks | None = None  # set when the web console runs
 

@@ -57,6 +57,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("audit", "检查名片", "audit", Level.MANAGER),
     CommandSpec("words", "敏感词", "words", Level.MANAGER),
     CommandSpec("allow", "白名单", "allow", Level.MANAGER),
+    # known bad pictures, as a reply to one (rules/commands/pictures.py)
+    CommandSpec("blockimage", "拉黑图片", "blockimage", Level.MANAGER, Where.GROUP, False),
+    CommandSpec("unblockimage", "解除拉黑图片", "unblockimage", Level.MANAGER, Where.GROUP, False),
     CommandSpec("config", "设置", "config", Level.MANAGER),
     CommandSpec("dryrun", "试运行", "dryrun", Level.MANAGER),
     CommandSpec("stats", "统计", "stats", Level.MANAGER),

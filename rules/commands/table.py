@@ -18,6 +18,7 @@ from rules.commands import (
     review,
     settings,
 )
+from rules.commands import pictures as picture_lists
 from rules.commands import words as word_lists
 from rules.commands.console import console_link
 from rules.commands.help import help_
@@ -40,6 +41,9 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         # a group's own words
         "words": word_lists.words,
         "allow": word_lists.allow,
+        # known bad pictures (replying to one)
+        "blockimage": picture_lists.blockimage,
+        "unblockimage": picture_lists.unblockimage,
         # a group's settings
         "config": settings.config,
         "dryrun": settings.dryrun,

@@ -535,6 +535,13 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     "summary_words": {"zh": "本群自定义敏感词", "en": "this group's banned words"},
     "usage_allow": {"zh": "add 词… | del 词… | list", "en": "add WORD... | del WORD... | list"},
     "summary_allow": {"zh": "本群白名单（不算违规的词）", "en": "this group's allowed words"},
+    "usage_blockimage": {"zh": "[类别]（回复要拉黑的图片）", "en": "[CATEGORY] (replying to it)"},
+    "summary_blockimage": {
+        "zh": "拉黑一张图片：相同或相似的图片再发即按违规处理（所有群）",
+        "en": "blocklist a picture: it and near copies count as violations (every group)",
+    },
+    "usage_unblockimage": {"zh": "（回复该图片）", "en": "(replying to the picture)"},
+    "summary_unblockimage": {"zh": "解除拉黑图片", "en": "take a picture off the blocklist"},
     "usage_config": {
         "zh": "show [设置项] | set 设置项 值 | unset 设置项",
         "en": "show [KEY] | set KEY VALUE | unset KEY",
@@ -729,6 +736,32 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
         "en": 'No category "{category}"; use one of: {categories}',
     },
     "cmd_words_bad": {"zh": "无法添加「{word}」：{why}", "en": 'Cannot add "{word}": {why}'},
+    "cmd_blockimage_need_reply": {
+        "zh": "请回复一条带图片或表情的消息再使用此命令。",
+        "en": "Reply to a message with a picture or sticker to use this command.",
+    },
+    "cmd_blockimage_off": {
+        "zh": "图片检查未启用（[images]），无法拉黑图片。",
+        "en": "Pictures are not checked here ([images]); nothing to blocklist.",
+    },
+    "cmd_blockimage_no_fetch": {
+        "zh": "此平台取不到被回复的图片。",
+        "en": "This platform cannot fetch the quoted picture.",
+    },
+    "cmd_blockimage_failed": {"zh": "图片处理失败：{why}", "en": "Picture not processed: {why}"},
+    "cmd_blockimage_added": {
+        "zh": "已拉黑{count}张图片（{category}）：之后相同或相似的图片将按违规处理。",
+        "en": "Blocklisted {count} picture(s) ({category}): they and near copies now count "
+        "as violations.",
+    },
+    "cmd_unblockimage_removed": {
+        "zh": "已解除{count}条图片拉黑记录。",
+        "en": "Took {count} entr(ies) off the picture blocklist.",
+    },
+    "cmd_unblockimage_none": {
+        "zh": "这张图片不在拉黑名单中。",
+        "en": "That picture is not on the blocklist.",
+    },
     "cmd_config_value": {"zh": "{setting} = {value}{source}", "en": "{setting} = {value}{source}"},
     "cmd_config_from_command": {"zh": "（命令设置）", "en": " (set by command)"},
     "cmd_config_from_file": {"zh": "（配置文件）", "en": " (config file)"},

@@ -26,8 +26,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from rules.core.model import ActionKind, OutcomeStatus
-from tests.console.conftest import OFFICER_A, ConsoleEnv, make_env
+from rules.core.model import ActionKind, Finding, OutcomeStatus
+from tests.console.conftest import GROUP_A, OFFICER_A, ConsoleEnv, make_env
 
 if TYPE_CHECKING:
     from plugins.console.app import Console
@@ -42,6 +42,16 @@ LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+]
+# (text, category, matched, second action) of the filler cases
+SAMPLES = [
+    ("兼职刷单日结，加V详聊", "ads", "刷单", ActionKind.WARN),
+    ("加我微信网赌包赢", "gambling", "网赌", ActionKind.MUTE),
+    ("兼职刷单，佣金当天结", "ads", "刷单", ActionKind.WARN),
+    ("你就是个傻X", "insult", "傻X", ActionKind.WARN),
+    ("低价代开发票", "ads", "代开发票", ActionKind.WARN),
+    ("看片加群", "porn", "看片", ActionKind.KICK),
+    ("刷屏刷屏刷屏", "flood", "刷屏", ActionKind.MUTE),
 ]
 PHONE: Any = {"width": 390, "height": 844}  # playwright ViewportSize
 
@@ -97,9 +107,17 @@ async def test_sign_in_open_a_case_and_pardon_it(browser_available: None) -> Non
     from playwright.async_api import async_playwright, expect
 
     env = await make_env()
-    for n in range(55):  # more than one page of cases
+    await env.runtime.storage.digest.note_groups({GROUP_A: "川护教职工群"}, env.clock())
+    for n in range(55):  # more than one page of cases, over a month (for the screenshots)
+        text, category, match, kind = SAMPLES[n % len(SAMPLES)]
+        start = text.find(match)
         await env.case(
-            f"第{n}条：网赌包赢", member=f"qq:{210000 + n}", ago=timedelta(hours=n + 1), weight=1
+            f"{text}（{n}）",
+            member=f"qq:{210000 + n % 17}",
+            ago=timedelta(hours=n * 11 + 1),
+            weight=1,
+            findings=[Finding("keyword", category, match, start, start + len(match))],
+            outcomes=((ActionKind.DELETE, OutcomeStatus.DONE), (kind, OutcomeStatus.DONE)),
         )
     case_id = await env.case(
         "加我微信网赌包赢 <script>alert(1)</script><img src=x onerror=alert(2)>",

@@ -210,3 +210,23 @@ async def test_the_overview_counts_each_finished_day_once() -> None:
     clock[0] = 3600.0
     await counts.summary(None, next_day, next_day[-1])
     assert queries.asked[-2:] == [29, 1]  # kept an hour: late writes show up
+
+
+def test_the_package_ships_every_template_and_static_file() -> None:
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["plugins.console"]
+    here = root / "plugins" / "console"
+    files = [
+        p.relative_to(here).as_posix()
+        for folder in ("templates", "static")
+        for p in (here / folder).rglob("*")
+        if p.is_file()
+    ]
+    assert files
+    missed = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert not missed, f"not in [tool.setuptools.package-data]: {missed}"

@@ -205,6 +205,8 @@ def _invocation(key: str) -> str:
         "audit": "/audit",
         "words": "/words list",
         "allow": "/allow list",
+        "blockimage": "/blockimage",
+        "unblockimage": "/unblockimage",
         "config": "/config show",
         "dryrun": "/dryrun off",
         "stats": "/stats",
