@@ -68,6 +68,9 @@ USES = {
     "config": "/config {group}set flood.repeat 9",
     "dryrun": "/dryrun {group}on",
     "stats": "/stats {group}",
+    "ban": "/ban {group}200001 spam",
+    "muteall": "/muteall {group}on",
+    "cardhistory": "/cardhistory {group}200001",
 }
 
 
