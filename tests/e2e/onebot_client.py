@@ -4,7 +4,9 @@ It starts the real bot (``python bot.py --config ...``) in a subprocess, then
 connects to it over the real reverse WebSocket with ``X-Self-ID`` and the
 access token, simulates groups with members and roles, sends real-shaped
 events and answers every API call from its simulated state, recording each
-call with the time it arrived.
+call with the time it arrived. It also keeps the messages it sent (``get_msg``, which
+the adapter asks for a quoted message) and answers ``get_image`` from :attr:`FakeOneBot.images`
+with a local path, as NapCat does when it runs on the bot's machine.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ class FakeOneBot:
         self.calls: list[Call] = []
         self.honest_mutes = True  # False: report set_group_ban success but do nothing
         self.on_call: Callable[[Call], None] | None = None
+        self.images: dict[str, Path] = {}  # get_image: a segment's file name -> local file
+        self.sent_messages: dict[int, dict[str, Any]] = {}  # get_msg: message id -> event
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._message_ids = itertools.count(1_000_000)
@@ -193,13 +197,30 @@ class FakeOneBot:
         if call.action == "get_group_list":
             return True, [{"group_id": g, "group_name": s.name} for g, s in self.groups.items()]
         if call.action == "get_msg":
-            return False, "message not found"
+            sent = self.sent_messages.get(int(p.get("message_id", 0)))
+            if sent is None:
+                return False, "message not found"
+            return True, {
+                "time": sent["time"],
+                "message_type": sent["message_type"],
+                "message_id": sent["message_id"],
+                "real_id": sent["message_id"],
+                "sender": sent["sender"],
+                "message": sent["message"],
+            }
+        if call.action == "get_image":
+            image = self.images.get(str(p.get("file", "")))
+            if image is None:
+                return False, "image not found"
+            return True, {"file": str(image), "file_name": image.name, "url": ""}
         return True, None  # delete_msg, set_group_card, set_group_add_request, ...
 
     # ------------------------------------------------------------------ events
 
     async def send(self, event: dict[str, Any]) -> float:
         """Push one event; return the perf_counter time it was sent."""
+        if event.get("post_type") == "message" and isinstance(event.get("message_id"), int):
+            self.sent_messages[event["message_id"]] = event
         return await self.send_raw(json.dumps(event, ensure_ascii=False))
 
     async def send_raw(self, payload: str) -> float:
