@@ -378,3 +378,19 @@ async def test_english_group_and_dry_run() -> None:
         assert await env.task_rows() == [] and await env.reports_to(OFFICER) == []
     finally:
         await env.runtime.close()
+
+
+async def test_a_group_sets_its_own_threshold_and_without_a_digest_is_told_at_once() -> None:
+    env = await start(review={"tell": "digest"}, digest={"enabled": False})
+    try:
+        assert await env.say("/设置 set review.ladder_from strong") == (
+            '已设置 review.ladder_from = "strong"'
+        )
+        decision = await env.post("一起冰du")  # a mixed spelling: medium
+        assert [f.strength for f in decision.findings] == [MEDIUM]
+        # held (ladder_from strong), deleted (delete_medium), told at once: no digest here
+        assert [a.kind for a in decision.actions] == [ActionKind.DELETE, ActionKind.REVIEW]
+        [notice] = await env.reports_to(OFFICER)
+        assert "消息已撤回" in notice and "「冰du」毒品（拼音混写，证据中）" in notice
+    finally:
+        await env.runtime.close()
