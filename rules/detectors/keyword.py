@@ -369,7 +369,7 @@ def _findings(
             ):
                 continue
         if how is _DIRECT:
-            if all(t.category == ALLOW for t in terms):
+            if terms[0].category == ALLOW and all(t.category == ALLOW for t in terms):
                 allows.extend((start, end) for t in terms if t.scope in scopes)
                 continue
             piece = pre[first:stop]
@@ -390,7 +390,7 @@ def _findings(
         elif how is _HOMOPHONE and segment.cuts_a_word(text, start, end, CONTEXT):
             continue  # part of an ordinary word around it: 打麻|将, 有|男朋友, 福建人
         suffix = _SUFFIX.get(how, "")
-        undated = key.left == "0" and key.right == "0" and not _dated(text, start, end)
+        undated = key.right == "0" and key.left == "0" and not _dated(text, start, end)
         for term, category, scope in terms:
             if scope not in scopes or (
                 undated and category in DATE_GUARDED and not scope and folded[a:b].isdigit()

@@ -25,7 +25,7 @@ from typing import ClassVar
 from rules.config import PiiSettings
 from rules.core.model import ChatEvent, Finding, MatchKind
 from rules.detectors.base import Detector
-from rules.text.numerals import CARD, MOBILE, find_numbers
+from rules.text.numerals import CARD, MOBILE, find_numbers, may_have_number
 
 
 def _how(text: str, finding: Finding) -> Finding:
@@ -131,9 +131,11 @@ class PiiDetector(Detector[PiiSettings]):
             for m in _EMAIL.finditer(text):
                 masked = mask_email(m.group(1), m.group(2))
                 findings.append(Finding(self.name, "pii", masked, m.start(), m.end(), "e-mail"))
-        if (settings.id_cards or settings.phones or settings.bank_cards) and _ELEVEN_DIGITS.search(
-            text
+        if not (settings.id_cards or settings.phones or settings.bank_cards) or not (
+            may_have_number(text)  # eleven digits with up to three separators: a wider test
         ):
+            return [_how(text, f) for f in findings] if findings else findings
+        if _ELEVEN_DIGITS.search(text):
             folded = text.translate(_DIGIT_LIST)
             for m in _RUN.finditer(folded):
                 if any(f.start <= m.start() < f.end for f in findings):

@@ -217,23 +217,20 @@ def _known(host: str) -> bool:
     return host in INVITE_HOSTS or is_short_host(host)
 
 
-_DOTISH = re.compile("[.。｡．﹒·・‧∙点\\[(【（〔]")
 _GAP = " \t\u3000" + _INVISIBLES
+# A dot-like character after one that is not CJK (gaps skipped), or the word dot.
+_MAY_LINK_TEXT = re.compile(
+    f"[^\u3000-\u9fff{_GAP}][{_GAP}]*[.。｡．﹒·・‧∙点\\[(【（〔]|dot|DOT|Dot"
+)
 
 
 def _may_link(text: str) -> bool:
     """Whether some dot-like character follows one that is not CJK (cheaper than the view).
 
     Most chat messages have dots only after Chinese (谢谢。) or none at all: for
-    them this is the whole cost of :func:`find_links`.
+    them this one search is the whole cost of :func:`find_links`.
     """
-    for match in _DOTISH.finditer(text):
-        at = match.start() - 1
-        while at >= 0 and text[at] in _GAP:
-            at -= 1
-        if at >= 0 and not "\u3000" <= text[at] <= "\u9fff":
-            return True
-    return "dot" in text or "DOT" in text or "Dot" in text
+    return _MAY_LINK_TEXT.search(text) is not None
 
 
 def find_links(text: str) -> list[Link]:

@@ -36,6 +36,7 @@ __all__ = [
     "find_numbers",
     "is_card_like",
     "is_mobile",
+    "may_have_number",
 ]
 
 MOBILE: Final = "mobile"
@@ -123,6 +124,12 @@ def _classify(digits: str) -> tuple[str, str] | None:
     if is_card_like(digits):
         return CARD, digits
     return None
+
+
+def may_have_number(text: str) -> bool:
+    """Whether ``text`` has eleven digits in any form with at most ``MAX_GAP`` separators
+    between two (every number :func:`find_numbers` reports has them): a cheap first test."""
+    return _ELEVEN.search(text) is not None
 
 
 def find_numbers(text: str) -> list[NumberRun]:

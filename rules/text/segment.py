@@ -40,6 +40,7 @@ _BLOCK = re.compile("[\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+")
 _ENG = re.compile("[a-zA-Z0-9]")
 
 
+MEMO = 65536  # stretches judged and term scores kept (then all forgotten at once)
 PAIR_BITS = 23  # the inner-pair filter: 2**23 bits (1 MB)
 _PAIR_MASK = (1 << PAIR_BITS) - 1
 
@@ -56,7 +57,7 @@ class Lexicon:
     whose two characters either side are such a pair, which most are not.
     """
 
-    __slots__ = ("_automaton", "_term_logp", "logp", "pairs", "unknown")
+    __slots__ = ("_automaton", "_judged", "_term_logp", "logp", "pairs", "unknown")
 
     def __init__(
         self, automaton: CharwiseDoubleArrayAhoCorasick, logp: array, unknown: float, pairs: bytes
@@ -66,6 +67,7 @@ class Lexicon:
         self.unknown = unknown  # a character that is no word (jieba: frequency 1)
         self.pairs = pairs
         self._term_logp: dict[str, float] = {}  # terms seen: their word score
+        self._judged: dict[tuple[str, int, int, bool], bool] = {}  # stretches judged
 
     def may_cross(self, text: str, pos: int) -> bool:
         """Whether some dictionary word could hold ``text[pos - 1]`` and ``text[pos]`` (a
@@ -106,6 +108,11 @@ class Lexicon:
                     hi, grown = stop, True
         if lo == start and hi == end:
             return False  # no dictionary word across an edge: nothing to cut
+        region = text[lo:hi]
+        memo = (region, start - lo, end - lo, as_word)
+        cut = self._judged.get(memo)  # the same stretch recurs (打电话 around 电话)
+        if cut is not None:
+            return cut
         logp = self.logp
         words = [(f - lo, s - lo, logp[n]) for f, s, n in found if lo <= f and s <= hi]
         if as_word:
@@ -114,10 +121,12 @@ class Lexicon:
             if score is None:
                 score = self._term_score(term, words, start - lo, end - lo)
             words.append((start - lo, end - lo, score))
-        region, step = text[lo:hi], self._best(hi - lo, words)[1]
-        return not _starts_word(region, step, start - lo) or not _starts_word(
-            region, step, end - lo
-        )
+        step = self._best(hi - lo, words)[1]
+        cut = not (_starts_word(region, step, start - lo) and _starts_word(region, step, end - lo))
+        if len(self._judged) >= MEMO:
+            self._judged.clear()
+        self._judged[memo] = cut
+        return cut
 
     def _term_score(
         self, term: str, words: list[tuple[int, int, float]], start: int, end: int
@@ -129,7 +138,7 @@ class Lexicon:
         total = math.exp(-self.unknown)
         score = math.log(int(math.exp(split) * total) + 1) + self.unknown
         score = max([score, *(p for f, s, p in words if f == start and s == end)])
-        if len(self._term_logp) >= 65536:
+        if len(self._term_logp) >= MEMO:
             self._term_logp.clear()
         self._term_logp[term] = score
         return score
@@ -190,6 +199,7 @@ class Lexicon:
     def __setstate__(self, state: tuple[bytes, bytes, float, bytes]) -> None:
         blob, logp, self.unknown, self.pairs = state
         self._term_logp = {}
+        self._judged = {}
         self._automaton = CharwiseDoubleArrayAhoCorasick.deserialize(blob)
         self.logp = array("d")
         self.logp.frombytes(logp)
@@ -248,6 +258,12 @@ def lexicon() -> Lexicon:
     built = _build()
     write_cache(path, built)
     return built
+
+
+def forget() -> None:
+    """Drop the judged stretches (a benchmark's rounds should not see earlier rounds)."""
+    if lexicon.cache_info().currsize:
+        lexicon()._judged.clear()
 
 
 def cuts_a_word(text: str, start: int, end: int, reach: int) -> bool:
