@@ -212,10 +212,10 @@ class Env:
         return "\n".join(render_digest(digest))
 
 
-async def start(**config: Any) -> Env:
+async def start(url: str = MEMORY_URL, **config: Any) -> Env:
     cfg = parse_config({"escalation": {"officers": [OFFICER]}, **config})
     clock = Clock(T0)
-    runtime = await Runtime.start(cfg, MEMORY_URL, clock=clock)
+    runtime = await Runtime.start(cfg, url, clock=clock)
     assert runtime.commands is not None
     gateway = FakeMediaGateway()
     members = [ALICE, ADMIN, OFFICER_M, Member(BOT, "群卫士")]
@@ -392,5 +392,26 @@ async def test_a_group_sets_its_own_threshold_and_without_a_digest_is_told_at_on
         assert [a.kind for a in decision.actions] == [ActionKind.DELETE, ActionKind.REVIEW]
         [notice] = await env.reports_to(OFFICER)
         assert "消息已撤回" in notice and "「冰du」毒品（拼音混写，证据中）" in notice
+    finally:
+        await env.runtime.close()
+
+
+async def test_the_review_path_on_sqlite_and_postgresql(db_url: str) -> None:
+    env = await start(db_url, review={"delete_weak": True})
+    try:
+        voided = await env.post("新到一批大码衣服")
+        confirmed = await env.post("周末一起来玩堵博")
+        digest = await env.digest_text()
+        assert "待核实2件" in digest and f"案件#{confirmed.case_id}" in digest
+        await env.say(f"/误判 #{voided.case_id} 加白")
+        assert (await env.post("新到一批大码衣服")).findings == ()
+        reply = await env.say(f"/确认 #{confirmed.case_id}")
+        assert reply == f"已确认案件 #{confirmed.case_id}，已按群规处理：禁言、警告、上报。"
+        assert env.gateway.kinds().count(ActionKind.DELETE) == 2  # once each, when held
+        assert await env.strikes() == 2
+        assert "待核实" not in await env.digest_text()
+        assert await env.say(f"/确认 #{confirmed.case_id}") == (
+            f"案件 #{confirmed.case_id} 已核实过（已确认属实）。"
+        )
     finally:
         await env.runtime.close()
