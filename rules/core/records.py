@@ -166,6 +166,8 @@ class CaseSettlement:
     ``results`` pairs a planned action's ``seq`` with its outcome; ``extra`` are
     outcomes of actions not in the plan. ``report``: the reports' final text (None:
     as written); ``due``: when they may go (unless a failed send set its own retry).
+    The engine records the enforcement's outcomes as soon as they are known
+    (``final`` False: notices may wait long in a platform's rate limits), then the rest.
     """
 
     case_id: int
@@ -174,6 +176,7 @@ class CaseSettlement:
     at: datetime
     report: str | None = None
     due: datetime | None = None
+    final: bool = True  # False: some outcomes only (the case stays unsettled, reports held)
 
 
 @dataclass(frozen=True, slots=True)

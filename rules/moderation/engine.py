@@ -373,7 +373,7 @@ class Engine:
         """Act on a recorded decision, then settle it: its outcomes, its reports released."""
         record, first = intent.record, intent.notes
         enforced, noticed, worded = await self._act(
-            intent.enforcing, intent.noticing, findings, total, policy, gateway, case_id
+            intent, findings, total, policy, gateway, case_id
         )
         done = [_stamped(o, case_id) for o in (*enforced, *noticed)]
         results = [(first + n, o) for n, o in enumerate(done)]  # in the plan's order
@@ -464,8 +464,7 @@ class Engine:
 
     async def _act(
         self,
-        enforcing: list[Action],
-        noticing: list[Action],
+        intent: _Intent,
         findings: tuple[Finding, ...],
         total: int,
         policy: Policy,
@@ -473,8 +472,27 @@ class Engine:
         case_id: int,
     ) -> tuple[list[Outcome], list[Outcome], list[Action]]:
         """Enforce, then send the notices worded from what happened (with the case number to
-        appeal with): (enforcement outcomes, notice outcomes, the worded notices)."""
-        enforced = await executor.perform(enforcing, gateway)
+        appeal with): (enforcement outcomes, notice outcomes, the worded notices).
+
+        The enforcement's outcomes are recorded before the notices go out: a notice may
+        wait long for a platform's rate limits, and a crash meanwhile must not leave a
+        done deletion or removal unrecorded.
+        """
+        enforced = await executor.perform(intent.enforcing, gateway)
+        if enforced and intent.noticing:
+            first = intent.notes
+            await self.store.settle_case(
+                CaseSettlement(
+                    case_id=case_id,
+                    results=tuple(
+                        (first + n, _stamped(o, case_id)) for n, o in enumerate(enforced)
+                    ),
+                    extra=(),
+                    at=intent.record.at,
+                    final=False,
+                )
+            )
+        noticing = intent.noticing
         worded = [worded_notice(a, findings, enforced, total, policy, case_id) for a in noticing]
         noticed = await executor.perform(worded, gateway)
         return enforced, noticed, worded

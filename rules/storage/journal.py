@@ -314,9 +314,9 @@ class ModerationJournal:
         reports = [
             {"case": s.case_id, "body": s.report, "due": s.due}
             for s in batch
-            if s.report is not None and s.due is not None
+            if s.final and s.report is not None and s.due is not None
         ]
-        settled = [s.case_id for s in batch]
+        settled = [s.case_id for s in batch if s.final]
 
         def settle(ops: JournalOps) -> None:
             ops.settle(results, reports, settled)

@@ -73,11 +73,14 @@ def unfinished_deletes(db: Path) -> dict[str, str]:
 
 
 def cases(db: Path) -> dict[str, tuple[int, int]]:
-    """message id -> (cases, cases with outcomes recorded)."""
+    """message id -> (cases, cases settled: every outcome recorded, none still planned)."""
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT c.message_id, COUNT(DISTINCT c.id), COUNT(DISTINCT a.case_id) "
-            "FROM cases c LEFT JOIN actions a ON a.case_id = c.id GROUP BY c.message_id"
+            "FROM cases c LEFT JOIN actions a ON a.case_id = c.id "
+            "AND c.id NOT IN (SELECT case_id FROM unsettled_cases) "
+            "AND c.id NOT IN (SELECT case_id FROM actions WHERE status = 'planned') "
+            "GROUP BY c.message_id"
         ).fetchall()
     return {str(m): (int(n), int(done)) for m, n, done in rows}
 
