@@ -147,7 +147,8 @@ class RaidMode:
             await self.journal.record_outcomes(case_id, tuple(outcomes), trigger.at)
         finally:
             state.started.set()
-        self._schedule(group, state.record.until)
+            if self.active.get(group) is state:  # lifted when due, even after an error here
+                self._schedule(group, state.record.until)
 
     async def joined(self, group_id: str, member: Member, policy: Policy, gateway: Gateway) -> None:
         """A member joined a group under raid: the raid's measures for new accounts."""
@@ -212,8 +213,11 @@ class RaidMode:
             self._schedule(group_id, now + LIFT_RETRY_DELAY)
             return
         lifted = replace(record, lifted_at=now)
-        await self.store.save_raid(lifted)
         del self.active[group_id]
+        try:
+            await self.store.save_raid(lifted)
+        except Exception:  # the measures are undone; a restart would only lift it again
+            log.exception("raid in %s lifted but not recorded as lifted", group_id)
         text = reports.raid_lifted(lifted, outcomes, now, policy)
         await self.tell(policy.escalation.officers, text, record.case_id, True)
         if record.case_id is not None and outcomes:

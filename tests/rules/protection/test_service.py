@@ -403,3 +403,21 @@ async def test_dry_run_decides_but_neither_bans_nor_recalls() -> None:
         assert await env.protection.bans() == []
     finally:
         await env.runtime.close()
+
+
+async def test_a_raid_whose_start_fails_is_still_lifted() -> None:
+    env = await start(config(raid={"joins": 2, "window": "10s", "duration": "1s"}))
+    try:
+
+        async def broken(raid: object) -> object:
+            raise ConnectionError("database away")
+
+        env.runtime.storage.raids.save_raid = broken  # type: ignore[method-assign,assignment]
+        for i in range(2):
+            await env.handle(join(Member(f"qq:{7000 + i}"), A, T0 + timedelta(seconds=i)))
+        assert env.protection.raids.under_raid(A)  # (refuses unknown applicants meanwhile)
+        env.clock.advance(timedelta(seconds=5))
+        await env.protection.raids.lift(A)
+        assert not env.protection.raids.under_raid(A)
+    finally:
+        await env.runtime.close()
