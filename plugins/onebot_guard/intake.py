@@ -70,6 +70,7 @@ from plugins.onebot_guard.patches import only_moderation_listens
 from plugins.onebot_guard.pictures import QQPictures
 from plugins.onebot_guard.translate import GroupMessage
 from rules.core.model import ActionKind, ChatEvent, Decision, EventKind, OutcomeStatus
+from rules.core.ports import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -198,24 +199,41 @@ async def judge(chat_source: Awaitable[ChatEvent | None]) -> tuple[ChatEvent, De
     except Exception:  # never let moderation errors drop the event for other plugins
         log.exception("moderation failed for a QQ event")
         return None
-    if any(
-        o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
-        for o in decision.outcomes
-    ):
+    if _escalated(decision):
         _flush_when_due(chat.group_id)
     return chat, decision
 
 
 def look_at_pictures(bot: Bot, chat: ChatEvent, decision: Decision) -> None:
     """Hand a judged message's pictures to the picture path (returns at once)."""
-    runtime = get_runtime()
-    pictures = runtime.pictures
+    pictures = get_runtime().pictures
     if _pictures is None or pictures is None or not pictures.wants(chat, decision):
         return
     try:
-        pictures.submit(runtime.engine, chat, _gateway, _pictures.fetcher(bot))
+        pictures.submit(_verdicts, chat, _gateway, _pictures.fetcher(bot))
     except Exception:  # the text was moderated; a picture path fault must not undo that
         log.exception("pictures of QQ message %s not submitted", chat.message_id)
+
+
+class _Verdicts:
+    """The engine as the picture path sees it: an officer report owed for a picture
+    wakes the outbox, as one owed for a message does."""
+
+    async def handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
+        decision = await get_runtime().engine.handle(event, gateway)
+        if _escalated(decision):
+            _flush_when_due(event.group_id)
+        return decision
+
+
+_verdicts = _Verdicts()
+
+
+def _escalated(decision: Decision) -> bool:
+    return any(
+        o.action.kind is ActionKind.ESCALATE and o.status is OutcomeStatus.DONE
+        for o in decision.outcomes
+    )
 
 
 def enforced(decision: Decision) -> bool:

@@ -2,10 +2,12 @@
 
 python-wechaty turns puppet events into ``Message`` / ``Room`` / ``Contact``
 objects and emits them on the ``Wechaty`` instance; this module listens there.
-Room messages (text, URL cards, mini-programs), joins and leaves become
-:class:`ChatEvent` s with the member's room alias (群昵称) as the card and the
-member's role from the room's owner/admins. Other message kinds (images,
-voice, files) carry no text to check and are ignored.
+Room messages (text, URL cards, mini-programs, pictures and emoticons), joins
+and leaves become :class:`ChatEvent` s with the member's room alias (群昵称) as the
+card and the member's role from the room's owner/admins. A picture or emoticon
+message carries its picture as an ``ImageRef`` (:mod:`.pictures`), looked at after
+the engine's decision on the message. Other message kinds (voice, files) carry
+nothing to check and are ignored.
 
 The library runs every handler as its own task, so events can overtake each
 other; each room's events are handed to the core one at a time, and every
@@ -29,6 +31,7 @@ from typing import Any
 from wechaty_grpc.wechaty.puppet import MessageType
 
 from plugins.wechaty_guard.gateway import WechatyGateway
+from plugins.wechaty_guard.pictures import WechatPictures
 from plugins.wechaty_guard.supervisor import WechatySupervisor
 from rules.commands.spec import PREFIXES
 from rules.core.model import (
@@ -82,8 +85,10 @@ class WechatyBridge:
         handle: EventHandler,
         trusted: Callable[[str], bool],
         inbox_size: int = 100,
+        pictures: WechatPictures | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.pictures = pictures
         self.gateway = gateway
         self.handle = handle
         self.trusted = trusted
@@ -151,8 +156,12 @@ class WechatyBridge:
             await self._private(message, talker_id)
             return
         text, cards = await self._content(message)
-        if not text and not cards:
-            return  # images, voice, files...: nothing to check
+        picture = None
+        if self.pictures is not None:
+            message_id = payload.id or message.message_id
+            picture = self.pictures.picture_of(message_id, payload.type, payload.text or "")
+        if not text and not cards and picture is None:
+            return  # voice, files...: nothing to check
         room_id = payload.room_id
         info = await self.gateway.room_info(room_id)
         talker = message.talker()
@@ -172,6 +181,7 @@ class WechatyBridge:
             cards=cards,
             mentions=tuple(qualify(Platform.WECHAT, m) for m in payload.mention_ids or ()),
             bot_id=qualify(Platform.WECHAT, me) if me else None,
+            images=(picture,) if picture is not None else (),
         )
         await self._deliver(room_id, event)
 

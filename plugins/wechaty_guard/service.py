@@ -26,6 +26,7 @@ from plugins.wechaty_guard.bridge import WechatyBridge
 from plugins.wechaty_guard.commands import WechatCommands
 from plugins.wechaty_guard.gateway import WechatyGateway
 from plugins.wechaty_guard.ownership import STANDBY_POLL, ConnectionLease
+from plugins.wechaty_guard.pictures import WechatPictures
 from plugins.wechaty_guard.relay import RelayDesk, RelayedGateway, WechatEdge
 from plugins.wechaty_guard.supervisor import Timings, WechatySupervisor
 from plugins.wechaty_guard.throttle import SendThrottle
@@ -75,8 +76,9 @@ class WechatService:
         self.edge = WechatEdge(self.gateway, self.remote, lambda: self.lease.held)
         self.news_topic = f"{self.lease.name}:connected"
         trusted = officers_and_exempt(runtime.config)
+        self.pictures = WechatPictures(self.supervisor, lambda: runtime.config.policy().images)
         self.bridge = WechatyBridge(
-            self.supervisor, self.gateway, self.handle, trusted.__contains__
+            self.supervisor, self.gateway, self.handle, trusted.__contains__, pictures=self.pictures
         )
         # The last few events and decisions, for diagnostics and tests.
         self.events: deque[ChatEvent] = deque(maxlen=50)
@@ -98,6 +100,8 @@ class WechatService:
         self.events.append(event)
         decision = await self.runtime.engine.handle(event, self.gateway)
         self.decisions.append(decision)
+        if event.images:
+            self._look_at_pictures(event, decision)
         if self.commands is not None and event.kind is EventKind.MESSAGE and not _removed(decision):
             self.commands.from_room(event)
         if self.on_report is not None and any(
@@ -106,6 +110,16 @@ class WechatService:
         ):
             self.on_report(event.group_id)
         return decision
+
+    def _look_at_pictures(self, event: ChatEvent, decision: Decision) -> None:
+        """Hand a judged message's picture to the picture path (returns at once)."""
+        pictures = self.runtime.pictures
+        if pictures is None or not pictures.wants(event, decision):
+            return
+        try:
+            pictures.submit(_Verdicts(self), event, self.gateway, self.pictures.fetch)
+        except Exception:  # the message was moderated; a picture path fault must not undo that
+            log.exception("WeChat: pictures of message %s not submitted", event.message_id)
 
     def start(self) -> None:
         """Register the gateway; start the supervisor, lease and relay tasks (returns at once)."""
@@ -170,6 +184,17 @@ class WechatService:
                 self._connected()
             last = heard
             await asyncio.sleep(STANDBY_POLL)
+
+
+class _Verdicts:
+    """The engine as the picture path sees it: a picture's verdict is handled like a
+    message's (recorded, and an officer report wakes the outbox)."""
+
+    def __init__(self, service: WechatService) -> None:
+        self.service = service
+
+    async def handle(self, event: ChatEvent, gateway: object) -> Decision:
+        return await self.service.handle(event)
 
 
 def _removed(decision: Decision) -> bool:

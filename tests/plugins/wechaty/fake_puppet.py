@@ -4,12 +4,15 @@ betterproto 1.x generates client stubs only, so the server side is a plain
 object whose ``__mapping__`` lists one grpclib handler per RPC the python-wechaty
 client uses. The test drives it: it holds contacts and rooms, posts messages
 and joins as events, records what the bot sent or removed, and can drop its
-connections (``stop``/``start``) or hang (``hang``/``unhang``).
+connections (``stop``/``start``) or hang (``hang``/``unhang``). Pictures and
+emoticons are posted with a file box (JSON, as the puppet service sends it) that
+``MessageImage`` / ``MessageFile`` return.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import socket
@@ -24,9 +27,21 @@ from grpclib.server import Server, Stream
 from wechaty_grpc.wechaty import puppet as pb
 
 # TypeScript puppet numbering, which the client remaps (see PLATFORMS.md).
+TS_EMOTICON = 5
+TS_IMAGE = 6
 TS_TEXT = 7
 TS_MINI_PROGRAM = 9
 TS_URL = 14
+
+
+def base64_box(data: bytes, name: str) -> dict[str, Any]:
+    """A file box holding ``data`` as base64, as the puppet service serialises one."""
+    return {"boxType": 2, "name": name, "base64": base64.b64encode(data).decode()}
+
+
+def url_box(url: str, name: str) -> dict[str, Any]:
+    """A file box pointing at ``url``."""
+    return {"boxType": 1, "name": name, "remoteUrl": url}
 
 
 def free_port() -> int:
@@ -56,6 +71,7 @@ class FakePuppetService:
         self.messages: dict[str, pb.MessagePayloadResponse] = {}
         self.url_links: dict[str, dict[str, str]] = {}
         self.mini_programs: dict[str, dict[str, str]] = {}
+        self.file_boxes: dict[str, dict[str, Any]] = {}  # message id -> file box JSON
         self.calls: list[str] = []
         self.sent: list[pb.MessageSendTextRequest] = []
         self.removed: list[tuple[str, str]] = []
@@ -164,6 +180,18 @@ class FakePuppetService:
         message_id = self._post(room_id, talker_id, TS_MINI_PROGRAM, title, "")
         self.mini_programs[message_id] = {"appid": appid, "title": title, "pagePath": "pages/a"}
         return message_id
+
+    def post_image(self, room_id: str, talker_id: str, data: bytes, name: str = "a.jpg") -> str:
+        """A picture message; ``MessageImage`` answers a base64 file box of ``data``."""
+        return self.post_file_box(room_id, talker_id, TS_IMAGE, base64_box(data, name))
+
+    def post_file_box(
+        self, room_id: str, talker_id: str, ts_type: int, box: dict[str, Any], text: str = ""
+    ) -> str:
+        """A picture (``TS_IMAGE``) or emoticon (``TS_EMOTICON``) message with its file box."""
+        message_id = f"msg-{next(self._ids)}"
+        self.file_boxes[message_id] = box
+        return self._post(room_id, talker_id, ts_type, text, message_id)
 
     def join(self, room_id: str, contact_id: str, name: str, alias: str = "") -> None:
         self.add_contact(contact_id, name)
@@ -294,6 +322,20 @@ class FakePuppetService:
             ),
         )
 
+    async def _message_image(self, stream: Stream[Any, Any]) -> None:
+        await self._unary(
+            "MessageImage",
+            stream,
+            lambda r: pb.MessageImageResponse(filebox=json.dumps(self.file_boxes[r.id])),
+        )
+
+    async def _message_file(self, stream: Stream[Any, Any]) -> None:
+        await self._unary(
+            "MessageFile",
+            stream,
+            lambda r: pb.MessageFileResponse(filebox=json.dumps(self.file_boxes[r.id])),
+        )
+
     async def _room_payload(self, stream: Stream[Any, Any]) -> None:
         def reply(request: pb.RoomPayloadRequest) -> pb.RoomPayloadResponse:
             room = self.rooms[request.id]
@@ -382,6 +424,20 @@ class FakePuppetService:
                 unary,
                 pb.MessageMiniProgramRequest,
                 pb.MessageMiniProgramResponse,
+            ),
+            (
+                "MessageImage",
+                self._message_image,
+                unary,
+                pb.MessageImageRequest,
+                pb.MessageImageResponse,
+            ),
+            (
+                "MessageFile",
+                self._message_file,
+                unary,
+                pb.MessageFileRequest,
+                pb.MessageFileResponse,
             ),
             (
                 "RoomPayload",
