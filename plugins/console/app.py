@@ -13,10 +13,10 @@ session cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,10 +29,14 @@ from plugins.console.security import RateLimiter, SecurityHeaders, csrf_ok, look
 from plugins.console.summary import OverviewCounts
 from plugins.console.web import COOKIE, STATIC, Pages, client_address, read_form, same_origin
 from rules.commands import CommandRequest
+from rules.commands.service import last_outcome
+from rules.commands.spec import Level
 from rules.config import Config, ConsoleSettings
 from rules.core.messages import truncate
-from rules.core.model import utcnow
+from rules.core.model import Member, Role, split_id, utcnow
 from rules.core.ports import AuditEntry
+from rules.core.records import GroupWord
+from rules.detectors.base import Detector
 from rules.storage.console_queries import ConsoleQueries, SqlConsoleAuth
 
 if TYPE_CHECKING:
@@ -61,6 +65,20 @@ class AuditSink(Protocol):
     async def record_audit(self, entry: AuditEntry) -> None: ...
 
 
+class WordLister(Protocol):
+    """The word service (``rules.detectors.custom_words.WordService``): a group's lists."""
+
+    async def list(self, group_id: str, *, include_global: bool = True) -> list[GroupWord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command run for the console answered, and whether it did what it was asked."""
+
+    reply: str
+    ok: bool
+
+
 @dataclass
 class Console:
     config: Config
@@ -70,6 +88,8 @@ class Console:
     commands: CommandHandler
     audit: AuditSink
     clock: Callable[[], datetime] = utcnow
+    words: WordLister | None = None
+    detectors: Sequence[Detector[Any]] = ()
     limiter: RateLimiter = field(init=False)
     pages: Pages = field(init=False)
     overview: OverviewCounts = field(init=False)
@@ -94,6 +114,8 @@ class Console:
             commands=runtime.commands,
             audit=runtime.storage.journal,
             clock=clock,
+            words=runtime.commands.words,
+            detectors=tuple(runtime.engine.detectors),
         )
 
     async def issue_link(self, person_id: str, issued_by: str) -> tuple[str, datetime] | None:
@@ -135,6 +157,41 @@ class Console:
         if not csrf_ok(viewer.token, form.get("csrf", "")):
             raise HTTPException(403)
         return form
+
+    async def run_command(
+        self,
+        request: Request,
+        viewer: Viewer,
+        group_id: str,
+        text: str,
+        mentions: tuple[str, ...] = (),
+    ) -> CommandResult:
+        """Run a chat command as ``viewer`` typing ``text`` in ``group_id`` (``mentions``: @-ed).
+
+        The command layer checks, does and audits it exactly as in the chat; the
+        console's own audit line adds the address it came from.
+        """
+        level = viewer.level(group_id)
+        command = CommandRequest(
+            platform=split_id(group_id)[0],
+            caller=Member(
+                viewer.person_id, role=Role.ADMIN if level == Level.MANAGER else Role.MEMBER
+            ),
+            text=text,
+            time=self.clock(),
+            group_id=group_id,
+            mentions=mentions,
+        )
+        token = last_outcome.set("")
+        try:
+            reply = (await self.commands.handle(command)) or ""
+            ok = last_outcome.get().startswith("ok")
+        finally:
+            last_outcome.reset(token)
+        shown = text + (f" @{' @'.join(mentions)}" if mentions else "")
+        outcome = ("ok: " if ok else "failed: ") + " ".join(reply.split())
+        await self.record(viewer.person_id, group_id, shown, outcome, client_address(request))
+        return CommandResult(reply, ok)
 
     async def record(
         self, actor: str, group_id: str | None, what: str, outcome: str, address: str = ""

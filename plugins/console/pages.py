@@ -14,16 +14,14 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
-from plugins.console.auth import Viewer
+from plugins.console.case_page import register_case_page
 from plugins.console.charts import bar_chart, day_chart
-from plugins.console.evidence import highlight
-from plugins.console.web import client_address, query_string
-from rules.commands import CommandRequest
-from rules.commands.spec import Level
+from plugins.console.todo import register_todo
+from plugins.console.web import group_names, query_string
 from rules.core.messages import action_name, category_key, category_name
-from rules.core.model import Member, Platform, Role, split_id
+from rules.core.model import Platform, split_id
 from rules.storage.console_queries import CASE_STATUSES, CaseFilter, Cursor
 
 if TYPE_CHECKING:
@@ -69,19 +67,10 @@ def _member_ids(text: str) -> tuple[str, ...]:
     return tuple(f"{p.value}:{text}" for p in Platform)
 
 
-def _checked(case_id: int) -> int:
-    """A case id that can exist (larger numbers would overflow the database's integer)."""
-    if not 0 < case_id < MAX_ID:
-        raise HTTPException(404)
-    return case_id
-
-
-async def _group_names(console: Console, viewer: Viewer) -> dict[str, str]:
-    return {g.id: g.name for g in await console.queries.known_groups(viewer.groups)}
-
-
 def register_pages(app: FastAPI, console: Console) -> None:
     pages = console.pages
+    register_case_page(app, console)
+    register_todo(app, console)
 
     @app.get("/")
     async def overview(request: Request) -> Response:
@@ -89,7 +78,7 @@ def register_pages(app: FastAPI, console: Console) -> None:
         now = console.clock()
         starts = _day_starts(console, now)
         summary = await console.overview.summary(viewer.groups, starts, now)
-        names = await _group_names(console, viewer)
+        names = await group_names(console, viewer)
         period = summary.period
 
         def ranked(counts: dict[str, int], label: Callable[[str], str]) -> list[tuple[str, int]]:
@@ -147,7 +136,7 @@ def register_pages(app: FastAPI, console: Console) -> None:
         if params["after"] and after is None:
             raise HTTPException(400)
         page = await console.queries.case_page(flt, after, PAGE_SIZE)
-        names = await _group_names(console, viewer)
+        names = await group_names(console, viewer)
         kept = {k: v for k, v in params.items() if k != "after"}
         more = (
             query_string({**kept, "after": page.next_cursor.encode()}) if page.next_cursor else ""
@@ -164,85 +153,6 @@ def register_pages(app: FastAPI, console: Console) -> None:
             more=more,
             statuses=CASE_STATUSES,
             first_page=after is None,
-        )
-
-    @app.get("/cases/{case_id}")
-    async def case_page(request: Request, case_id: int) -> Response:
-        viewer = await console.require_viewer(request)
-        return await _render_case(request, viewer, _checked(case_id))
-
-    async def _render_case(
-        request: Request,
-        viewer: Viewer,
-        case_id: int,
-        status: int = 200,
-        problem: str = "",
-    ) -> Response:
-        detail = await console.queries.case_detail(case_id, viewer.groups)
-        if detail is None:
-            raise HTTPException(404)
-        names = await _group_names(console, viewer)
-        expire = console.config.policy_for(detail.case.group_id).ladder.expire_after
-        since = console.clock() - expire
-        active = sum(s.weight for s in detail.strikes if not s.voided and s.at >= since)
-        done = request.query_params.get("done", "")
-        return pages.render(
-            request,
-            "case.html",
-            status=status,
-            viewer=viewer,
-            section="cases",
-            d=detail,
-            pieces=highlight(detail.evidence, detail.findings),
-            names=names,
-            active_weight=active,
-            expire_days=max(expire.days, 1),
-            done=done if done in ("pardoned", "upheld") else "",
-            problem=problem,
-        )
-
-    @app.post("/cases/{case_id}/decision")
-    async def decide(request: Request, case_id: int) -> Response:
-        viewer = await console.require_viewer(request)
-        detail = await console.queries.case_detail(_checked(case_id), viewer.groups, history=0)
-        if detail is None:
-            raise HTTPException(404)
-        form = await console.checked_form(request, viewer)
-        decision = DECISIONS.get(form.get("decision", ""))
-        if decision is None:
-            raise HTTPException(400)
-        command, wanted = decision
-        note = " ".join(form.get("note", "").split())[:MAX_NOTE]
-        group_id = detail.case.group_id
-        level = viewer.level(group_id)
-        role = Role.ADMIN if level == Level.MANAGER else Role.MEMBER
-        text = f"{command} #{case_id}" + (f" {note}" if note and command == "/维持" else "")
-        request_ = CommandRequest(
-            platform=split_id(group_id)[0],
-            caller=Member(viewer.person_id, role=role),
-            text=text,
-            time=console.clock(),
-            group_id=group_id,
-        )
-        reply = (await console.commands.handle(request_)) or ""
-        after = await console.queries.case_detail(case_id, viewer.groups, history=0)
-        ok = after is not None and after.case.status == wanted
-        address = client_address(request)
-        await console.record(
-            viewer.person_id, group_id, text, ("ok: " if ok else "failed: ") + reply, address
-        )
-        if not ok:
-            return await _render_case(request, viewer, case_id, status=409, problem=reply)
-        root = request.scope.get("root_path", "")
-        return RedirectResponse(f"{root}/cases/{case_id}?done={wanted}", status_code=303)
-
-    @app.get("/tasks")
-    async def todo(request: Request) -> Response:
-        viewer = await console.require_viewer(request)
-        tasks = await console.queries.open_tasks(viewer.groups)
-        names = await _group_names(console, viewer)
-        return pages.render(
-            request, "tasks.html", viewer=viewer, section="tasks", tasks=tasks, names=names
         )
 
     @app.get("/groups")

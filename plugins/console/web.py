@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,10 +21,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from rules.core.messages import action_name, category_name
 
+if TYPE_CHECKING:
+    from plugins.console.app import Console
+    from plugins.console.auth import Viewer
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-STYLESHEET = "console-1.css"
+STYLESHEET = "console-2.css"
 HTMX = "htmx-2.0.11.min.js"
 MAX_FORM_BYTES = 16_384
 COOKIE = "gg_console"
@@ -37,7 +41,16 @@ OUTCOME_NAMES = {
     "skipped": "已跳过",
     "substituted": "已替代",
 }
-TASK_NAMES = {"appeal": "申诉", "report": "举报"}
+HOW_NAMES = {
+    "direct": "原文",
+    "folded": "变形写法",
+    "lookalike": "形近字符",
+    "mixed": "拼音混写",
+    "pinyin": "拼音",
+    "homophone": "谐音",
+    "image": "图片",
+}
+TASK_NAMES = {"appeal": "申诉", "report": "举报", "review": "待核实"}
 
 
 def make_environment() -> Environment:
@@ -53,6 +66,7 @@ def make_environment() -> Environment:
     env.filters["status"] = lambda s: STATUS_NAMES.get(s, s)
     env.filters["outcome"] = lambda s: OUTCOME_NAMES.get(s, s)
     env.filters["task"] = lambda s: TASK_NAMES.get(s, s)
+    env.filters["how"] = lambda s: HOW_NAMES.get(s, s)
     env.filters["bare"] = lambda qualified: str(qualified).partition(":")[2] or qualified
     env.globals["STYLESHEET"] = STYLESHEET
     env.globals["HTMX"] = HTMX
@@ -115,3 +129,8 @@ def same_origin(request: Request, public_url: str) -> bool:
 
 def query_string(params: Mapping[str, str | None]) -> str:
     return urlencode({k: v for k, v in params.items() if v})
+
+
+async def group_names(console: Console, viewer: Viewer) -> dict[str, str]:
+    """Names of the groups the viewer may see, by id (empty for groups never named)."""
+    return {g.id: g.name for g in await console.queries.known_groups(viewer.groups)}

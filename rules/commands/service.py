@@ -19,6 +19,7 @@ message may command a group on any registered platform.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_AUDITED_TEXT = 300
+# The audited outcome (ok / refused / error / failed: ...) of the last command handled in
+# this task, for callers that act on it (the web console runs decisions as commands).
+last_outcome: ContextVar[str] = ContextVar("last_outcome", default="")
 # Commands whose first argument may name a case (``#12``): the case's group is theirs.
 CASE_COMMANDS = frozenset({"pardon", "uphold", "confirm", "falsepositive"})
 
@@ -258,6 +262,7 @@ class CommandService:
             log.exception("command %r failed", request.text)
             reply = render("cmd_error", self._language(group_id))
             outcome = f"failed: {type(exc).__name__}: {exc}"
+        last_outcome.set(outcome)
         await self._audit(request, group_id, outcome)
         return reply
 

@@ -51,6 +51,7 @@ from rules.storage.tables import (
     UtcDateTime,
     actions,
     audit_log,
+    case_images,
     cases,
     console_links,
     console_sessions,
@@ -61,6 +62,7 @@ from rules.storage.tables import (
 )
 
 CASE_STATUSES = ("open", "upheld", "pardoned")
+TASK_KINDS = ("appeal", "report", "review")
 EVIDENCE_PREVIEW = 120  # characters of evidence shown in the case list
 
 
@@ -159,6 +161,30 @@ class TaskRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageRow:
+    """A picture kept with a case: what was seen in it (its thumbnail is fetched apart)."""
+
+    position: int
+    width: int
+    height: int
+    text: str
+    codes: tuple[str, ...]
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCase:
+    """What a to-do item shows of its case: the evidence and the findings."""
+
+    id: int
+    member_id: str
+    member_card: str
+    evidence: str
+    findings: list[dict[str, Any]]
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class CaseDetail:
     case: CaseRow
     evidence: str  # whole, PII masked
@@ -166,7 +192,8 @@ class CaseDetail:
     actions: list[ActionRow]
     strikes: list[StrikeRow]  # the member's in this group, newest first
     member_cases: list[CaseRow]  # the member's other recent cases in this group
-    tasks: list[TaskRow]  # appeals and reports about this case
+    tasks: list[TaskRow]  # appeals, reports and review items about this case
+    images: list[ImageRow] = field(default_factory=list)  # pictures kept as evidence
 
 
 @dataclass
@@ -373,6 +400,20 @@ class ConsoleQueries(Repository):
                     select(tasks).where(tasks.c.case_id == case_id).order_by(tasks.c.id)
                 )
             ).all()
+            pictures = (
+                await conn.execute(
+                    select(
+                        case_images.c.position,
+                        case_images.c.width,
+                        case_images.c.height,
+                        case_images.c.text,
+                        case_images.c.codes,
+                        case_images.c.problem,
+                    )
+                    .where(case_images.c.case_id == case_id)
+                    .order_by(case_images.c.position)
+                )
+            ).all()
         return CaseDetail(
             case=case_row,
             evidence=row.evidence,
@@ -386,7 +427,35 @@ class ConsoleQueries(Repository):
             ],
             member_cases=[_case_row(r) for r in others],
             tasks=[_task_row(t) for t in about],
+            images=[
+                ImageRow(
+                    int(p.position),
+                    int(p.width),
+                    int(p.height),
+                    p.text or "",
+                    tuple(str(c) for c in p.codes or ()),
+                    p.problem or "",
+                )
+                for p in pictures
+            ],
         )
+
+    async def case_thumbnail(
+        self, case_id: int, position: int, scope: Collection[str] | None
+    ) -> bytes | None:
+        """A case picture's thumbnail (JPEG or WebP); None when absent or out of scope."""
+        query = (
+            select(case_images.c.thumbnail)
+            .select_from(case_images.join(cases, cases.c.id == case_images.c.case_id))
+            .where(
+                case_images.c.case_id == case_id,
+                case_images.c.position == position,
+                _in_scope(cases.c.group_id, scope),
+            )
+        )
+        async with self._read() as conn:
+            data = (await conn.execute(query)).scalar()
+        return None if data is None else bytes(data)
 
     # -- the overview --------------------------------------------------------
 
@@ -518,16 +587,85 @@ class ConsoleQueries(Repository):
         async with self._read() as conn:
             return {m: c for m, c in (await conn.execute(query)).all()}
 
-    async def open_tasks(self, scope: Collection[str] | None, limit: int = 100) -> list[TaskRow]:
-        """Appeals and member reports waiting for a decision, oldest first."""
-        query = (
-            select(tasks)
-            .where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
-            .order_by(tasks.c.created_at, tasks.c.id)
-            .limit(limit)
-        )
+    async def open_tasks(
+        self,
+        scope: Collection[str] | None,
+        limit: int = 100,
+        kind: str | None = None,
+        group: str | None = None,
+    ) -> list[TaskRow]:
+        """Appeals, member reports and review items waiting for a decision, oldest first."""
+        query = select(tasks).where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
+        if kind is not None:
+            query = query.where(tasks.c.kind == kind)
+        if group is not None:
+            query = query.where(tasks.c.group_id == group)
+        query = query.order_by(tasks.c.created_at, tasks.c.id).limit(limit)
         async with self._read() as conn:
             return [_task_row(t) for t in await conn.execute(query)]
+
+    async def task(self, task_id: int, scope: Collection[str] | None) -> TaskRow | None:
+        """One to-do item; None when absent or out of scope."""
+        query = select(tasks).where(tasks.c.id == task_id, _in_scope(tasks.c.group_id, scope))
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _task_row(row)
+
+    async def task_cases(
+        self, case_ids: Collection[int], scope: Collection[str] | None
+    ) -> dict[int, TaskCase]:
+        """The cases some to-do items are about (evidence and findings), by id."""
+        if not case_ids:
+            return {}
+        query = select(
+            cases.c.id,
+            cases.c.member_id,
+            cases.c.member_card,
+            cases.c.evidence,
+            cases.c.findings,
+            cases.c.status,
+        ).where(cases.c.id.in_(sorted(case_ids)), _in_scope(cases.c.group_id, scope))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {
+            int(r.id): TaskCase(
+                int(r.id),
+                r.member_id,
+                r.member_card or "",
+                r.evidence,
+                [dict(f) for f in r.findings or [] if isinstance(f, dict)],
+                r.status,
+            )
+            for r in rows
+        }
+
+    async def close_task(
+        self,
+        task_id: int,
+        scope: Collection[str] | None,
+        kind: str,
+        status: str,
+        decided_by: str,
+        at: datetime,
+    ) -> bool:
+        """Close an open to-do item of ``kind``; False when it is not open (or not in scope).
+
+        One conditional UPDATE, so of two officers closing it at once one wins.
+        For member reports, which no command closes.
+        """
+        query = (
+            update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.kind == kind,
+                tasks.c.status == "open",
+                _in_scope(tasks.c.group_id, scope),
+            )
+            .values(status=status, decided_by=decided_by, decided_at=at)
+        )
+        async with self._write() as conn:
+            result = await conn.execute(query)
+        return bool(result.rowcount)
 
     async def audit_page(
         self, scope: Collection[str] | None, before_id: int | None, limit: int = 50

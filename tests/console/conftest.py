@@ -21,6 +21,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from rules.commands import Edge
 from rules.config import parse_config
 from rules.core.model import (
     Action,
@@ -35,7 +36,7 @@ from rules.core.model import (
     Role,
 )
 from rules.runtime import MEMORY_URL, Runtime
-from tests.fakes import T0, Clock, message
+from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, message
 
 if TYPE_CHECKING:
     from plugins.console.app import Console
@@ -65,6 +66,7 @@ class ConsoleEnv:
     clock: Clock
     app: FastAPI
     base_url: str
+    gateway: FakeGateway = field(default_factory=FakeGateway)
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def client(self, **headers: str) -> httpx.AsyncClient:
@@ -118,6 +120,37 @@ class ConsoleEnv:
         await journal.record_outcomes(case_id, done, at)
         return case_id
 
+    async def review_case(
+        self, text: str = "大码女装特价", match: str = "大码", how: str = "homophone"
+    ) -> tuple[int, int]:
+        """A case held for review, as the engine leaves it: weak finding, no strike, an item."""
+        from rules.core.model import MatchKind, OfficerTask, Strength, TaskKind
+
+        start = text.find(match)
+        finding = Finding(
+            "keyword",
+            "drugs",
+            match,
+            start,
+            start + len(match),
+            how=MatchKind(how),
+            strength=Strength.WEAK,
+        )
+        case_id = await self.case(text, findings=[finding], weight=0, outcomes=())
+        task_id = await self.runtime.storage.tasks.add_task(
+            OfficerTask(
+                TaskKind.REVIEW,
+                GROUP_A,
+                "",
+                self.clock(),
+                subject_id=SPAMMER,
+                case_id=case_id,
+                text=f"{match}（谐音）",
+                evidence=text,
+            )
+        )
+        return case_id, task_id
+
     async def role(self, person: str, group: str, role: Role) -> None:
         """The platform reports ``person`` with ``role`` in ``group`` (the members table)."""
         event = ChatEvent(
@@ -148,7 +181,16 @@ async def make_env(
     console = Console.from_runtime(runtime, ConsoleSettings.model_validate(settings or {}))
     app = FastAPI()
     mount_console(app, console)
-    return ConsoleEnv(runtime, console, clock, app, base_url)
+    gateway = FakeGateway()
+    directory = FakeDirectory(
+        {
+            GROUP_A: [Member(SPAMMER, "张三+办公室"), Member(ADMIN_A, "王五+办公室")],
+            GROUP_B: [Member(SPAMMER, "张三+办公室")],
+        }
+    )
+    assert runtime.commands is not None
+    runtime.commands.register(Platform.QQ, Edge(gateway, directory))
+    return ConsoleEnv(runtime, console, clock, app, base_url, gateway)
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ async def test_every_response_carries_the_security_headers(env: ConsoleEnv) -> N
         await client.get("/console/cases"),
         await client.get("/console/cases/999"),
         await env.client().get("/console/"),
-        await client.get("/console/static/console-1.css"),
+        await client.get("/console/static/console-2.css"),
         await env.client().get("/console/login"),
     ]
     for response in responses:
