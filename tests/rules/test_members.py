@@ -396,5 +396,7 @@ async def test_scan_reports_nickname_and_flood() -> None:
         "match": "张三",
         "start": 0,
         "end": 0,
+        "strength": "strong",
+        "how": "direct",
     }
     assert "remind" not in out[2]["actions"]  # the flood strike takes the event
