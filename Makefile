@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-filter bench-qq bench-sweep check-config clean \
+.PHONY: run test lint typecheck pytest bench bench-filter bench-qq bench-images bench-sweep \
+	check-config clean \
 	services services-stop test-services
 
 $(STAMP): pyproject.toml requirements.lock
@@ -47,6 +48,10 @@ bench-filter: $(STAMP)  ## content filter: throughput, baselines, quality on the
 
 bench-qq: $(STAMP)  ## QQ end to end over a real WebSocket: events/s and latency
 	$(BIN)/python -m bench.qq_e2e
+
+bench-images: $(STAMP)  ## pictures: per-stage cost, cold start, cache, OCR tuning; QQ text latency with pictures at 5/s
+	$(BIN)/python -m bench.images $(ARGS)
+	$(BIN)/python -m bench.qq_e2e --images-per-s 5
 
 bench-sweep: $(STAMP)  ## a ban swept across 50 QQ groups of 500 members (fake NapCat)
 	$(BIN)/python -m bench.protection_sweep
