@@ -23,6 +23,8 @@ and a 12-frame animated GIF sticker.
 6. Pools (skip with ``--quick``): how much of OCR's CPU time runs with the GIL
    released, and a pure-Python loop (a stand-in for the event loop) beside an OCR
    thread pool and beside an OCR process pool.
+
+``--only SECTION`` (repeatable: stages, cold, cache, memory, ladder, pools) runs a part.
 """
 
 from __future__ import annotations
@@ -450,7 +452,7 @@ def ocr_ladder() -> None:
     print("   corpus: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items()))
     print(
         f"   {'':32s} {'p50':>5s} {'p99':>6s}  phrases  chars | "
-        + "  ".join(f"{k[:10]:>10s}" for k in kinds)
+        + " ".join(f"{k[:13]:>13s}" for k in kinds)
     )
     for name, make in LADDER:
         read = make()
@@ -461,12 +463,22 @@ def ocr_ladder() -> None:
             texts.append(read(sample.image))
             cpu.append(time.thread_time() - c0)
         found, total, chars = _recall(samples, texts)
-        by_kind = {k: [c for c, s in zip(cpu, samples, strict=True) if s.kind == k] for k in kinds}
-        per_kind = "  ".join(f"{statistics.median(c) * 1000:10.0f}" for c in by_kind.values())
+        cells = []
+        for kind in kinds:
+            mine = [i for i, s in enumerate(samples) if s.kind == kind]
+            hit, of, _ = _recall([samples[i] for i in mine], [texts[i] for i in mine])
+            cell = f"{statistics.median(cpu[i] for i in mine) * 1000:.0f}" + (
+                f" {hit}/{of}" if of else ""
+            )
+            cells.append(f"{cell:>13s}")
+        per_kind = " ".join(cells)
         p50, p99 = statistics.median(cpu) * 1000, percentile(cpu, 0.99) * 1000
         recall = f"{found:3d}/{total:<3d} {chars:6.3f}"
         print(f"   {name:32s} {p50:5.0f} {p99:6.0f}  {recall} | {per_kind}", flush=True)
-    print("   (per-kind columns: p50 ms; photos have no text: their cost is one detection pass)")
+    print(
+        "   (per kind: p50 ms and phrases found; photos have no text: their cost is one "
+        "detection pass)"
+    )
 
 
 # -- 6. pools --------------------------------------------------------------------------------
@@ -511,8 +523,11 @@ def _beside(run: Callable[[], object], seconds: float | None = None) -> tuple[fl
     return elapsed, steps
 
 
+POOL_ROUNDS = 5  # thread and process runs interleaved, so the machine's other load hits both
+
+
 def pools() -> None:
-    print("== pools: OCR off the event loop")
+    print("== pools: one OCR worker off the event loop")
     ocr = OcrEngine()
     ocr.load()
     models = ocr._state.models
@@ -530,13 +545,12 @@ def pools() -> None:
             finally:
                 inside[0] += time.thread_time() - c0
 
-    shots = [np.asarray(imagegen.phone_screenshot(seed=s)) for s in range(3)]
-    posters = [np.asarray(imagegen.poster(seed=s)) for s in range(3)]
-    work = (shots + posters) * 2
+    work = [np.asarray(imagegen.phone_screenshot(seed=s)) for s in range(3)]
+    work += [np.asarray(imagegen.poster(seed=s)) for s in range(3)]
     real = models.det_session, models.rec_session
     models.det_session, models.rec_session = Timed(real[0]), Timed(real[1])
     c0 = time.thread_time()
-    for pixels in work[:6]:
+    for pixels in work:
         ocr.read(pixels)
     total = time.thread_time() - c0
     models.det_session, models.rec_session = real
@@ -544,30 +558,30 @@ def pools() -> None:
         f"   {inside[0] / total:.0%} of OCR's CPU time is inside onnxruntime (GIL released); "
         "the rest is OpenCV (releases it too) and Python/numpy glue"
     )
-    base_time, base_steps = _beside(lambda: None, seconds=3.0)
-    base_rate = len(base_steps) / base_time
     print(
-        f"   Python loop alone: {base_rate:,.0f} steps/s, step p99 "
-        f"{percentile(base_steps, 0.99) * 1000:.2f} ms"
+        f"   a pure-Python loop beside the pool, {POOL_ROUNDS} interleaved rounds of "
+        f"{len(work)} pictures; its speed relative to a second alone just before each round"
     )
-    for label, make in (
-        ("thread pool", lambda n: ThreadPoolExecutor(n)),
-        ("process pool", lambda n: ProcessPoolExecutor(n)),
-    ):
-        for workers in (1, 2):
-            pool: Executor = make(workers)
-            with pool:
-                if label == "thread pool":
-                    read: Callable[[np.ndarray], object] = ocr.read
-                else:
-                    read = _worker_read
-                    list(pool.map(read, work[:workers]))  # each worker loads its models
+    results: dict[str, list[tuple[float, float, float]]] = {"thread": [], "process": []}
+    with ThreadPoolExecutor(1) as threads, ProcessPoolExecutor(1) as processes:
+        list(processes.map(_worker_read, work[:1]))  # the worker loads its models
+        runs: list[tuple[str, Executor, Callable[[np.ndarray], object]]] = [
+            ("thread", threads, ocr.read),
+            ("process", processes, _worker_read),
+        ]
+        for _ in range(POOL_ROUNDS):
+            for label, pool, read in runs:
+                alone_time, alone = _beside(lambda: None, seconds=1.0)
                 elapsed, steps = _beside(partial(_map_all, pool, read, work))
-            print(
-                f"   {label} x{workers}: {len(work) / elapsed:4.2f} pictures/s; the loop beside it "
-                f"{len(steps) / elapsed / base_rate:4.0%} of its speed, step p99 "
-                f"{percentile(steps, 0.99) * 1000:5.2f} ms, worst {max(steps) * 1000:6.1f} ms"
-            )
+                speed = len(steps) / elapsed / (len(alone) / alone_time)
+                results[label].append((len(work) / elapsed, speed, percentile(steps, 0.99)))
+    for label, rows in results.items():
+        print(
+            f"   {label} pool x1: {statistics.median(r[0] for r in rows):4.2f} pictures/s, "
+            f"the loop at {statistics.median(r[1] for r in rows):4.0%} of its speed, "
+            f"step p99 {statistics.median(r[2] for r in rows) * 1000:5.1f} ms (medians; "
+            f"pictures/s {min(r[0] for r in rows):.2f} to {max(r[0] for r in rows):.2f})"
+        )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -576,7 +590,13 @@ def pools() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="skip the OCR ladder and pools")
+    parser.add_argument(
+        "--only", choices=["stages", "cold", "cache", "memory", "ladder", "pools"], action="append"
+    )
     args = parser.parse_args(argv)
+    wanted = set(args.only or ["stages", "cold", "cache", "memory", "ladder", "pools"])
+    if args.quick:
+        wanted -= {"ladder", "pools"}
     load = os.getloadavg()
     print(
         f"bench.images: {os.cpu_count()} CPUs, load average {load[0]:.1f} "
@@ -586,13 +606,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     failure = ocr.load()
     if failure is not None:
         sys.exit(f"OCR unavailable: {failure.reason}")
-    stages(ocr)
-    cold_start()
-    cache_hit()
-    memory(ocr)
-    if not args.quick:
-        ocr_ladder()
-        pools()
+    sections: list[tuple[str, Callable[[], None]]] = [
+        ("stages", partial(stages, ocr)),
+        ("cold", cold_start),
+        ("cache", cache_hit),
+        ("memory", partial(memory, ocr)),
+        ("ladder", ocr_ladder),
+        ("pools", pools),
+    ]
+    for name, run in sections:
+        if name in wanted:
+            run()
 
 
 if __name__ == "__main__":
