@@ -18,8 +18,10 @@ from fastapi.responses import Response
 
 from plugins.console.case_page import register_case_page
 from plugins.console.charts import bar_chart, day_chart
+from plugins.console.settings_page import register_settings
 from plugins.console.todo import register_todo
 from plugins.console.web import group_names, query_string
+from plugins.console.words_page import register_words
 from rules.core.messages import action_name, category_key, category_name
 from rules.core.model import Platform, split_id
 from rules.storage.console_queries import CASE_STATUSES, CaseFilter, Cursor
@@ -71,6 +73,8 @@ def register_pages(app: FastAPI, console: Console) -> None:
     pages = console.pages
     register_case_page(app, console)
     register_todo(app, console)
+    register_words(app, console)
+    register_settings(app, console)
 
     @app.get("/")
     async def overview(request: Request) -> Response:
@@ -181,18 +185,6 @@ def register_pages(app: FastAPI, console: Console) -> None:
         rows, next_id = await console.queries.audit_page(viewer.groups, before_id)
         return pages.render(
             request, "audit.html", viewer=viewer, section="audit", rows=rows, next_id=next_id
-        )
-
-    @app.get("/words")
-    async def words(request: Request) -> Response:
-        viewer = await console.require_viewer(request)
-        return pages.render(request, "pending.html", viewer=viewer, section="words", title="词库")
-
-    @app.get("/settings")
-    async def settings(request: Request) -> Response:
-        viewer = await console.require_viewer(request)
-        return pages.render(
-            request, "pending.html", viewer=viewer, section="settings", title="设置"
         )
 
 
