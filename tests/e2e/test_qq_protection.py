@@ -37,6 +37,7 @@ from tests.e2e.onebot_client import (
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-protection"
+WAIT = 20.0  # seconds for each expected call (generous: CI machines are shared)
 BOT, OFFICER = 10000, 90001
 A, B, C, D = 5001, 5002, 5003, 5004
 SPAMMER = 2009
@@ -85,6 +86,11 @@ def to_officer(contains: str) -> Any:
     return check
 
 
+async def expect(qq: FakeOneBot, predicate: Any, mark: int) -> Call:
+    """The first call since ``mark`` matching ``predicate`` (generous wait: shared machines)."""
+    return await qq.wait_for(predicate, within=WAIT, start=mark)
+
+
 async def test_qq_protection_end_to_end(bot_url: str) -> None:
     async with FakeOneBot(bot_url, BOT, TOKEN, groups()) as qq:
         # three ordinary messages, then a critical one: removed, and all four recalled
@@ -92,14 +98,14 @@ async def test_qq_protection_end_to_end(bot_url: str) -> None:
             await qq.send(qq.message(A, SPAMMER, text(f"大家好{n}"), 101 + n))
         mark = len(qq.calls)
         await qq.send(qq.message(A, SPAMMER, text("测试政治 内容"), 104))
-        await qq.wait_for(is_call("set_group_kick", group_id=A, user_id=SPAMMER), start=mark)
+        await expect(qq, is_call("set_group_kick", group_id=A, user_id=SPAMMER), mark)
         for message_id in (104, 101, 102, 103):
-            await qq.wait_for(is_call("delete_msg", message_id=message_id), start=mark)
+            await expect(qq, is_call("delete_msg", message_id=message_id), mark)
 
         # the ban's sweep: B and C (where he is), not D; one report for the whole sweep
-        await qq.wait_for(is_call("set_group_kick", group_id=B, user_id=SPAMMER), start=mark)
-        await qq.wait_for(is_call("set_group_kick", group_id=C, user_id=SPAMMER), start=mark)
-        report = await qq.wait_for(to_officer("封禁名单 #"), within=10, start=mark)
+        await expect(qq, is_call("set_group_kick", group_id=B, user_id=SPAMMER), mark)
+        await expect(qq, is_call("set_group_kick", group_id=C, user_id=SPAMMER), mark)
+        report = await expect(qq, to_officer("封禁名单 #"), mark)
         body = private_text(report)
         assert f"qq:{B}：已移出" in body and f"qq:{C}：已移出" in body, body
         assert "撤回" in body and "3条消息" in body, body
@@ -119,18 +125,18 @@ async def test_qq_protection_end_to_end(bot_url: str) -> None:
                 "flag": "flag-1",
             }
         )
-        refused = await qq.wait_for(is_call("set_group_add_request", flag="flag-1"), start=mark)
+        refused = await expect(qq, is_call("set_group_add_request", flag="flag-1"), mark)
         assert refused.params["approve"] is False
-        await qq.wait_for(to_officer("申请加入"), within=10, start=mark)
+        await expect(qq, to_officer("申请加入"), mark)
 
         # a member on probation: an allowed-domain link is removed all the same
         qq.groups[A].add(2100, "member", "新人+办公室")
         mark = len(qq.calls)
         await qq.send(qq.notice("group_increase", A, 2100, sub_type="approve", operator_id=0))
-        await qq.wait_for(is_call("get_group_member_info", user_id=2100), start=mark)
+        await expect(qq, is_call("get_group_member_info", user_id=2100), mark)
         await qq.quiet(0.3)
         await qq.send(qq.message(A, 2100, text("报名点这里 http://x.edu.cn/a"), 200))
-        await qq.wait_for(is_call("delete_msg", message_id=200), start=mark)
+        await expect(qq, is_call("delete_msg", message_id=200), mark)
 
         # a raid: 20 joins in C within 10 s
         mark = len(qq.calls)
@@ -138,13 +144,12 @@ async def test_qq_protection_end_to_end(bot_url: str) -> None:
             qq.groups[C].add(user, "member", "")
             await qq.send(qq.notice("group_increase", C, user, sub_type="approve", operator_id=0))
         started = time.monotonic()
-        await qq.wait_for(is_call("set_group_whole_ban", group_id=C, enable=True), start=mark)
-        alert = await qq.wait_for(to_officer("批量入群"), within=10, start=mark)
+        await expect(qq, is_call("set_group_whole_ban", group_id=C, enable=True), mark)
+        alert = await expect(qq, to_officer("批量入群"), mark)
         assert "20" in private_text(alert)
         # lifted after the raid's duration (3 s)
-        await qq.wait_for(is_call("set_group_whole_ban", group_id=C, enable=False), within=15,
-                          start=mark)  # fmt: skip
+        await expect(qq, is_call("set_group_whole_ban", group_id=C, enable=False), mark)
         assert time.monotonic() - started >= 2
-        await qq.wait_for(to_officer("防护已解除"), within=10, start=mark)
+        await expect(qq, to_officer("防护已解除"), mark)
         mutes = [c for c in qq.calls if c.action == "set_group_whole_ban"]
         assert [c.params["enable"] for c in mutes] == [True, False]
