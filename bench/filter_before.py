@@ -2,7 +2,8 @@
 
 The earlier tree is taken with ``git archive`` into a temporary folder (beside
 a link to ``../shared``, as the bench expects) and measured there in a fresh
-interpreter, within the same bench run, on the same machine and inputs: the
+interpreter, within the same bench run, on the same machine and inputs (its
+timings in CPU time of the process, as ours): the
 synthetic evasion cases and corpora are handed over as JSON, and the old
 tree's own ``bench.filter`` helpers (its ``timed``, event makers and engine
 set-up) time its detectors. The old code has no ``how``/``strength``: its
@@ -28,6 +29,8 @@ BEFORE = "7d00fcf"
 
 # Runs inside the old tree: uses only what its bench.filter and rules offered then.
 _SCRIPT = r"""
+import time
+time.perf_counter, time.perf_counter_ns = time.process_time, time.process_time_ns  # as ours
 import asyncio, json, sys
 from collections import Counter
 from dataclasses import replace
