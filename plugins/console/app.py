@@ -13,7 +13,7 @@ session cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,14 +28,14 @@ from plugins.console.auth import ConsoleAuth, Viewer, scope_of
 from plugins.console.security import RateLimiter, SecurityHeaders, csrf_ok, looks_like_token
 from plugins.console.summary import OverviewCounts
 from plugins.console.web import COOKIE, STATIC, Pages, client_address, read_form, same_origin
-from rules.commands import CommandRequest
+from rules.commands import CommandRequest, Edge
 from rules.commands.service import last_outcome
 from rules.commands.spec import Level
 from rules.config import Config, ConsoleSettings
 from rules.core.messages import truncate
-from rules.core.model import Member, Role, split_id, utcnow
+from rules.core.model import Member, Platform, Role, split_id, utcnow
 from rules.core.ports import AuditEntry
-from rules.core.records import GroupWord
+from rules.core.records import GroupWord, RegistryEntry
 from rules.detectors.base import Detector
 from rules.storage.console_queries import ConsoleQueries, SqlConsoleAuth
 
@@ -71,6 +71,16 @@ class WordLister(Protocol):
     async def list(self, group_id: str, *, include_global: bool = True) -> list[GroupWord]: ...
 
 
+class RegistryReader(Protocol):
+    """The group registry (``rules.groups.registry.RegistryService``), read side."""
+
+    async def get(self, group_id: str) -> RegistryEntry | None: ...
+
+    async def entries(self) -> list[RegistryEntry]: ...
+
+    def from_config(self, entry: RegistryEntry | None) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """What a command run for the console answered, and whether it did what it was asked."""
@@ -89,6 +99,8 @@ class Console:
     audit: AuditSink
     clock: Callable[[], datetime] = utcnow
     words: WordLister | None = None
+    registry: RegistryReader | None = None
+    edges: Mapping[Platform, Edge] = field(default_factory=dict)  # platforms' directories
     detectors: Sequence[Detector[Any]] = ()
     limiter: RateLimiter = field(init=False)
     pages: Pages = field(init=False)
@@ -115,6 +127,8 @@ class Console:
             audit=runtime.storage.journal,
             clock=clock,
             words=runtime.commands.words,
+            registry=runtime.commands.registry,
+            edges=runtime.commands.edges,  # the service's own dict: platforms join later
             detectors=tuple(runtime.engine.detectors),
         )
 

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from plugins.console.case_page import register_case_page
 from plugins.console.charts import bar_chart, day_chart
+from plugins.console.groups_page import register_groups
 from plugins.console.settings_page import register_settings
 from plugins.console.todo import register_todo
 from plugins.console.web import group_names, query_string
@@ -75,6 +76,7 @@ def register_pages(app: FastAPI, console: Console) -> None:
     register_todo(app, console)
     register_words(app, console)
     register_settings(app, console)
+    register_groups(app, console)
 
     @app.get("/")
     async def overview(request: Request) -> Response:
@@ -157,24 +159,6 @@ def register_pages(app: FastAPI, console: Console) -> None:
             more=more,
             statuses=CASE_STATUSES,
             first_page=after is None,
-        )
-
-    @app.get("/groups")
-    async def group_list(request: Request) -> Response:
-        viewer = await console.require_viewer(request)
-        rows = await console.queries.known_groups(viewer.groups)
-        idle_after = {g.id: console.config.policy_for(g.id).digest.idle_days for g in rows}
-        now = console.clock()
-        return pages.render(
-            request,
-            "groups.html",
-            viewer=viewer,
-            section="groups",
-            groups=rows,
-            idle={
-                g.id: idle_after[g.id] and (now - g.last_activity).days >= idle_after[g.id]
-                for g in rows
-            },
         )
 
     @app.get("/audit")

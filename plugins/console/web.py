@@ -19,7 +19,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from rules.core.messages import action_name, category_name
+from rules.core.messages import action_name, category_name, human_duration
 
 if TYPE_CHECKING:
     from plugins.console.app import Console
@@ -67,6 +67,7 @@ def make_environment() -> Environment:
     env.filters["outcome"] = lambda s: OUTCOME_NAMES.get(s, s)
     env.filters["task"] = lambda s: TASK_NAMES.get(s, s)
     env.filters["how"] = lambda s: HOW_NAMES.get(s, s)
+    env.filters["duration"] = lambda d: human_duration(d, "zh")
     env.filters["bare"] = lambda qualified: str(qualified).partition(":")[2] or qualified
     env.globals["STYLESHEET"] = STYLESHEET
     env.globals["HTMX"] = HTMX

@@ -56,6 +56,7 @@ from rules.storage.tables import (
     console_links,
     console_sessions,
     groups,
+    member_compliance,
     members,
     strikes,
     tasks,
@@ -245,6 +246,18 @@ class GroupRow:
     id: str
     name: str
     last_activity: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceRow:
+    """A member whose card is not compliant, and where their grace timeline stands."""
+
+    member_id: str
+    card: str
+    problem: str
+    first_flagged_at: datetime
+    last_reminded_at: datetime | None
+    acted_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,6 +589,46 @@ class ConsoleQueries(Repository):
             return [
                 GroupRow(r.id, r.name or "", r.last_activity) for r in await conn.execute(query)
             ]
+
+    async def noncompliant(self, group_id: str, limit: int = 500) -> list[ComplianceRow]:
+        """One group's members on a card timeline, the longest flagged first."""
+        query = (
+            select(
+                member_compliance.c.member_id,
+                func.coalesce(members.c.card, "").label("card"),
+                member_compliance.c.problem,
+                member_compliance.c.first_flagged_at,
+                member_compliance.c.last_reminded_at,
+                member_compliance.c.acted_at,
+            )
+            .select_from(
+                member_compliance.outerjoin(
+                    members,
+                    and_(
+                        members.c.group_id == member_compliance.c.group_id,
+                        members.c.member_id == member_compliance.c.member_id,
+                    ),
+                )
+            )
+            .where(member_compliance.c.group_id == group_id)
+            .order_by(member_compliance.c.first_flagged_at, member_compliance.c.member_id)
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            return [ComplianceRow(*row) for row in (await conn.execute(query)).all()]
+
+    async def noncompliant_counts(self, scope: Collection[str] | None) -> dict[str, int]:
+        """How many members of each group are on a card timeline not yet acted on."""
+        query = (
+            select(member_compliance.c.group_id, func.count())
+            .where(
+                member_compliance.c.acted_at.is_(None),
+                _in_scope(member_compliance.c.group_id, scope),
+            )
+            .group_by(member_compliance.c.group_id)
+        )
+        async with self._read() as conn:
+            return {g: int(n) for g, n in (await conn.execute(query)).all()}
 
     async def member_cards(self, group_id: str, member_ids: Collection[str]) -> dict[str, str]:
         """Current group cards of some members of one group."""

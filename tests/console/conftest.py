@@ -35,6 +35,7 @@ from rules.core.model import (
     Platform,
     Role,
 )
+from rules.core.ports import GroupInfo
 from rules.runtime import MEMORY_URL, Runtime
 from tests.fakes import T0, Clock, FakeDirectory, FakeGateway, message
 
@@ -186,7 +187,8 @@ async def make_env(
         {
             GROUP_A: [Member(SPAMMER, "张三+办公室"), Member(ADMIN_A, "王五+办公室")],
             GROUP_B: [Member(SPAMMER, "张三+办公室")],
-        }
+        },
+        {GROUP_A: GroupInfo(GROUP_A, "川护教职工群", 160, Role.ADMIN)},
     )
     assert runtime.commands is not None
     runtime.commands.register(Platform.QQ, Edge(gateway, directory))
