@@ -279,11 +279,14 @@ async def _stop() -> None:
     runtime = _state.pop("runtime", None)
     if isinstance(runtime, Runtime):
         runtime.engine.stop_taking()
-        with contextlib.suppress(Exception):  # (a stop without the signal: nothing waited)
-            await _interrupt(runtime, sorted(runtime.engine.in_flight_cases))
+        if stopping is None:  # stopped without the signal: nothing waited for the work in flight
+            with contextlib.suppress(Exception):
+                await _interrupt(runtime, sorted(runtime.engine.in_flight_cases))
         leases = _state.pop("leases", None)
         if isinstance(leases, contextlib.AsyncExitStack):
             await leases.aclose()  # another process may settle what is left at once
+        with contextlib.suppress(Exception):
+            await runtime.shared.release(LEASE)
         logger.info(f"stats at shutdown: {runtime.engine.stats.line()}")
         await runtime.close()
     _state.pop("stopping", None)

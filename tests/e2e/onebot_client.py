@@ -110,6 +110,9 @@ class FakeOneBot:
         self.calls: list[Call] = []
         self.honest_mutes = True  # False: report set_group_ban success but do nothing
         self.on_call: Callable[[Call], None] | None = None
+        # action -> (retcode, wording): the call fails so (e.g. QQ risk control: 1200)
+        self.failing: dict[str, tuple[int, str]] = {}
+        self.unanswered: Callable[[Call], bool] | None = None  # True: never answer the call
         self.images: dict[str, Path] = {}  # get_image: a segment's file name -> local file
         self.sent_messages: dict[int, dict[str, Any]] = {}  # get_msg: message id -> event
         self._ws: ClientConnection | None = None
@@ -141,10 +144,15 @@ class FakeOneBot:
             self.calls.append(call)
             if self.on_call is not None:
                 self.on_call(call)
+            if self.unanswered is not None and self.unanswered(call):
+                continue
             ok, data = self.answer(call)
+            retcode = 0 if ok else 100
+            if call.action in self.failing:
+                ok, (retcode, data) = False, self.failing[call.action]
             reply = {
                 "status": "ok" if ok else "failed",
-                "retcode": 0 if ok else 100,
+                "retcode": retcode,
                 "data": data,
                 "echo": frame.get("echo"),
             }

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from rules.storage.tables import actions, cases, outbox
+from rules.storage.tables import actions, cases, outbox, unsettled_cases
 from tests.e2e.onebot_client import (
     FakeOneBot,
     SimGroup,
@@ -72,7 +72,9 @@ async def all_recorded(url: str, cases_expected: int, reports_expected: int) -> 
     try:
         for _ in range(300):
             async with engine.connect() as conn:
-                acted = select(func.count(func.distinct(actions.c.case_id)))
+                acted = select(func.count(func.distinct(actions.c.case_id))).where(
+                    actions.c.case_id.not_in(select(unsettled_cases.c.case_id))
+                )
                 sent = select(func.count()).where(outbox.c.sent_at.is_not(None))
                 if (await conn.execute(acted)).scalar() == cases_expected and (
                     await conn.execute(sent.select_from(outbox))

@@ -86,7 +86,8 @@ def unfinished(db: Path) -> int:
     """Cases whose outcomes are not recorded yet (their handling has not finished)."""
     with sqlite3.connect(db) as conn:
         row = conn.execute(
-            "SELECT COUNT(*) FROM cases WHERE id NOT IN (SELECT case_id FROM actions)"
+            "SELECT COUNT(*) FROM cases WHERE id NOT IN (SELECT case_id FROM actions) "
+            "OR id IN (SELECT case_id FROM unsettled_cases)"
         ).fetchone()
     return int(row[0])
 
