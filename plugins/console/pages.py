@@ -10,7 +10,7 @@ the same checks, records, appeal answers and audit line as the commands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
@@ -18,23 +18,22 @@ from fastapi.responses import Response
 
 from plugins.console.case_page import register_case_page
 from plugins.console.charts import bar_chart, day_chart
+from plugins.console.exports import register_exports
+from plugins.console.filters import audit_filter, case_filter, filter_params
 from plugins.console.groups_page import register_groups
 from plugins.console.settings_page import register_settings
 from plugins.console.todo import register_todo
 from plugins.console.web import group_names, query_string
 from plugins.console.words_page import register_words
-from rules.core.messages import action_name, category_key, category_name
-from rules.core.model import Platform, split_id
-from rules.storage.console_queries import CASE_STATUSES, CaseFilter, Cursor
+from rules.core.messages import action_name, category_name
+from rules.storage.console_queries import CASE_STATUSES, Cursor
 
 if TYPE_CHECKING:
     from plugins.console.app import Console
 
 PERIOD_DAYS = 30
 PAGE_SIZE = 50
-MAX_NOTE = 200
-MAX_ID = 2**31
-DECISIONS = {"pardon": ("/赦免", "pardoned"), "uphold": ("/维持", "upheld")}
+AUDIT_PAGE = 50
 
 
 def _day_starts(console: Console, now: datetime) -> list[datetime]:
@@ -46,32 +45,9 @@ def _day_starts(console: Console, now: datetime) -> list[datetime]:
     ]
 
 
-def _local_day(console: Console, text: str, field: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(400, f"bad {field}") from None
-    return datetime.combine(day, time(), console.pages.zone)
-
-
-def _member_ids(text: str) -> tuple[str, ...]:
-    """A typed member: ``qq:123`` as is, a bare id on every platform."""
-    text = text.strip()[:128]
-    if not text:
-        return ()
-    if ":" in text:
-        try:
-            split_id(text)
-        except ValueError:
-            return (text,)
-        return (text,)
-    return tuple(f"{p.value}:{text}" for p in Platform)
-
-
 def register_pages(app: FastAPI, console: Console) -> None:
     pages = console.pages
+    register_exports(app, console)  # first: /cases/export is not /cases/{case_id}
     register_case_page(app, console)
     register_todo(app, console)
     register_words(app, console)
@@ -118,26 +94,8 @@ def register_pages(app: FastAPI, console: Console) -> None:
     @app.get("/cases")
     async def case_list(request: Request) -> Response:
         viewer = await console.require_viewer(request)
-        params = {k: request.query_params.get(k, "").strip()[:64] for k in _FILTERS}
-        group = params["group"] or None
-        if group is not None and not viewer.may_see(group):
-            raise HTTPException(404)
-        status = params["status"] or None
-        if status is not None and status not in CASE_STATUSES:
-            raise HTTPException(400)
-        category = None
-        if params["category"]:
-            category = category_key(params["category"]) or params["category"]
-        until = _local_day(console, params["to"], "to")
-        flt = CaseFilter(
-            scope=viewer.groups,
-            group=group,
-            members=_member_ids(params["member"]),
-            category=category,
-            status=status,
-            since=_local_day(console, params["from"], "from"),
-            until=until + timedelta(days=1) if until else None,
-        )
+        params = filter_params(request)
+        flt = case_filter(console, viewer, params)
         after = Cursor.decode(params["after"]) if params["after"] else None
         if params["after"] and after is None:
             raise HTTPException(400)
@@ -159,6 +117,7 @@ def register_pages(app: FastAPI, console: Console) -> None:
             more=more,
             statuses=CASE_STATUSES,
             first_page=after is None,
+            export=query_string(kept),
         )
 
     @app.get("/audit")
@@ -166,10 +125,19 @@ def register_pages(app: FastAPI, console: Console) -> None:
         viewer = await console.require_viewer(request)
         before = request.query_params.get("before", "")
         before_id = int(before) if before.isdigit() and len(before) < 19 else None
-        rows, next_id = await console.queries.audit_page(viewer.groups, before_id)
-        return pages.render(
-            request, "audit.html", viewer=viewer, section="audit", rows=rows, next_id=next_id
+        params, group, actors = audit_filter(request, viewer)
+        rows, next_id = await console.queries.audit_page(
+            viewer.groups, before_id, AUDIT_PAGE, group, actors, viewer.person_id
         )
-
-
-_FILTERS = ("group", "member", "category", "status", "from", "to", "after")
+        more = query_string({**params, "before": str(next_id)}) if next_id else ""
+        return pages.render(
+            request,
+            "audit.html",
+            viewer=viewer,
+            section="audit",
+            rows=rows,
+            more=more,
+            params=params,
+            names=await group_names(console, viewer),
+            export=query_string(params),
+        )

@@ -15,6 +15,7 @@ import asyncio
 import csv
 import io
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,24 +40,44 @@ class CaseExport(Protocol):
         ...
 
 
+def inert(value: str | int) -> str | int:
+    """A cell value a spreadsheet shows as text, never runs as a formula.
+
+    Evidence and cards are written by spammers: a cell such as ``=HYPERLINK(...)``
+    would be a live formula in Excel (openpyxl also stores such a string as one).
+    A leading quote keeps it text (OWASP's advice for CSV injection).
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and len(value) > 1:
+        return "'" + value
+    return value
+
+
 def rows_bytes(rows: list[CaseRow], fmt: ExportFormat) -> bytes:
-    """The rows with a header line as a CSV (UTF-8 with BOM) or XLSX file's bytes.
+    """The rows with a header line as a CSV (UTF-8 with BOM) or XLSX file's bytes."""
+    return table_bytes(EXPORT_COLUMNS, [row.values() for row in rows], fmt, "cases")
+
+
+def table_bytes(
+    columns: Sequence[str], rows: Iterable[Sequence[str | int]], fmt: ExportFormat, title: str
+) -> bytes:
+    """A header line and rows as a CSV (UTF-8 with BOM) or XLSX file's bytes.
 
     CSV has a BOM so Excel shows Chinese correctly; XLSX is written by openpyxl.
+    Every cell goes through :func:`inert`.
     """
     if fmt == "csv":
         text = io.StringIO()
         writer = csv.writer(text)
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(row.values() for row in rows)
+        writer.writerow(columns)
+        writer.writerows([inert(v) for v in row] for row in rows)
         return text.getvalue().encode("utf-8-sig")
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "cases"
-    sheet.append(list(EXPORT_COLUMNS))
+    sheet.title = title
+    sheet.append(list(columns))
     for row in rows:
-        sheet.append(row.values())
+        sheet.append([inert(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -26,6 +26,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -45,6 +46,7 @@ from sqlalchemy import (
     update,
 )
 
+from rules.core.records import CaseRow as ExportRow
 from rules.storage.base import Repository
 from rules.storage.database import Database
 from rules.storage.tables import (
@@ -370,6 +372,48 @@ class ConsoleQueries(Repository):
         page = [_case_row(r) for r in rows[:limit]]
         more = len(rows) > limit
         return CasePage(page, Cursor(page[-1].created_at, page[-1].id) if more else None)
+
+    async def export_rows(self, flt: CaseFilter, tz: str, limit: int) -> list[ExportRow]:
+        """The cases the list shows with these filters, newest first, as export rows
+        (``rules.officers.export``: evidence masked as stored, times in ``tz``)."""
+        zone = ZoneInfo(tz)
+        query = (
+            self._case_query(flt)
+            .add_columns(cases.c.evidence)
+            .order_by(cases.c.created_at.desc(), cases.c.id.desc())
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            found = (await conn.execute(query)).all()
+            done: dict[int, list[str]] = {}
+            ids = [int(r.id) for r in found]
+            for start in range(0, len(ids), 1000):  # bounded IN lists
+                rows = await conn.execute(
+                    select(actions.c.case_id, actions.c.kind, actions.c.status)
+                    .where(actions.c.case_id.in_(ids[start : start + 1000]))
+                    .order_by(actions.c.id)
+                )
+                for case_id, kind, status in rows:
+                    done.setdefault(int(case_id), []).append(f"{kind}:{status}")
+        return [
+            ExportRow(
+                case=int(r.id),
+                time=r.created_at.astimezone(zone).isoformat(timespec="seconds"),
+                group=r.group_id,
+                member=r.member_id,
+                card=r.member_card or "",
+                findings="; ".join(
+                    f"{f.get('detector')}/{f.get('category') or '-'}「{f.get('match')}」"
+                    for f in r.findings or []
+                    if isinstance(f, dict)
+                ),
+                evidence=r.evidence,
+                step=int(r.step),
+                status=r.status,
+                actions=", ".join(done.get(int(r.id), [])),
+            )
+            for r in found
+        ]
 
     # -- one case ------------------------------------------------------------
 
@@ -721,11 +765,27 @@ class ConsoleQueries(Repository):
         return bool(result.rowcount)
 
     async def audit_page(
-        self, scope: Collection[str] | None, before_id: int | None, limit: int = 50
+        self,
+        scope: Collection[str] | None,
+        before_id: int | None,
+        limit: int = 50,
+        group: str | None = None,
+        actors: tuple[str, ...] = (),
+        own: str | None = None,
     ) -> tuple[list[AuditRow], int | None]:
-        """Audit entries newest first (keyset on id); global entries only for the unscoped."""
-        where = literal(True) if scope is None else audit_log.c.group_id.in_(sorted(scope))
+        """Audit entries newest first (keyset on id). A scoped viewer sees their groups'
+        entries and, of the entries of no group (sign-ins, exports), only ``own``'s."""
+        where: ColumnElement[bool] = literal(True)
+        if scope is not None:
+            where = audit_log.c.group_id.in_(sorted(scope))
+            if own is not None:
+                mine = and_(audit_log.c.group_id.is_(None), audit_log.c.actor_id == own)
+                where = or_(where, mine)
         query = select(audit_log).where(where)
+        if group is not None:
+            query = query.where(audit_log.c.group_id == group)
+        if actors:
+            query = query.where(audit_log.c.actor_id.in_(actors))
         if before_id is not None:
             query = query.where(audit_log.c.id < before_id)
         query = query.order_by(audit_log.c.id.desc()).limit(limit + 1)
