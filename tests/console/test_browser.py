@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -26,8 +27,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from rules.core.model import ActionKind, Finding, OutcomeStatus
-from tests.console.conftest import GROUP_A, OFFICER_A, ConsoleEnv, make_env
+from rules.commands import CommandRequest
+from rules.core.model import ActionKind, Finding, Member, OutcomeStatus, Platform
+from tests.console.conftest import GROUP_A, GROUP_B, OFFICER_A, ConsoleEnv, make_env
 
 if TYPE_CHECKING:
     from plugins.console.app import Console
@@ -53,6 +55,35 @@ SAMPLES = [
     ("看片加群", "porn", "看片", ActionKind.KICK),
     ("刷屏刷屏刷屏", "flood", "刷屏", ActionKind.MUTE),
 ]
+
+
+def jpeg() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 320), (245, 245, 245))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 60, 200, 220), fill=(30, 30, 30))
+    draw.rectangle((70, 90, 170, 190), fill=(245, 245, 245))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+async def add_picture(env: ConsoleEnv, case_id: int) -> None:
+    """A picture kept with the case (as the picture path stores one)."""
+    from sqlalchemy import insert
+
+    from rules.storage.tables import case_images
+
+    async with env.runtime.storage.database.engine.begin() as conn:
+        await conn.execute(
+            insert(case_images).values(
+                case_id=case_id, position=0, key="poster.jpg", sha256="0" * 64, width=1080,
+                height=1440, text="加V<b>扫码</b>", codes=[], thumbnail=jpeg(), problem="",
+            )
+        )  # fmt: skip
+
+
 PHONE: Any = {"width": 390, "height": 844}  # playwright ViewportSize
 
 
@@ -128,13 +159,23 @@ async def test_sign_in_open_a_case_and_pardon_it(browser_available: None) -> Non
             (ActionKind.MUTE, OutcomeStatus.FAILED),
         ),
     )
+    await add_picture(env, case_id)
+    review_case, review_task = await env.review_case()
+    theirs = await env.case("群B的案件", group=GROUP_B)
     dialogs: list[str] = []
     problems: list[str] = []
+    pictures: list[tuple[int, str]] = []
     BUILD.mkdir(exist_ok=True)
     try:
         async with served(env) as (base, console), async_playwright() as pw:
-            issued = await console.issue_link(OFFICER_A, "test")
-            assert issued is not None
+            commands = env.runtime.commands
+            assert commands is not None
+            commands.console_links = console.issue_link  # as the plugin wires it at start-up
+            reply = await commands.handle(
+                CommandRequest(Platform.QQ, Member(OFFICER_A), "/后台", env.clock())
+            )
+            assert reply is not None and "仅可使用一次" in reply
+            link = reply.splitlines()[-1]
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
             try:
                 page = await browser.new_page(viewport=PHONE, locale="zh-CN")
@@ -145,8 +186,16 @@ async def test_sign_in_open_a_case_and_pardon_it(browser_available: None) -> Non
                         problems.append(message.text)
 
                 page.on("console", note)
+                page.on(
+                    "response",
+                    lambda r: (
+                        pictures.append((r.status, r.headers.get("content-type", "")))
+                        if "/images/" in r.url
+                        else None
+                    ),
+                )
 
-                await page.goto(issued[0])
+                await page.goto(link)
                 await page.click("text=进入后台")
                 await page.wait_for_url(f"{base}/console/")
                 assert await page.inner_text("h1") == "总览"
@@ -157,7 +206,7 @@ async def test_sign_in_open_a_case_and_pardon_it(browser_available: None) -> Non
                 assert await page.locator("li.case").count() == 50
                 await page.click("text=加载更多")  # htmx appends the next page in place
                 # (not wait_for_function: evaluating a string is refused by our CSP)
-                await expect(page.locator("li.case")).to_have_count(56)
+                await expect(page.locator("li.case")).to_have_count(57)
                 assert page.url == f"{base}/console/cases"
 
                 await page.goto(f"{base}/console/cases/{case_id}")
@@ -166,12 +215,38 @@ async def test_sign_in_open_a_case_and_pardon_it(browser_available: None) -> Non
                 assert await page.inner_text("p.evidence mark") == "网赌"
                 assert await page.inner_text("#active-weight") == "3"
                 assert await page.locator(".outcome.failed").count() == 1
+                assert "加V<b>扫码</b>" in await page.inner_text("#images .ocr")
+                await expect(page.locator("#images img")).to_be_visible()
+                box = await page.locator("#images img").bounding_box()
+                assert box is not None and box["width"] > 50  # the picture, not its alt text
+                assert pictures == [(200, "image/jpeg")]
                 await page.screenshot(path=str(BUILD / "console-case-390.png"), full_page=True)
 
                 await page.click("#pardon")
                 await page.wait_for_url(f"{base}/console/cases/{case_id}?done=pardoned")
                 assert await page.inner_text("#case-status") == "已赦免"
                 assert await page.inner_text("#active-weight") == "0"
+
+                hidden = await page.goto(f"{base}/console/cases/{theirs}")
+                assert hidden is not None and hidden.status == 404
+                assert "群B" not in await page.content()
+
+                # a review item marked as a false positive, allow-listing the matched text
+                await page.goto(f"{base}/console/tasks")
+                item = page.locator(f"#task-{review_task}")
+                assert "大码" in await item.inner_text()
+                await page.screenshot(path=str(BUILD / "console-todo-390.png"), full_page=True)
+                await item.locator("text=误判并加白「大码」").click()
+                await page.wait_for_url(f"{base}/console/tasks?done=allowed")
+                assert await page.locator(f"#task-{review_task}").count() == 0
+                await page.goto(f"{base}/console/words")
+                assert "大码" in await page.inner_text("#allow")
+                await page.fill("textarea[name=text]", "大码女装特价")
+                await page.click("#run-test")
+                await expect(page.locator("#test-result")).to_contain_text("没有命中")
+                await page.screenshot(path=str(BUILD / "console-words-390.png"), full_page=True)
+                detail = await env.console.queries.case_detail(review_case, None)
+                assert detail is not None and detail.case.status == "pardoned"
             finally:
                 await browser.close()
     finally:
