@@ -363,7 +363,11 @@ async def push(
             await asyncio.sleep(0.05)
         result.pictures = len(picture_sent_at)
         result.picture_violations = len(bad)
-        result.picture_latencies_ms = [v * 1000 for v in picture_latency.values()]
+        # (a clean picture may be deleted too: protection recalls a removed member's last
+        # messages; only the bad pictures' verdicts are timed)
+        result.picture_latencies_ms = [
+            picture_latency[m] * 1000 for m in bad & picture_latency.keys()
+        ]
         result.pictures_fetched = fetched
     qq.on_call = None
     return result

@@ -16,8 +16,10 @@ case per message (the evidence of that case is the text).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
@@ -49,6 +51,10 @@ from rules.images.stage import Fetcher, ImageStage
 
 log = logging.getLogger(__name__)
 
+# Pool workers run at this niceness: picture work yields the CPU to the event loop, so
+# text moderation keeps its latency while pictures are read (see ``make bench-images``).
+WORKER_NICENESS = 10
+
 
 class CaseImageStore(Protocol):
     async def add_case_images(self, images: Sequence[CaseImage]) -> None: ...
@@ -72,10 +78,20 @@ def inspect_options(settings: ImageSettings) -> InspectOptions:
     )
 
 
+def _background_priority() -> None:
+    """In each pool worker: give way to the bot's own process."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
+        os.nice(WORKER_NICENESS)
+
+
 def process_pool(workers: int) -> Callable[[], Executor]:
-    """A factory of worker-process pools (spawned: no copy of the bot's threads and loop)."""
+    """A factory of worker-process pools (spawned: no copy of the bot's threads and loop),
+    whose workers run at a lower priority than the bot (:data:`WORKER_NICENESS`)."""
     return functools.partial(
-        ProcessPoolExecutor, max_workers=workers, mp_context=get_context("spawn")
+        ProcessPoolExecutor,
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_background_priority,
     )
 
 
