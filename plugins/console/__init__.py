@@ -2,10 +2,10 @@
 
 Loaded as a nonebot plugin, it hooks into the bot's start-up (after the guard
 plugin built the Runtime): when ``[console] enabled`` the console is mounted on
-nonebot's FastAPI app, expired links and sessions are purged by a background
-task, and the command service gets ``console.issue_link`` so that ``/后台``
-answers with a one-time link. ``plugins.console.app`` builds the console,
-``plugins.console.startup`` starts it.
+nonebot's FastAPI app, background tasks purge expired links and sessions and
+count the overview's finished days, and the command service gets
+``console.issue_link`` so that ``/后台`` answers with a one-time link.
+``plugins.console.app`` builds the console, ``plugins.console.startup`` starts it.
 
 Imported without a running nonebot (``bot.py console-link``, ``bench.console``)
 the package hooks into nothing, so its modules work on their own.
@@ -38,7 +38,7 @@ def _nonebot_running() -> bool:
 
 def _hook_into_the_bot() -> None:
     nonebot.require("guard")
-    from plugins.console.startup import purge_expired, start_console
+    from plugins.console.startup import keep_counts, purge_expired, start_console
     from plugins.guard import get_runtime
 
     driver = nonebot.get_driver()
@@ -49,8 +49,12 @@ def _hook_into_the_bot() -> None:
         console = start_console(nonebot.get_app(), runtime, runtime.config.console)
         if console is None:
             return
-        task = asyncio.create_task(purge_expired(console), name="groupguard-console-purge")
-        _tasks["purge"] = task
+        _tasks["purge"] = asyncio.create_task(
+            purge_expired(console), name="groupguard-console-purge"
+        )
+        _tasks["counts"] = asyncio.create_task(
+            keep_counts(console), name="groupguard-console-counts"
+        )
         if runtime.commands is not None:
             runtime.commands.console_links = console.issue_link
         base = console.settings.base_url(runtime.config.server.port)
@@ -58,11 +62,12 @@ def _hook_into_the_bot() -> None:
 
     @driver.on_shutdown
     async def _stop() -> None:
-        task = _tasks.pop("purge", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for name in ("purge", "counts"):
+            task = _tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 if _nonebot_running():

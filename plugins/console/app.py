@@ -109,7 +109,7 @@ class Console:
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.redeem_limit, 60.0)
         self.pages = Pages(self.config.digest.timezone)
-        self.overview = OverviewCounts(self.queries)
+        self.overview = OverviewCounts(self.queries, self.clock)
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, settings: ConsoleSettings) -> Console:

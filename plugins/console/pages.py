@@ -10,7 +10,6 @@ the same checks, records, appeal answers and audit line as the commands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
@@ -22,6 +21,7 @@ from plugins.console.exports import register_exports
 from plugins.console.filters import audit_filter, case_filter, filter_params
 from plugins.console.groups_page import register_groups
 from plugins.console.settings_page import register_settings
+from plugins.console.summary import day_starts
 from plugins.console.todo import register_todo
 from plugins.console.web import group_names, query_string
 from plugins.console.words_page import register_words
@@ -34,15 +34,6 @@ if TYPE_CHECKING:
 PERIOD_DAYS = 30
 PAGE_SIZE = 50
 AUDIT_PAGE = 50
-
-
-def _day_starts(console: Console, now: datetime) -> list[datetime]:
-    zone = console.pages.zone
-    today = now.astimezone(zone).date()
-    return [
-        datetime.combine(today - timedelta(days=PERIOD_DAYS - 1 - i), time(), zone)
-        for i in range(PERIOD_DAYS)
-    ]
 
 
 def register_pages(app: FastAPI, console: Console) -> None:
@@ -58,7 +49,7 @@ def register_pages(app: FastAPI, console: Console) -> None:
     async def overview(request: Request) -> Response:
         viewer = await console.require_viewer(request)
         now = console.clock()
-        starts = _day_starts(console, now)
+        starts = day_starts(console.pages.zone, now)
         summary = await console.overview.summary(viewer.groups, starts, now)
         names = await group_names(console, viewer)
         period = summary.period

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 
 from plugins.console.app import Console, mount_console
+from plugins.console.summary import day_starts
 from rules.config import Config, ConfigError, ConsoleSettings, exposure_problem
 from rules.core.ports import AuditEntry
 from rules.storage.database import Database
@@ -56,6 +57,19 @@ async def purge_expired(console: Console, every: timedelta = PURGE_EVERY) -> Non
                 log.debug("console: %d expired link(s)/session(s) deleted", gone)
         except Exception:  # the database may be away; try again next time
             log.warning("console: purging expired sessions failed", exc_info=True)
+        await asyncio.sleep(every.total_seconds())
+
+
+async def keep_counts(console: Console, every: timedelta = PURGE_EVERY) -> None:
+    """Count the overview's finished days ahead of any request (at start, then hourly)."""
+    while True:
+        try:
+            starts = day_starts(console.pages.zone, console.clock())
+            counted = await console.overview.prepare(starts)
+            if counted:
+                log.info("console: %d day(s) of counts kept for the overview", counted)
+        except Exception:  # the database may be away; the overview counts on demand
+            log.warning("console: counting the overview's days failed", exc_info=True)
         await asyncio.sleep(every.total_seconds())
 
 

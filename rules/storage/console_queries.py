@@ -55,6 +55,8 @@ from rules.storage.tables import (
     audit_log,
     case_images,
     cases,
+    console_daily,
+    console_days,
     console_links,
     console_sessions,
     groups,
@@ -569,6 +571,147 @@ class ConsoleQueries(Repository):
             elif status in ("done", "substituted"):
                 counts.by_action[kind] = counts.by_action.get(kind, 0) + count
         return result
+
+    # -- the overview's counts per finished day (migration 0009) ------------
+
+    async def day_rollup(
+        self, day_starts: Sequence[datetime], end: datetime
+    ) -> list[tuple[datetime, str, str, str, int]]:
+        """(day, group, dimension, key, count) of every group, for cases created from
+        ``day_starts[0]`` until ``end``: the rows :meth:`store_rollup` keeps.
+
+        Dimensions: ``case`` (the day's cases, key ""), ``category`` (cases per
+        category), ``action`` (actions carried out per kind), ``failed`` (key "").
+        """
+        day = case(
+            *((cases.c.created_at >= b, i) for i, b in reversed(list(enumerate(day_starts)))),
+            else_=0,
+        ).label("day")
+        in_window = and_(cases.c.created_at >= day_starts[0], cases.c.created_at < end)
+        each, name = self._finding_category()
+        by_group, by_category, by_action = await asyncio.gather(
+            self._rows(
+                select(day, cases.c.group_id, func.count())
+                .where(in_window)
+                .group_by(day, cases.c.group_id)
+            ),
+            self._rows(
+                select(
+                    day,
+                    cases.c.group_id,
+                    name.label("category"),
+                    func.count(func.distinct(cases.c.id)),
+                )
+                .select_from(cases.join(each, literal(True)))
+                .where(in_window)
+                .group_by(day, cases.c.group_id, name)
+            ),
+            self._rows(
+                select(day, cases.c.group_id, actions.c.kind, actions.c.status, func.count())
+                .select_from(cases.join(actions, actions.c.case_id == cases.c.id))
+                .where(in_window)
+                .group_by(day, cases.c.group_id, actions.c.kind, actions.c.status)
+            ),
+        )
+        rows: dict[tuple[datetime, str, str, str], int] = {}
+
+        def add(index: int, group_id: str, dimension: str, key: str, count: int) -> None:
+            at = (day_starts[int(index)], group_id, dimension, key[:128])
+            rows[at] = rows.get(at, 0) + int(count)
+
+        for index, group_id, count in by_group:
+            add(index, group_id, "case", "", count)
+        for index, group_id, category, count in by_category:
+            add(index, group_id, "category", str(category), count)
+        for index, group_id, kind, status, count in by_action:
+            if status == "failed":
+                add(index, group_id, "failed", "", count)
+            elif status in ("done", "substituted"):
+                add(index, group_id, "action", kind, count)
+        return [(*k, v) for k, v in rows.items()]
+
+    async def rolled_up(self, first: datetime, last: datetime) -> dict[datetime, datetime]:
+        """The days from ``first`` to ``last`` already counted, and when they were."""
+        query = select(console_days.c.day, console_days.c.computed_at).where(
+            console_days.c.day >= first, console_days.c.day <= last
+        )
+        async with self._read() as conn:
+            return {d: at for d, at in (await conn.execute(query)).all()}
+
+    async def store_rollup(
+        self,
+        days: Sequence[datetime],
+        rows: Sequence[tuple[datetime, str, str, str, int]],
+        computed_at: datetime,
+    ) -> None:
+        """Replace these days' counts with ``rows`` and mark them counted, in one transaction.
+
+        Two processes counting the same days write the same numbers; the later
+        replaces the earlier (delete, then insert, inside one transaction).
+        """
+        first, last = min(days), max(days)
+        async with self._write() as conn:
+            await conn.execute(
+                delete(console_daily).where(
+                    console_daily.c.day >= first, console_daily.c.day <= last
+                )
+            )
+            await conn.execute(
+                delete(console_days).where(console_days.c.day >= first, console_days.c.day <= last)
+            )
+            if rows:
+                await conn.execute(
+                    insert(console_daily),
+                    [
+                        {"day": d, "group_id": g, "dimension": dim, "key": k, "count": n}
+                        for d, g, dim, k, n in rows
+                    ],
+                )
+            await conn.execute(
+                insert(console_days), [{"day": d, "computed_at": computed_at} for d in days]
+            )
+
+    async def rollup_counts(
+        self, scope: Collection[str] | None, day_starts: Sequence[datetime]
+    ) -> Counts:
+        """The kept counts of these (counted) days within scope, ``days`` oldest first."""
+        where = and_(
+            console_daily.c.day >= day_starts[0],
+            console_daily.c.day <= day_starts[-1],
+            _in_scope(console_daily.c.group_id, scope),
+        )
+        total = func.sum(console_daily.c.count)
+        per_day, per_group, per_key = await asyncio.gather(
+            self._rows(
+                select(console_daily.c.day, total)
+                .where(where, console_daily.c.dimension == "case")
+                .group_by(console_daily.c.day)
+            ),
+            self._rows(
+                select(console_daily.c.group_id, total)
+                .where(where, console_daily.c.dimension == "case")
+                .group_by(console_daily.c.group_id)
+            ),
+            self._rows(
+                select(console_daily.c.dimension, console_daily.c.key, total)
+                .where(where, console_daily.c.dimension != "case")
+                .group_by(console_daily.c.dimension, console_daily.c.key)
+            ),
+        )
+        index = {d: i for i, d in enumerate(day_starts)}
+        counts = Counts(days=[0] * len(day_starts))
+        for day, count in per_day:
+            if day in index:
+                counts.days[index[day]] = int(count)
+        counts.by_group = {g: int(n) for g, n in per_group}
+        for dimension, key, count in per_key:
+            if dimension == "category":
+                counts.by_category[key] = int(count)
+            elif dimension == "action":
+                counts.by_action[key] = int(count)
+            elif dimension == "failed":
+                counts.failed += int(count)
+        return counts
 
     async def _rows(self, query: Select[Any]) -> Sequence[Any]:
         """All rows of one query, on a connection of its own (so several run at once)."""

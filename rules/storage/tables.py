@@ -323,6 +323,26 @@ console_sessions = Table(
     Index("ix_console_sessions_expires", "expires_at"),
 )
 
+# The overview's counts per finished day (migration 0009): per group, the day's cases
+# ("case"), cases per category, actions carried out per kind ("action") and failed
+# actions ("failed"); console_days says which days are counted and when.
+console_daily = Table(
+    "console_daily",
+    metadata,
+    Column("day", UtcDateTime, primary_key=True),  # the local midnight the day starts at
+    Column("group_id", String(128), primary_key=True),
+    Column("dimension", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+console_days = Table(
+    "console_days",
+    metadata,
+    Column("day", UtcDateTime, primary_key=True),
+    Column("computed_at", UtcDateTime, nullable=False),
+)
+
 # The case list, newest first, over every group (or filtered by member), and the
 # overview's actions of the last 30 days.
 Index("ix_cases_created_id", cases.c.created_at, cases.c.id)

@@ -18,7 +18,7 @@ import pytest
 from rules.core.model import Action, ActionKind, Finding, Outcome, OutcomeStatus
 from rules.storage.console_queries import CaseFilter, ConsoleQueries, Counts, SqlConsoleAuth
 from rules.storage.repositories import Storage
-from tests.fakes import T0, message
+from tests.fakes import T0, Clock, message
 
 
 @pytest.fixture
@@ -104,3 +104,44 @@ async def test_a_link_is_redeemed_once_even_by_racing_processes(storage: Storage
     assert (await auth.get_session("s" * 64, T0)) is not None
     assert await auth.get_session("s" * 64, T0 + timedelta(hours=1)) is None
     assert await auth.purge(T0 + timedelta(hours=2)) == 3
+
+
+async def test_finished_days_are_counted_once_kept_and_shared(storage: Storage) -> None:
+    from plugins.console.summary import OverviewCounts
+
+    queries = ConsoleQueries(storage.database)
+    for n in range(5):
+        await add_case(storage, "网赌", "gambling", n * 24 + 1, failed=n == 1)
+    await add_case(storage, "广告", "ads", 30, group="qq:1002")
+    starts = [T0.replace(hour=0) - timedelta(days=5 - i) for i in range(6)]
+    clock = Clock(T0)
+    direct = functools.reduce(
+        Counts.plus, await queries.daily_counts(None, starts, T0 + timedelta(seconds=1))
+    )
+    first = OverviewCounts(queries, clock)
+    summary = await first.summary(None, starts, T0)
+    assert summary.period == direct and first.counted_days == 5
+    assert summary.period.by_category == {"gambling": 5, "ads": 1}
+    await first.summary(None, starts, T0)
+    assert first.counted_days == 5  # kept
+
+    restarted = OverviewCounts(queries, clock)  # another process, or after a restart
+    scoped = await restarted.summary(frozenset({"qq:1002"}), starts, T0)
+    assert restarted.counted_days == 0
+    mine = functools.reduce(
+        Counts.plus,
+        await queries.daily_counts(frozenset({"qq:1002"}), starts, T0 + timedelta(seconds=1)),
+    )
+    assert scoped.period == mine and scoped.period.by_group == {"qq:1002": 1}
+
+    # just after midnight yesterday is counted, and counted again once it has settled
+    midnight = starts[-1] + timedelta(days=1)
+    tomorrow = [*starts[1:], midnight]
+    early = OverviewCounts(queries, Clock(midnight + timedelta(minutes=5)))
+    await early.summary(None, tomorrow, midnight + timedelta(minutes=5))
+    assert early.counted_days == 1
+    await add_case(storage, "网赌", "gambling", -3)  # a write delayed by an outage lands
+    late = OverviewCounts(queries, Clock(midnight + timedelta(hours=2)))
+    after = await late.summary(None, tomorrow, midnight + timedelta(hours=2))
+    assert late.counted_days == 1 and after.period.days[-2] == direct.days[-1] + 1
+    assert await late.prepare(tomorrow) == 0

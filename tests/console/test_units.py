@@ -171,47 +171,6 @@ def test_cursors_round_trip_and_refuse_junk() -> None:
         assert Cursor.decode(junk) is None, junk
 
 
-class CountingQueries:
-    """Stands in for ConsoleQueries: one case per day, and a log of the windows asked for."""
-
-    def __init__(self) -> None:
-        self.asked: list[int] = []
-
-    async def daily_counts(self, scope: object, starts: list[datetime], end: datetime) -> list[Any]:
-        from rules.storage.console_queries import Counts
-
-        self.asked.append(len(starts))
-        return [Counts(days=[1], by_group={"qq:1": 1}) for _ in starts]
-
-    async def attention(self, scope: object, since: datetime) -> Any:
-        from rules.storage.console_queries import Attention
-
-        return Attention([], 0, 0)
-
-
-async def test_the_overview_counts_each_finished_day_once() -> None:
-    from plugins.console.summary import OverviewCounts
-
-    queries = CountingQueries()
-    clock = [0.0]
-    counts = OverviewCounts(queries, ttl=3600, clock=lambda: clock[0])  # type: ignore[arg-type]
-    day0 = datetime(2026, 11, 2, tzinfo=UTC)
-    starts = [day0 + timedelta(days=i) for i in range(30)]
-    first = await counts.summary(None, starts, starts[-1] + timedelta(hours=9))
-    assert queries.asked == [29, 1] and sum(first.period.days) == 30
-    assert first.period.by_group == {"qq:1": 30} and sum(first.today.days) == 1
-    await counts.summary(None, starts, starts[-1] + timedelta(hours=10))
-    assert queries.asked == [29, 1, 1]  # today only
-    await counts.summary(frozenset({"qq:1"}), starts, starts[-1])
-    assert queries.asked[-2:] == [29, 1]  # another scope counts its own
-    next_day = [s + timedelta(days=1) for s in starts]
-    await counts.summary(None, next_day, next_day[-1])
-    assert queries.asked[-2:] == [1, 1]  # yesterday is new, 28 days were kept
-    clock[0] = 3600.0
-    await counts.summary(None, next_day, next_day[-1])
-    assert queries.asked[-2:] == [29, 1]  # kept an hour: late writes show up
-
-
 def test_the_package_ships_every_template_and_static_file() -> None:
     import fnmatch
     import tomllib
