@@ -100,8 +100,8 @@ def main() -> None:
     index = TermIndex(Term(t, c) for c, ts in picked.items() for t in ts)
     hits: Counter[str] = Counter()
     for text in folded_corpus:
-        for key, start, end in index.find(text):
-            for term in key.forms[text[start:end]].terms:
+        for found, start, end in index.find(text):
+            for term in found.forms[text[start:end]].terms:
                 hits[term.term] += 1
     for category, terms in picked.items():
         kept = [t for t in terms if t in seeds[category] or hits[t] < 2]
