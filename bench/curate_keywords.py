@@ -101,8 +101,8 @@ def main() -> None:
     hits: Counter[str] = Counter()
     for text in folded_corpus:
         for found, start, end in index.find(text):
-            for term in found.forms[text[start:end]].terms:
-                hits[term.term] += 1
+            for listed in found.forms[text[start:end]].terms:
+                hits[listed.term] += 1
     for category, terms in picked.items():
         kept = [t for t in terms if t in seeds[category] or hits[t] < 2]
         header = (

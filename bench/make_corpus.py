@@ -70,7 +70,7 @@ def main(folder: Path) -> None:
         reviews = [
             ln for ln in read("sentiment/neg.txt") + read("sentiment/pos.txt") if len(ln) < 150
         ]
-        news = []
+        news: list[str] = []
         for line in read("seg/data.txt"):
             text = _TAG.sub("", line).replace(" ", "")
             news.extend(s for s in _SENTENCE.findall(text) if 8 <= len(s) <= 80)
