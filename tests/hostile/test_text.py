@@ -29,7 +29,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.config import DetectorSettings, KeywordSettings, parse_config
-from rules.core.model import MAX_NAME, MAX_TEXT, ChatEvent, EventKind, Finding, Member, Platform
+from rules.core.model import (
+    MAX_NAME,
+    MAX_TEXT,
+    ChatEvent,
+    EventKind,
+    Finding,
+    MatchKind,
+    Member,
+    Platform,
+    Strength,
+)
 from rules.detectors.base import Detector
 from rules.runtime import MEMORY_URL, Runtime, build_detectors
 from tests.fakes import T0, Clock, FakeGateway
@@ -103,6 +113,9 @@ def test_detectors_never_raise_and_spans_stay_in_the_text(
         for finding in detector.check(chat, settings):
             assert isinstance(finding.match, str)
             assert 0 <= finding.start <= finding.end <= len(chat.text)
+            assert isinstance(finding.how, MatchKind) and isinstance(finding.strength, Strength)
+            if detector.name == "keyword":  # the match is the original text at its span
+                assert chat.text[finding.start : finding.end] == finding.match
 
     check()
 
