@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from plugins.console.auth import ConsoleAuth, Viewer, scope_of
+from plugins.console.groups_page import GroupInfos
 from plugins.console.security import RateLimiter, SecurityHeaders, csrf_ok, looks_like_token
 from plugins.console.summary import OverviewCounts
 from plugins.console.web import COOKIE, STATIC, Pages, client_address, read_form, same_origin
@@ -105,11 +106,13 @@ class Console:
     limiter: RateLimiter = field(init=False)
     pages: Pages = field(init=False)
     overview: OverviewCounts = field(init=False)
+    group_infos: GroupInfos = field(init=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.redeem_limit, 60.0)
         self.pages = Pages(self.config.digest.timezone)
         self.overview = OverviewCounts(self.queries, self.clock)
+        self.group_infos = GroupInfos(self.edges)
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, settings: ConsoleSettings) -> Console:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,7 +23,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from plugins.console.auth import Viewer
 from plugins.console.web import group_names
-from rules.core.model import split_id
+from rules.commands import Edge
+from rules.core.model import Platform, split_id
 from rules.core.ports import GroupInfo
 from rules.members.audit import check_group
 from rules.storage.console_queries import ComplianceRow
@@ -53,12 +55,20 @@ class Timeline:
 
 
 class GroupInfos:
-    """Platform descriptions of groups, asked concurrently with a deadline and kept a while."""
+    """Platform descriptions of groups, asked concurrently with a deadline and kept a while.
 
-    def __init__(self, console: Console, ttl: float = INFO_TTL) -> None:
-        self.console = console
+    The overview reads only what is kept (:meth:`kept`): it never waits on a platform;
+    the groups page and the console's hourly job ask.
+    """
+
+    def __init__(self, edges: Mapping[Platform, Edge], ttl: float = INFO_TTL) -> None:
+        self.edges = edges
         self.ttl = ttl
         self._kept: dict[str, tuple[float, GroupInfo | None]] = {}
+
+    def kept(self, group_id: str) -> GroupInfo | None:
+        entry = self._kept.get(group_id)
+        return entry[1] if entry is not None else None
 
     async def one(self, group_id: str) -> GroupInfo | None:
         kept = self._kept.get(group_id)
@@ -66,7 +76,7 @@ class GroupInfos:
             return kept[1]
         info: GroupInfo | None = None
         try:
-            edge = self.console.edges.get(split_id(group_id)[0])
+            edge = self.edges.get(split_id(group_id)[0])
             if edge is not None:
                 info = await asyncio.wait_for(edge.directory.group_info(group_id), INFO_TIMEOUT)
         except Exception:  # unreachable platform, unknown group: shown as unknown
@@ -94,7 +104,7 @@ def timelines(console: Console, group_id: str, rows: list[ComplianceRow]) -> lis
 
 def register_groups(app: FastAPI, console: Console) -> None:
     pages = console.pages
-    infos = GroupInfos(console)
+    infos = console.group_infos
 
     async def visible(viewer: Viewer) -> list[str]:
         names = await group_names(console, viewer)

@@ -51,7 +51,21 @@ def register_pages(app: FastAPI, console: Console) -> None:
         now = console.clock()
         starts = day_starts(console.pages.zone, now)
         summary = await console.overview.summary(viewer.groups, starts, now)
-        names = await group_names(console, viewer)
+        known = await console.queries.known_groups(viewer.groups)
+        names = {g.id: g.name for g in known}
+        registered = (
+            {e.group_id for e in await console.registry.entries()}
+            if console.registry is not None
+            else set()
+        )
+        watch = {"unregistered": 0, "idle": 0, "over": 0}
+        for g in known:
+            policy = console.config.policy_for(g.id)
+            info = console.group_infos.kept(g.id)  # never waits on a platform here
+            watch["unregistered"] += g.id not in registered
+            idle_days = policy.digest.idle_days
+            watch["idle"] += bool(idle_days and (now - g.last_activity).days >= idle_days)
+            watch["over"] += bool(info and info.member_count > policy.groupcheck.max_members)
         period = summary.period
 
         def ranked(counts: dict[str, int], label: Callable[[str], str]) -> list[tuple[str, int]]:
@@ -80,6 +94,7 @@ def register_pages(app: FastAPI, console: Console) -> None:
             today=sum(summary.today.days),
             period=sum(period.days),
             names=names,
+            watch=watch,
         )
 
     @app.get("/cases")

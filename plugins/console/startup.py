@@ -61,13 +61,16 @@ async def purge_expired(console: Console, every: timedelta = PURGE_EVERY) -> Non
 
 
 async def keep_counts(console: Console, every: timedelta = PURGE_EVERY) -> None:
-    """Count the overview's finished days ahead of any request (at start, then hourly)."""
+    """Count the overview's finished days ahead of any request, and ask the platforms
+    about the known groups (at start, then hourly)."""
     while True:
         try:
             starts = day_starts(console.pages.zone, console.clock())
             counted = await console.overview.prepare(starts)
             if counted:
                 log.info("console: %d day(s) of counts kept for the overview", counted)
+            # the groups' size and the bot's role, for the overview (which never asks)
+            await console.group_infos.many([g.id for g in await console.queries.known_groups()])
         except Exception:  # the database may be away; the overview counts on demand
             log.warning("console: counting the overview's days failed", exc_info=True)
         await asyncio.sleep(every.total_seconds())

@@ -243,6 +243,7 @@ class Attention:
     failed: list[FailedRow]
     open_cases: int
     open_tasks: int
+    tasks_by_kind: dict[str, int] = field(default_factory=dict)  # appeal, report, review
 
 
 @dataclass(frozen=True, slots=True)
@@ -748,14 +749,15 @@ class ConsoleQueries(Repository):
                     )
                 )
             ).scalar_one()
-            open_tasks = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(tasks)
+            by_kind = {
+                str(kind): int(count)
+                for kind, count in await conn.execute(
+                    select(tasks.c.kind, func.count())
                     .where(tasks.c.status == "open", _in_scope(tasks.c.group_id, scope))
+                    .group_by(tasks.c.kind)
                 )
-            ).scalar_one()
-        return Attention(recent, int(open_cases), int(open_tasks))
+            }
+        return Attention(recent, int(open_cases), sum(by_kind.values()), by_kind)
 
     # -- groups, people, tasks and the audit log ----------------------------
 

@@ -65,3 +65,17 @@ async def test_the_registration_is_saved_through_the_command(env: ConsoleEnv) ->
     elsewhere = await client.post(f"/console/groups/{GROUP_B}/registry", data=form)
     assert elsewhere.status_code == 404
     assert (await client.post(f"/console/groups/{GROUP_A}/registry", data={})).status_code == 415
+
+
+async def test_the_overview_names_groups_and_items_that_need_someone(env: ConsoleEnv) -> None:
+    await env.runtime.storage.digest.note_groups({GROUP_A: "川护教职工群"}, env.clock())
+    await env.review_case()
+    client = await env.signed_in(OFFICER_A)
+    html = (await client.get("/console/")).text
+    assert '<span class="n">1</span><span>待核实</span>' in html
+    assert "1 个群未备案" in html and "0 个群超过人数上限" in html  # the platform not asked
+    await env.console.group_infos.many([GROUP_A])  # what the hourly job does
+    assert "1 个群超过人数上限" in (await client.get("/console/")).text
+    env.clock.advance(timedelta(days=31))
+    again = await env.signed_in(OFFICER_A)  # (the session has expired meanwhile)
+    assert "1 个群长期不活跃" in (await again.get("/console/")).text
