@@ -193,8 +193,12 @@ async def test_every_response_carries_the_security_headers(env: ConsoleEnv) -> N
 async def test_pages_have_no_inline_script_or_style(env: ConsoleEnv) -> None:
     case_id = await env.case()
     client = await env.signed_in(GLOBAL_OFFICER)
-    for path in ("/", "/cases", f"/cases/{case_id}", "/tasks", "/groups", "/audit", "/words"):
-        html = (await client.get(f"/console{path}")).text
+    pages = ("/", "/cases", f"/cases/{case_id}", "/tasks", "/groups", "/audit", "/words",
+             "/settings", "/groups/qq%3A1001")  # fmt: skip
+    for path in pages:
+        response = await client.get(f"/console{path}")
+        assert response.status_code == 200, path
+        html = response.text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert "<style" not in html and " style=" not in html, path
         assert not re.search(r"\son[a-z]+=", html), path
