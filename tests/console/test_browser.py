@@ -7,8 +7,8 @@ own event loop next to the uvicorn server, and it waits for navigation and
 elements by itself. Selenium would need Debian's ``chromium-driver`` as well.
 
 Skipped, with the reason, when Chromium or Playwright is missing, unless
-``CI`` is set (then it fails). Screenshots at phone width (390 px) go to
-``build/``.
+``CI`` or ``GROUPGUARD_REQUIRE_SERVICES`` (``.ci/run``) is set: then it fails.
+Screenshots at phone width (390 px) go to ``build/``.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def browser_available() -> None:
     reason = _unavailable()
     if reason is None:
         return
-    if os.environ.get("CI"):
+    if os.environ.get("CI") or os.environ.get("GROUPGUARD_REQUIRE_SERVICES"):
         pytest.fail(f"{reason}; required under CI", pytrace=False)
     pytest.skip(reason)
 
