@@ -228,10 +228,11 @@ class DecisionStore(Store, Protocol):
     interrupts stays unsettled and is settled by ``rules.moderation.recovery``.
     """
 
-    async def open_intent(self, intent: CaseIntent) -> int:
-        """Record a decision before it is carried out, in one transaction: the case, its
-        strike, its planned actions, the reports it owes (held) and its place on the
-        unsettled list; return the case's id."""
+    async def open_intent(self, intent: CaseIntent) -> int | None:
+        """Record a decision before it is carried out, in one transaction: the message's
+        claim (if the intent carries it), the case, its strike, its planned actions, the
+        reports it owes (held) and its place on the unsettled list; return the case's id,
+        or None when the claim was lost (another process or delivery handled it)."""
         ...
 
     async def settle_case(self, settlement: CaseSettlement) -> None:

@@ -157,6 +157,10 @@ class CaseIntent:
     queued_at: datetime  # the wall clock when the reports were queued
     hold_until: datetime
     handler: str
+    # The message's claim, made in the same transaction (None: claimed before): the case
+    # is written only if the claim is won, unless ``claim_required`` is off (a replay).
+    claim: str | None = None
+    claim_required: bool = True
 
 
 @dataclass(frozen=True, slots=True)

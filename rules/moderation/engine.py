@@ -299,12 +299,20 @@ class Engine:
     ) -> Decision:
         now = event.time  # cases and strikes are dated by the event (replays stay true)
         async with self._deciding.hold((event.group_id, event.member.id)):
-            # the claim and the strike read go together: neither waits for the other
-            claimed, prior = await asyncio.gather(
-                self._claim(event, now), self._prior_strikes(event, strike_findings, policy, now)
-            )
-            if not claimed:
-                return Decision(findings=findings, notes=("message already handled",))
+            # On the ladder's path the plan is worked out from the strikes alone, so the
+            # message's claim goes with the intent (one write). Otherwise (card reminders,
+            # chatter: planning writes the card timeline) the claim comes first, beside
+            # the strike read.
+            claim = _claim_key(event) if strike_findings else None
+            if claim is not None:
+                prior = await self._prior_strikes(event, strike_findings, policy, now)
+            else:
+                claimed, prior = await asyncio.gather(
+                    self._claim(event, now),
+                    self._prior_strikes(event, strike_findings, policy, now),
+                )
+                if not claimed:
+                    return Decision(findings=findings, notes=("message already handled",))
             plan = await self._plan(event, findings, strike_findings, prior, policy, now)
             if plan is None:
                 return Decision(findings=findings, notes=("nothing due (reminder throttled)",))
@@ -313,10 +321,12 @@ class Engine:
                 planned, gateway.capabilities(event.group_id), policy.fallbacks
             )
             intent = self._intent(event, findings, step, weight, notes, effective, policy, dry_run)
-            # Intent before effect: nothing more is carried out until the decision is
-            # durable. The member's next decision waits only for this write, so strikes
-            # are counted in order.
-            case_id = await self.store.open_intent(intent.record)
+            # Intent before effect: nothing is carried out until the decision is durable.
+            # The member's next decision waits only for this write, so strikes are counted
+            # in order.
+            case_id = await self.store.open_intent(replace(intent.record, claim=claim))
+            if case_id is None:
+                return Decision(findings=findings, notes=("message already handled",))
         self.in_flight_cases.add(case_id)
         try:
             return await self._carry_out(intent, case_id, findings, total, policy, gateway)
@@ -535,6 +545,11 @@ class _Intent:
     enforcing: list[Action]
     noticing: list[Action]
     notes: int  # the plan's first outcomes, known before acting (substitutions, skips)
+
+
+def _claim_key(event: ChatEvent) -> str | None:
+    """What a decision on ``event`` claims (as :meth:`Engine._claim` does)."""
+    return event.event_key or event.message_id
 
 
 def _stamped(outcome: Outcome, case_id: int) -> Outcome:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -67,13 +68,63 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class WriteLock:
+    """The SQLite write lock: an asyncio lock whose *urgent* waiters go first.
+
+    The moderation journal's claims and decisions are urgent: a message's deletion
+    waits for them (intent before effect). Everything else (outcomes, members,
+    delivery marks, the other repositories) waits in arrival order behind them, so
+    a decision never queues behind a batch of writes nobody is waiting for.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._others: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self, urgent: bool = False) -> bool:
+        if not self._held and not self._urgent and not self._others:
+            self._held = True
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._others
+        queue.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as the waiter gave up: pass it on
+            else:
+                queue.remove(waiter)
+            raise
+        return True
+
+    def release(self) -> None:
+        for queue in (self._urgent, self._others):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # handed over: still held
+                    return
+        self._held = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Database:
     """One database: its engine, the write lock, and how to read and write. See module doc."""
 
     def __init__(self, engine: AsyncEngine, scratch: str | None = None) -> None:
         self.engine = engine
         self.dialect: str = engine.dialect.name
-        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.write_lock: WriteLock | None = WriteLock() if self.dialect == "sqlite" else None
         self._scratch = scratch  # folder of a throw-away database, removed at close
         # An offline batch (rules.storage.raw_sqlite.SqliteBatch) keeps its write
         # transaction open between calls; it is committed before any other access.

@@ -199,7 +199,7 @@ class ModerationJournal:
         return await self._claims.submit(_Claim(group_id, message_id, at))
 
     async def _claim_messages(self, claims: list[_Claim]) -> list[bool]:
-        return await self.transactions.write(lambda ops: _claim_rows(ops, claims))
+        return await self.transactions.write(lambda ops: _claim_rows(ops, claims), urgent=True)
 
     async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
         """Sum of the member's strike weights recorded at or after ``since``."""
@@ -256,18 +256,27 @@ class ModerationJournal:
         ops.insert("strikes", strike_rows)
         return case_ids
 
-    async def open_intent(self, intent: CaseIntent) -> int:
-        """Record a decision before it is carried out (see module doc); the case's id."""
+    async def open_intent(self, intent: CaseIntent) -> int | None:
+        """Record a decision before it is carried out (see module doc); the case's id, or
+        None when the intent claims its message and another handled it first."""
         return await self._intents.submit(intent)
 
-    async def _open_intents(self, intents: list[CaseIntent]) -> list[int]:
-        return await self.transactions.write(lambda ops: self._intent_rows(ops, intents))
+    async def _open_intents(self, intents: list[CaseIntent]) -> list[int | None]:
+        # urgent: the decision's first action waits for this write
+        return await self.transactions.write(
+            lambda ops: self._intent_rows(ops, intents), urgent=True
+        )
 
-    def _intent_rows(self, ops: JournalOps, intents: list[CaseIntent]) -> list[int]:
-        new = [_NewCase(i.event, i.findings, i.step, i.at, i.strike_weight) for i in intents]
+    def _intent_rows(self, ops: JournalOps, intents: list[CaseIntent]) -> list[int | None]:
+        claims = [_Claim(i.event.group_id, i.claim, i.at) for i in intents if i.claim is not None]
+        won = iter(_claim_rows(ops, claims) if claims else [])
+        decided = [i for i in intents if i.claim is None or next(won) or not i.claim_required]
+        if not decided:
+            return [None] * len(intents)
+        new = [_NewCase(i.event, i.findings, i.step, i.at, i.strike_weight) for i in decided]
         case_ids = self._case_rows(ops, new)
         planned, owed, unsettled = [], [], []
-        for intent, case_id in zip(intents, case_ids, strict=True):
+        for intent, case_id in zip(decided, case_ids, strict=True):
             planned += [
                 {**_action_row(case_id, o, intent.at), "seq": seq}
                 for seq, o in enumerate(intent.plan)
@@ -292,7 +301,8 @@ class ModerationJournal:
         ops.insert("actions", planned)
         ops.insert("owed_reports", owed)
         ops.insert("unsettled_cases", unsettled)
-        return case_ids
+        written = dict(zip(map(id, decided), case_ids, strict=True))
+        return [written.get(id(i)) for i in intents]
 
     async def settle_case(self, settlement: CaseSettlement) -> None:
         """Record a case's outcomes and release its reports (see module doc)."""

@@ -213,12 +213,16 @@ class SqliteFile:
         with _as_sqlalchemy_errors():
             return work(JournalOps(SqliteExecutor(self._connection())))
 
-    async def write(self, work: Callable[[JournalOps], R]) -> R:
-        """Run ``work`` in one write transaction in the writer thread."""
-        async with self._lock:
+    async def write(self, work: Callable[[JournalOps], R], urgent: bool = False) -> R:
+        """Run ``work`` in one write transaction in the writer thread (``urgent``: before
+        the writes waiting that are not, see :class:`rules.storage.database.WriteLock`)."""
+        await self._lock.acquire(urgent)
+        try:
             return await asyncio.get_running_loop().run_in_executor(
                 self._writer, self._in_transaction, work
             )
+        finally:
+            self._lock.release()
 
     async def read(self, work: Callable[[JournalOps], R]) -> R:
         """Run ``work`` (reads only) in the reader thread."""
@@ -251,7 +255,7 @@ class SqliteBatch:
         self._writes = 0  # in the open transaction; 0: none open
         database.settle = self.commit
 
-    async def write(self, work: Callable[[JournalOps], R]) -> R:
+    async def write(self, work: Callable[[JournalOps], R], urgent: bool = False) -> R:
         """Run ``work`` in the open write transaction (begun, holding the lock, if none is)."""
         if not self._writes:
             await self._lock.acquire()

@@ -309,7 +309,11 @@ class ResilientJournal:
         guard.register("member", inner.note_member)
         guard.register("strike", lambda strike: inner.add_strike(_real_strike(strike, real)))
         guard.register("case", inner.open_case)
-        guard.register("intent", inner.open_intent)
+        # replayed, an intent writes its case whoever claimed the message meanwhile: the
+        # decision was acted on already
+        guard.register(
+            "intent", lambda intent: inner.open_intent(replace(intent, claim_required=False))
+        )
         guard.register("settlement", lambda s: inner.settle_case(_real_settlement(s, real)))
         guard.register("interruption", lambda ids: inner.interrupt([real(i) for i in ids]))
         guard.register(
@@ -378,15 +382,22 @@ class ResilientJournal:
             self._count_weight(event.group_id, event.member.id, strike_weight, done)
         return int(case_id) if done and case_id is not None else provisional
 
-    async def open_intent(self, intent: CaseIntent) -> int:
+    async def open_intent(self, intent: CaseIntent) -> int | None:
         """The case's id; a provisional one while the intent waits in the queue (on disk
-        with a spool: the caller acts only once it is there)."""
+        with a spool: the caller acts only once it is there). An intent that claims its
+        message asks the shared state first, as :meth:`claim_message` does."""
+        event = intent.event
+        if intent.claim is not None and not await self.shared.claim(
+            f"message:{event.group_id}:{intent.claim}", CLAIM_TTL
+        ):
+            return None
         provisional = self.guard.provisional_id()
         done, case_id = await self.guard.write("intent", intent, provisional=provisional)
+        if done and case_id is None:
+            return None  # the database refused the claim (another process, earlier)
         if intent.strike_weight:
-            event = intent.event
             self._count_weight(event.group_id, event.member.id, intent.strike_weight, done)
-        return int(case_id) if done and case_id is not None else provisional
+        return int(case_id) if done else provisional
 
     async def settle_case(self, settlement: CaseSettlement) -> None:
         await self.guard.write("settlement", settlement)

@@ -23,8 +23,9 @@ R = TypeVar("R")
 
 
 class Transactions(Protocol):
-    async def write(self, work: Callable[[JournalOps], R]) -> R:
-        """Run ``work`` in one write transaction (serialised with every other write)."""
+    async def write(self, work: Callable[[JournalOps], R], urgent: bool = False) -> R:
+        """Run ``work`` in one write transaction (serialised with every other write;
+        ``urgent`` ones first where writes queue: the engine's claims and decisions)."""
         ...
 
     async def read(self, work: Callable[[JournalOps], R]) -> R:
@@ -40,7 +41,7 @@ class AlchemyTransactions:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def write(self, work: Callable[[JournalOps], R]) -> R:
+    async def write(self, work: Callable[[JournalOps], R], urgent: bool = False) -> R:
         async with self.database.write() as conn:
             return await conn.run_sync(lambda sync: work(JournalOps(AlchemyExecutor(sync))))
 

@@ -110,16 +110,26 @@ class SlowClaimStore:
 
 
 async def test_a_message_claimed_elsewhere_is_not_acted_on(store: Store) -> None:
-    slow = SlowClaimStore(store, won=False)  # another process handles this message
-    engine = make_engine(slow)
+    event = message("你个笨蛋")
+    assert event.message_id is not None
+    assert await store.claim_message(event.group_id, event.message_id, event.time)  # elsewhere
     gateway = FakeGateway()
-    handling = asyncio.create_task(engine.handle(message("你个笨蛋"), gateway))
-    await asyncio.sleep(0.05)
-    assert not handling.done() and gateway.performed == []
-    slow.release.set()
-    decision = await handling
+    decision = await make_engine(store).handle(event, gateway)
     assert gateway.performed == [] and decision.case_id is None
     assert "already handled" in decision.notes[0]
+
+
+async def test_the_claim_goes_with_the_decision(store: Store) -> None:
+    """On the ladder's path the message is claimed in the intent's transaction: a message
+    delivered twice at once is decided once (one write on the way to the first action)."""
+    slow = SlowClaimStore(store)  # a separate claim would wait forever
+    gateway = FakeGateway()
+    event = message("你个笨蛋")
+    first, second = await asyncio.gather(
+        make_engine(slow).handle(event, gateway), make_engine(slow).handle(event, gateway)
+    )
+    assert sorted(d.case_id is None for d in (first, second)) == [False, True]
+    assert gateway.kinds() == [ActionKind.DELETE, ActionKind.WARN]
 
 
 async def test_without_the_right_to_delete_the_fallback_still_applies(store: Store) -> None:

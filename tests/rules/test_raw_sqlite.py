@@ -3,6 +3,7 @@ read and write the same values."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rules.core.model import Action, ActionKind, Finding, Outcome, OutcomeStatus, Strike
 from rules.storage import Storage
+from rules.storage.database import WriteLock
 from rules.storage.journal import fields, strike_row
 from rules.storage.journal_sql import INSERT
 from rules.storage.raw_sqlite import compiled
@@ -97,3 +99,38 @@ def test_the_raw_path_runs_the_statements_sqlalchemy_compiles() -> None:
     keys = ("group_id", "message_id", "at")
     form = compiled(statement, keys)
     assert form.sql == str(statement.compile(dialect=sqlite.dialect(), column_keys=list(keys)))
+
+
+async def test_urgent_writes_go_before_the_writes_already_waiting() -> None:
+    """The engine's decisions do not queue behind outcomes and members (WriteLock)."""
+    lock = WriteLock()
+    order: list[str] = []
+
+    async def write(name: str, urgent: bool) -> None:
+        await lock.acquire(urgent)
+        order.append(name)
+        await asyncio.sleep(0)
+        lock.release()
+
+    await lock.acquire()  # a write under way
+    waiting = [asyncio.create_task(write(f"later{n}", False)) for n in range(3)]
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(write("decision", True)))
+    await asyncio.sleep(0)
+    lock.release()
+    await asyncio.gather(*waiting)
+    assert order == ["decision", "later0", "later1", "later2"]
+    assert not lock.locked()
+
+
+async def test_a_waiter_that_gives_up_does_not_keep_the_lock() -> None:
+    lock = WriteLock()
+    await lock.acquire()
+    gave_up = asyncio.create_task(lock.acquire(urgent=True))
+    await asyncio.sleep(0)
+    gave_up.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gave_up
+    lock.release()
+    assert not lock.locked()
+    assert await asyncio.wait_for(lock.acquire(), 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -97,9 +97,7 @@ async def state(storage: Storage) -> dict[str, Any]:
             )
         ).all()
         reports = (
-            await conn.execute(
-                select(outbox.c.case_id, outbox.c.text, outbox.c.next_attempt_at)
-            )
+            await conn.execute(select(outbox.c.case_id, outbox.c.text, outbox.c.next_attempt_at))
         ).all()
         unsettled = (await conn.execute(select(unsettled_cases.c.case_id))).scalars().all()
     return {"actions": acts, "reports": reports, "unsettled": list(unsettled)}
@@ -124,7 +122,7 @@ async def test_a_crashed_case_is_checked_recorded_and_reported_once(storage: Sto
     muted = await crash_in(storage, "赌博", ActionKind.MUTE, clock, "qq:2002")
     before = await state(storage)
     assert sorted(before["unsettled"]) == sorted([kicked, muted])
-    assert ("planned" in {s for _, _, s, _ in before["actions"]})
+    assert "planned" in {s for _, _, s, _ in before["actions"]}
 
     until = clock() + timedelta(hours=1)
     gateway = CheckingGateway(members={"qq:2002": MemberState(True, until)})  # 2001 is gone
@@ -250,4 +248,3 @@ async def test_an_interrupted_case_says_so(storage: Storage) -> None:
 
 def test_the_alive_lease_is_named_after_the_run() -> None:
     assert alive_lease("host:1:ab") == "alive:host:1:ab"
-    assert isinstance(datetime.now(), datetime)

@@ -24,7 +24,7 @@ from rules.shared_state.memory import MemoryState
 from rules.storage import Storage, resilient
 from rules.storage.database import Database
 from rules.storage.resilient import PROVISIONAL_BASE
-from rules.storage.spool import Spool, SpoolError, SpooledWrite
+from rules.storage.spool import Spool, SpooledWrite, SpoolError
 from rules.storage.tables import actions, cases, outbox, unsettled_cases
 from rules.storage.transactions import AlchemyTransactions
 from tests.fakes import Clock, FakeGateway, WordListDetector, message
@@ -142,7 +142,7 @@ async def test_writes_queued_in_an_outage_survive_a_stop_and_land_at_the_next_st
 async def test_a_full_outage_queue_is_loud_and_refuses_more(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(resilient, "MAX_QUEUED", 5)  # one violation: 5 writes
+    monkeypatch.setattr(resilient, "MAX_QUEUED", 4)  # one violation: 4 writes
     url = f"sqlite+aiosqlite:///{tmp_path / 'gg.db'}"
     storage = await Storage.open(url, shared=MemoryState(), spool=tmp_path / "spool")
     real, real_transactions = storage.database, storage.transactions
