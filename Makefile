@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-filter bench-qq bench-images bench-sweep \
+.PHONY: run test lint typecheck pytest bench bench-filter bench-qq bench-qq-raid bench-images bench-sweep \
 	check-config clean \
 	services services-stop test-services
 
@@ -46,8 +46,12 @@ bench: bench-filter bench-qq  ## print performance and quality figures (not a te
 bench-filter: $(STAMP)  ## content filter: throughput, baselines, quality on the corpus
 	$(BIN)/python -m bench.filter
 
-bench-qq: $(STAMP)  ## QQ end to end over a real WebSocket: events/s and latency
+bench-qq: $(STAMP)  ## QQ end to end over a real WebSocket: events/s and latency (10%, then the raid mix)
 	$(BIN)/python -m bench.qq_e2e
+	$(MAKE) --no-print-directory bench-qq-raid
+
+bench-qq-raid: $(STAMP)  ## QQ end to end, raid mix: 30% violations at 3,500 events/s (target p99 < 50 ms)
+	$(BIN)/python -m bench.qq_e2e --rate 3500 --violations 0.3 --runs 3
 
 bench-images: $(STAMP)  ## pictures: per-stage cost, cold start, cache, OCR tuning; QQ text latency with pictures at 5/s
 	$(BIN)/python -m bench.images $(ARGS)

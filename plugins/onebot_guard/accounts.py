@@ -12,6 +12,10 @@ a connection drops:
   back (a NapCat restart, a network blip) before they fail.
 
 Every platform call of the QQ gateway goes through :meth:`Accounts.call`.
+A group's member list (read to verify a removal and by a ban's sweep, many at
+once during a raid) goes through :meth:`Accounts.member_list`: callers that
+arrive while one is being fetched share the next fetch, so every caller still
+gets a list asked for after it called, and a group has one list call in flight.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ class Accounts:
         self._away: dict[str, float] = {}  # account -> when its connection dropped
         self._accounts: set[str] = set()  # every account that has connected
         self._arrived = asyncio.Event()  # set (and replaced) when an account connects
+        self._lists: dict[tuple[str, str], _ListFetches] = {}  # (account, group) -> fetches
 
     # ------------------------------------------------------------------ who serves where
 
@@ -160,6 +165,36 @@ class Accounts:
                 raise GatewayError("connection to the QQ account lost during the call") from None
             raise
 
+    async def member_list(self, bot: Bot, group: str) -> Any:
+        """``get_group_member_list`` for ``group``, from a call made after this one began.
+
+        Callers that arrive while a list is being fetched wait for it to end and share
+        the one fetch that follows, so a raid's removals and sweeps in one group make
+        one call per round trip instead of one each; none sees a list older than its
+        own request. Errors reach every caller that shared the call.
+        """
+        key = (bot.self_id, group)
+        fetches = self._lists.get(key)
+        if fetches is None:
+            fetches = self._lists[key] = _ListFetches()
+        if fetches.next is None:
+            fetches.next = asyncio.ensure_future(self._fetch_list(bot, group, key, fetches))
+        return await asyncio.shield(fetches.next)
+
+    async def _fetch_list(
+        self, bot: Bot, group: str, key: tuple[str, str], fetches: _ListFetches
+    ) -> Any:
+        ahead = fetches.running
+        if ahead is not None:  # one at a time: wait for it, whatever its end
+            await asyncio.wait([ahead])
+        fetches.running, fetches.next = fetches.next, None  # later callers wait for this one
+        try:
+            return await self.call(bot, "get_group_member_list", group_id=int(group))
+        finally:
+            fetches.running = None
+            if fetches.next is None and self._lists.get(key) is fetches:
+                del self._lists[key]
+
     # ------------------------------------------------------------------ roles
 
     async def ensure_bot_role(self, bot: Bot, group: str) -> None:
@@ -206,3 +241,13 @@ class Accounts:
         )
         self.routes.note_member(group, user, info)
         return info
+
+
+class _ListFetches:
+    """A group's member-list fetches: the one in flight and the one callers wait for."""
+
+    __slots__ = ("next", "running")
+
+    def __init__(self) -> None:
+        self.running: asyncio.Future[Any] | None = None
+        self.next: asyncio.Future[Any] | None = None

@@ -170,7 +170,7 @@ class Actions:
         )
         for attempt in range(2):
             try:
-                members = await call(bot, "get_group_member_list", group_id=int(group))
+                members = await self.accounts.member_list(bot, group)
             except Exception as exc:
                 return f"done; not verified ({describe(exc)})"
             if not any(str(m.get("user_id")) == user for m in members or []):

@@ -34,7 +34,7 @@ class GroupDirectory:
         group = raw_id(group_id)
         accounts = self.accounts
         bot = accounts.bot_for(group)
-        data = await accounts.call(bot, "get_group_member_list", group_id=int(group))
+        data = await accounts.member_list(bot, group)
         members: list[Member] = []
         for item in data or []:
             user = str(item.get("user_id"))
@@ -69,7 +69,7 @@ class GroupDirectory:
         group, user = raw_id(group_id), raw_id(member_id)
         accounts = self.accounts
         bot = accounts.bot_for(group)
-        listed = await accounts.call(bot, "get_group_member_list", group_id=int(group))
+        listed = await accounts.member_list(bot, group)
         if not any(str(m.get("user_id")) == user for m in listed or []):
             return MemberState(present=False)
         data = await accounts.call(
