@@ -55,7 +55,7 @@ bench-qq-raid: $(STAMP)  ## QQ end to end, raid mix: 30% violations at 3,500 eve
 
 bench-images: $(STAMP)  ## pictures: per-stage cost, cold start, cache, OCR tuning; QQ text latency with pictures at 5/s
 	$(BIN)/python -m bench.images $(ARGS)
-	$(BIN)/python -m bench.qq_e2e --images-per-s 5
+	$(BIN)/python -m bench.qq_e2e --images-per-s 5 --rate 2005
 
 bench-sweep: $(STAMP)  ## a ban swept across 50 QQ groups of 500 members (fake NapCat)
 	$(BIN)/python -m bench.protection_sweep
