@@ -70,6 +70,17 @@ class RecentMessages:
             return []
         return [message_id for at, message_id in buffer if at >= since]
 
+    def discard(self, group_id: str, member_id: str, message_id: str) -> None:
+        """Drop one id (the bot deleted that message: a recall need not delete it again)."""
+        buffer = self._buffers.get((group_id, member_id))
+        if not buffer:
+            return
+        for entry in buffer:
+            if entry[1] == message_id:
+                buffer.remove(entry)
+                self._count -= 1
+                return
+
     def forget(self, group_id: str, member_id: str) -> None:
         """Drop a member's ids (after a recall: they are gone)."""
         buffer = self._buffers.pop((group_id, member_id), None)

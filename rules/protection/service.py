@@ -161,6 +161,10 @@ class Protection:
             self.cards.seen(event, policy, "notice" if event.event_key else "audit")
         elif kind is EventKind.LEAVE:
             self.probation.left(event.group_id, event.member.id)
+        for outcome in decision.outcomes:  # deleted already: a removal's recall skips it
+            action, done = outcome.action, outcome.status is OutcomeStatus.DONE
+            if done and action.kind is ActionKind.DELETE and action.message_id is not None:
+                self.recent.discard(action.group_id, action.target_id, action.message_id)
         if decision.step > 0 and decision.case_id is not None and _removed(decision):
             self._spawn(self._after_removal(event, decision, policy, gateway, dry_run))
 

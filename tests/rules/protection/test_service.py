@@ -199,6 +199,18 @@ async def test_a_removed_member_s_last_three_messages_are_recalled(env: Env) -> 
     assert any("撤回" in t and "3条消息" in t for _, t in await env.reports())
 
 
+async def test_a_message_deleted_before_is_not_recalled_again(env: Env) -> None:
+    await env.handle(said("你好", at=T0))
+    first = await env.handle(said("测试广告", at=T0 + timedelta(seconds=1)))  # deleted, warned
+    (gone,) = [o.action.message_id for o in first.outcomes if o.action.kind is ActionKind.DELETE]
+    decision = await env.handle(said("测试政治", at=T0 + timedelta(seconds=5)))
+    deleted = [a.message_id for a in env.qq.performed if a.kind is ActionKind.DELETE]
+    assert deleted.count(gone) == 1  # once, by its own decision
+    assert len(deleted) == 3  # the advert, the offending message, then 你好
+    recalled = await env.recorded(decision.case_id)
+    assert sum(1 for k, _, s in recalled if k == "delete" and s == "done") == 2
+
+
 async def test_older_messages_and_lesser_removals_are_not_recalled() -> None:
     env = await start(config(cleanup_from="critical", cleanup_window="1m"))
     try:
