@@ -47,6 +47,7 @@ from rules.detectors.pii import PiiDetector
 from rules.groups.registry import RegistryService
 from rules.members.compliance import Members
 from rules.moderation.engine import Engine
+from rules.moderation.pictures import Pictures, process_pool
 from rules.moderation.recovery import Recovery
 from rules.moderation.review import ReviewQueue
 from rules.officers.digest_job import DigestJob
@@ -253,6 +254,8 @@ class Runtime:
     shared: SharedState = field(default_factory=MemoryState)
     # Bans across groups, clean-up, raids, probation, card history (not offline).
     protection: Protection | None = None
+    # Pictures and stickers: looked at after a message's text, judged like it.
+    pictures: Pictures | None = None
 
     @classmethod
     async def start(
@@ -282,6 +285,15 @@ class Runtime:
             spool=outage_spool(config, url) if share else None,
         )
         detectors = build_detectors(config, shared)
+        pictures = Pictures.build(
+            config,
+            [d for d in detectors if d.section in ("keywords", "links", "pii")],
+            store=storage.pictures,
+            evidence=storage.pictures,
+            executor=None if offline else process_pool(config.policy().images.workers),
+        )
+        await pictures.blocklist.load()
+        detectors.extend(pictures.detectors)
         nickname = next(d for d in detectors if isinstance(d, NicknameDetector))
         members = Members(storage.compliance, nickname)
         journal = storage.journal
@@ -319,6 +331,7 @@ class Runtime:
         commands = CommandService(
             engine, CommandRepositories(storage), words, registry=registry, handlers=HANDLERS
         )
+        commands.image_blocklist = pictures.blocklist
         await commands.load_settings()
         if protection is not None:
             commands.protection = protection
@@ -333,6 +346,7 @@ class Runtime:
             registry=registry,
             shared=shared,
             protection=protection,
+            pictures=pictures,
         )
 
     def recovery(self) -> Recovery:
@@ -361,6 +375,8 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        if self.pictures is not None:
+            await self.pictures.close()
         if self.protection is not None:
             await self.protection.close()
         await self.storage.close()

@@ -435,8 +435,12 @@ class Engine:
         return tuple(settled)
 
     async def _claim(self, event: ChatEvent, now: datetime) -> bool:
-        """Whether this event is ours to act on (a message is handled once)."""
-        key = event.message_id or event.event_key
+        """Whether this event is ours to act on (a message is handled once).
+
+        An event's own key wins over its message id: the decision on a message's
+        pictures (``images:<id>``) is claimed apart from the decision on its text.
+        """
+        key = event.event_key or event.message_id
         if key is None:
             return True
         return await self.store.claim_message(event.group_id, key, now)

@@ -26,16 +26,20 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal, TextIO
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from rules.config import Config
 from rules.core.model import (
+    MAX_URL,
     ActionKind,
     ChatEvent,
     Decision,
     EventKind,
+    Finding,
+    ImageRef,
     Member,
     OutcomeStatus,
     Platform,
@@ -44,6 +48,7 @@ from rules.core.model import (
     qualify,
 )
 from rules.core.ports import NOMINAL_CAPABILITIES
+from rules.images.fetch import FetchPolicy, source_fetcher
 from rules.moderation.executor import DryRunGateway
 from rules.offline.qq_export import parse_qq_export
 from rules.runtime import MEMORY_URL, Runtime
@@ -62,6 +67,7 @@ REPORTED_ACTIONS = (
 
 
 MAX_ID = 200
+MAX_IMAGES = 20  # pictures per line
 LAST_TIMESTAMP = 253402300799  # 9999-12-31 23:59:59 UTC
 
 
@@ -85,6 +91,11 @@ class ScanLine(BaseModel):
     text: str
     time: float | None = Field(None, ge=0, le=LAST_TIMESTAMP, allow_inf_nan=False)
     role: Role = Role.MEMBER
+    # Pictures: local paths (absolute, or relative to the input file's folder),
+    # file:// or http(s):// URLs.
+    images: list[Annotated[str, Field(min_length=1, max_length=MAX_URL)]] = Field(
+        default_factory=list, max_length=MAX_IMAGES
+    )
 
     def to_event(self, line_no: int) -> ChatEvent:
         when = (
@@ -98,6 +109,7 @@ class ScanLine(BaseModel):
             time=when,
             text=self.text,
             message_id=f"scan-{line_no}-{self.id}",
+            images=tuple(ImageRef(source, source) for source in self.images),
         )
 
 
@@ -128,10 +140,28 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decision_line(event_id: str, decision: Decision) -> dict[str, Any]:
-    """The public output shape for one decision."""
+def _finding(f: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "detector": f.detector,
+        "category": f.category,
+        "match": f.match,
+        "start": f.start if f.start >= 0 else None,
+        "end": f.end if f.end >= 0 else None,
+        "strength": f.strength.name.lower(),
+        "how": f.how.value,
+    }
+    if f.image is not None:
+        out["image"] = f.image
+    return out
+
+
+def decision_line(
+    event_id: str, decision: Decision, pictures: Decision | None = None
+) -> dict[str, Any]:
+    """The public output shape for one message: its text's decision and its pictures'."""
+    decisions = [decision] if pictures is None else [decision, pictures]
     done: list[str] = []
-    for outcome in decision.outcomes:
+    for outcome in (o for d in decisions for o in d.outcomes):
         kind = outcome.action.kind
         if (
             outcome.status in (OutcomeStatus.DONE, OutcomeStatus.DRY_RUN)
@@ -141,25 +171,24 @@ def decision_line(event_id: str, decision: Decision) -> dict[str, Any]:
             done.append(kind.value)
     return {
         "id": event_id,
-        "findings": [
-            {
-                "detector": f.detector,
-                "category": f.category,
-                "match": f.match,
-                "start": f.start,
-                "end": f.end,
-                "strength": f.strength.name.lower(),
-                "how": f.how.value,
-            }
-            for f in decision.findings
-        ],
+        "findings": [_finding(f) for d in decisions for f in d.findings],
         "actions": done,
     }
 
 
-async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> list[dict[str, Any]]:
-    """Decide every line; return the output records in input order."""
+async def scan_lines(
+    runtime: Runtime, lines: Iterable[str], base_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    """Decide every line; return the output records in input order.
+
+    ``base_dir``: where relative picture paths are (the input file's folder).
+    """
     gateways = {p: DryRunGateway(p, caps) for p, caps in NOMINAL_CAPABILITIES.items()}
+    images = runtime.config.policy().images
+    fetch = source_fetcher(
+        FetchPolicy(max_bytes=images.max_bytes, timeout=images.fetch_timeout.total_seconds()),
+        base_dir=base_dir,
+    )
     out: list[dict[str, Any]] = []
     for line_no, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -184,8 +213,12 @@ async def scan_lines(runtime: Runtime, lines: Iterable[str]) -> list[dict[str, A
             out.append(_error_line(line_no, data.get("id"), _describe(exc)))
             continue
         event = line.to_event(line_no)
-        decision = await runtime.engine.handle(event, gateways[event.platform])
-        out.append(decision_line(line.id, decision))
+        gateway = gateways[event.platform]
+        decision = await runtime.engine.handle(event, gateway)
+        pictures = None
+        if runtime.pictures is not None and runtime.pictures.wants(event, decision):
+            pictures = await runtime.pictures.follow_up(runtime.engine, event, gateway, fetch)
+        out.append(decision_line(line.id, decision, pictures))
     return out
 
 
@@ -216,6 +249,14 @@ async def scan_runtime(config: Config, db_url: str | None) -> Runtime:
     return await Runtime.start(config, db_url=db_url or MEMORY_URL, dry_run=True, offline=True)
 
 
+def _input_folder(source: TextIO) -> Path:
+    """The folder of the input file (relative picture paths are there), else the cwd."""
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and Path(name).is_file():
+        return Path(name).resolve().parent
+    return Path.cwd()
+
+
 async def run_scan(
     config: Config,
     source: TextIO,
@@ -234,7 +275,7 @@ async def run_scan(
         lines = (json.dumps(r, ensure_ascii=False) for r in parse_qq_export(source))
     runtime = await scan_runtime(config, db_url)
     try:
-        records = await scan_lines(runtime, lines)
+        records = await scan_lines(runtime, lines, _input_folder(source))
     finally:
         await runtime.close()
     for record in records:

@@ -17,6 +17,7 @@ from rules.storage.digest import DigestQueries
 from rules.storage.export import ExportQueries
 from rules.storage.journal import ModerationJournal
 from rules.storage.outbox import OutboxRepository
+from rules.storage.pictures import PictureRepository
 from rules.storage.raids import RaidRepository
 from rules.storage.registry import RegistryRepository
 from rules.storage.resilient import (
@@ -52,6 +53,7 @@ class Storage:
     bans: BanRepository  # the organisation's ban list (rules.protection)
     card_history: CardHistoryRepository
     raids: RaidRepository
+    pictures: PictureRepository  # picture blocklist and picture evidence of cases
     unsettled: UnsettledRepository  # cases a stop or a crash interrupted (moderation.recovery)
     guard: OutageGuard | None = None  # write-behind during outages (see rules.storage.resilient)
 
@@ -97,6 +99,7 @@ class Storage:
             bans=BanRepository(database),
             card_history=CardHistoryRepository(database),
             raids=RaidRepository(database),
+            pictures=PictureRepository(database),
             unsettled=UnsettledRepository(database),
         )
         if shared is not None:
