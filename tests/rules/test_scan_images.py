@@ -36,9 +36,7 @@ def _line(i: int, images: list[str], text: str = "请看图") -> dict[str, objec
 async def test_pictures_in_scan_lines_are_judged(tmp_path: Path) -> None:
     pictures = tmp_path / "pics"
     pictures.mkdir()
-    (pictures / "gamble.jpg").write_bytes(
-        imagegen.jpeg(imagegen.text_image(["网络赌博 日赚千元"]))
-    )
+    (pictures / "gamble.jpg").write_bytes(imagegen.jpeg(imagegen.text_image(["网络赌博 日赚千元"])))
     poster = imagegen.poster(title="福利", lines=("欢迎",), qr_payload="https://lucky8.vip/x")
     (pictures / "poster.jpg").write_bytes(imagegen.jpeg(poster))
     (pictures / "clean.jpg").write_bytes(imagegen.jpeg(imagegen.photo(seed=3)))
