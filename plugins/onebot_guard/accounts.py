@@ -151,7 +151,15 @@ class Accounts:
         self._away[self_id] = time.monotonic()
 
     async def call(self, bot: Bot, api: str, **params: Any) -> Any:
-        """``bot.call_api`` under the API timeout, ended early if the connection drops."""
+        """``bot.call_api`` under the API timeout, ended early if the connection drops.
+
+        A call on a connection the account has replaced (it came back) fails at once,
+        and one that times out after its connection went is reported as lost with it:
+        its answer could never come.
+        """
+        current = self.connected().get(bot.self_id)
+        if current is not None and current is not bot:
+            raise GatewayError("connection to the QQ account lost during the call")
         calls = self._in_flight.setdefault(bot.self_id, set())
         try:
             async with asyncio.timeout(self.api_timeout) as timer:  # a timer, not a task
@@ -161,7 +169,7 @@ class Accounts:
                 finally:
                     calls.discard(timer)
         except TimeoutError:
-            if bot.self_id not in self.connected():
+            if self.connected().get(bot.self_id) is not bot:
                 raise GatewayError("connection to the QQ account lost during the call") from None
             raise
 

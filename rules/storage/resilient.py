@@ -102,6 +102,7 @@ class OutageGuard:
         self.retry_max = 5.0
         self.recovered: list[Callable[[], None]] = []  # called when the queue has landed
         self._writers: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self._replays: dict[str, Callable[..., Awaitable[Any]]] = {}
         self._queue: deque[_Write] = deque()
         self._seq = itertools.count(1)
         self._outage_since: float | None = None
@@ -110,9 +111,16 @@ class OutageGuard:
         self._case_ids: OrderedDict[int, int] = OrderedDict()  # provisional -> real
         self._refused = 0
 
-    def register(self, name: str, writer: Callable[..., Awaitable[Any]]) -> None:
-        """Name a write (``writer(*args)``), so a queued or spooled one can be made again."""
+    def register(
+        self,
+        name: str,
+        writer: Callable[..., Awaitable[Any]],
+        replay: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
+        """Name a write (``writer(*args)``), so a queued or spooled one can be made again
+        (by ``replay(*args)`` if given: it was acted on already, whatever happened since)."""
         self._writers[name] = writer
+        self._replays[name] = replay or writer
 
     @property
     def in_outage(self) -> bool:
@@ -249,7 +257,7 @@ class OutageGuard:
         while self._queue:
             write = self._queue[0]
             try:
-                result = await self._writers[write.name](*write.args)
+                result = await self._replays[write.name](*write.args)
             except Exception as exc:
                 if is_outage(exc):
                     raise
@@ -312,7 +320,9 @@ class ResilientJournal:
         # replayed, an intent writes its case whoever claimed the message meanwhile: the
         # decision was acted on already
         guard.register(
-            "intent", lambda intent: inner.open_intent(replace(intent, claim_required=False))
+            "intent",
+            inner.open_intent,
+            replay=lambda intent: inner.open_intent(replace(intent, claim_required=False)),
         )
         guard.register("settlement", lambda s: inner.settle_case(_real_settlement(s, real)))
         guard.register("interruption", lambda ids: inner.interrupt([real(i) for i in ids]))

@@ -21,6 +21,7 @@ from rules.core.model import Action, ActionKind, Outcome, OutcomeStatus, Platfor
 from rules.detectors.base import Detector
 from rules.moderation.engine import REPORT_HOLD, Engine
 from rules.officers.outbox import OutboxSender
+from rules.shared_state.memory import MemoryState
 from rules.storage import Storage
 from rules.storage.tables import actions, outbox, unsettled_cases
 from tests.fakes import Clock, FakeGateway, WordListDetector, message
@@ -166,3 +167,22 @@ async def test_substitutions_are_recorded_with_the_intent(storage: Storage) -> N
     by_kind = {kind: status for _, kind, status in recorded}
     assert by_kind["delete"] in ("skipped", "substituted") and by_kind["warn"] == "done"
     assert OutcomeStatus.PLANNED not in {o.status for o in decision.outcomes}
+
+
+async def test_two_processes_without_redis_decide_a_message_once(db_url: str) -> None:
+    """Each process's own claim says yes (no shared state): the database's claim, made in
+    the decision's transaction, lets one of them act."""
+    one = await Storage.open(db_url, shared=MemoryState())
+    other = await Storage.open(db_url, shared=MemoryState())
+    try:
+        gateway = FakeGateway()
+        event = message("反动言论")
+        decisions = await asyncio.gather(
+            make_engine(one, Clock()).handle(event, gateway),
+            make_engine(other, Clock()).handle(event, gateway),
+        )
+        assert sorted(d.case_id is None for d in decisions) == [False, True]
+        assert gateway.kinds().count(ActionKind.DELETE) == 1
+    finally:
+        await one.close()
+        await other.close()
