@@ -40,6 +40,9 @@ OUTCOME_NAMES = {
     "dry_run": "试运行",
     "skipped": "已跳过",
     "substituted": "已替代",
+    "planned": "待执行",
+    "interrupted": "已中断",
+    "unknown": "无法确认",
 }
 HOW_NAMES = {
     "direct": "原文",
