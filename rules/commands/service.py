@@ -19,8 +19,8 @@ message may command a group on any registered platform.
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol

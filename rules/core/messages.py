@@ -906,7 +906,9 @@ _COMMAND_TEXTS: Mapping[str, Mapping[Language, str]] = {
     },
     "cmd_console_link": {
         "zh": "管理后台登录链接，{valid}内有效，仅可使用一次，请勿转发：\n{url}",
-        "en": "Your console sign-in link, valid for {valid}, usable once; do not forward it:\n{url}",
+        "en": (
+            "Your console sign-in link, valid for {valid}, usable once; do not forward it:\n{url}"
+        ),
     },
     "cmd_console_none": {
         "zh": "您不是任何群的负责人、群主或管理员，无法进入管理后台。",

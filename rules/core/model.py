@@ -139,8 +139,8 @@ class ImageReport:
     ``checked`` is False when the picture could not be looked at (``problem`` says
     why: too large, not an image, the queue was full...). ``text`` is the recognised
     text in reading order; ``codes`` the payloads of QR codes and barcodes; ``hashes``
-    the perceptual hashes (pHash, dHash) of each sampled frame; ``nsfw`` a classifier's score in [0, 1] when
-    that check ran.
+    the perceptual hashes (pHash, dHash) of each sampled frame; ``nsfw`` a
+    classifier's score in [0, 1] when that check ran.
     """
 
     index: int

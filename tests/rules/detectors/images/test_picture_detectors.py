@@ -71,9 +71,7 @@ def _inspected(data: bytes, **options: object) -> ChatEvent:
     return replace(_event(), image_reports=(report,))
 
 
-def _check(
-    detector: Detector[DetectorSettings], event: ChatEvent, config: Config
-) -> list[Finding]:
+def _check(detector: Detector[DetectorSettings], event: ChatEvent, config: Config) -> list[Finding]:
     return detector.check(event, config.policy_for(event.group_id).images)
 
 
@@ -115,7 +113,9 @@ def test_an_allow_listed_domain_in_a_qr_code_stays_allowed(
 def test_a_wechat_group_invitation_code_is_a_solicitation(
     config: Config, text_detectors: list
 ) -> None:
-    event = _inspected(imagegen.png(imagegen.qr_image("https://weixin.qq.com/g/AbC123")), text=False)
+    event = _inspected(
+        imagegen.png(imagegen.qr_image("https://weixin.qq.com/g/AbC123")), text=False
+    )
     found = _check(QrCodeDetector(text_detectors, config.policy_for), event, config)
     assert found and found[0].category in {"solicit", "link"}
 
