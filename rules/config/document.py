@@ -60,6 +60,7 @@ class Config(Policy):
     _policies: dict[str, Policy] = PrivateAttr(default_factory=dict)
     # Overrides set at runtime by command (/config set), layered over ``groups``.
     _runtime: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+    _global: Policy | None = PrivateAttr(default=None)  # the global policy, built once
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> Config:
@@ -78,8 +79,19 @@ class Config(Policy):
         return self
 
     def policy(self) -> Policy:
-        """The global policy (this config without its global-only sections)."""
-        return Policy.model_validate(self.model_dump(include=set(Policy.model_fields)))
+        """The global policy (this config without its global-only sections).
+
+        Built once: the config is frozen and command overrides are per group, so the
+        global policy never changes (callers on the violation path ask for it often).
+        """
+        private = self.__pydantic_private__
+        assert private is not None
+        policy: Policy | None = private["_global"]
+        if policy is None:
+            policy = private["_global"] = Policy.model_validate(
+                self.model_dump(include=set(Policy.model_fields))
+            )
+        return policy
 
     def policy_for(self, group_id: str) -> Policy:
         """The policy for one group: global policy, the file's and then the commands' overrides."""
