@@ -164,7 +164,7 @@ class Pictures:
             return None
         decision = await engine.handle(self.stage.images_event(event, reports), gateway)
         if decision.case_id is not None and self.evidence is not None:
-            await self._keep_evidence(decision.case_id, reports)
+            await self._keep_evidence(self.evidence, decision.case_id, reports)
         return decision
 
     async def close(self, grace: float = 5.0) -> None:
@@ -173,7 +173,10 @@ class Pictures:
             log.warning("%d picture checks unfinished at stop", unfinished)
         self.stage.close()
 
-    async def _keep_evidence(self, case_id: int, reports: tuple[ImageReport, ...]) -> None:
+    @staticmethod
+    async def _keep_evidence(
+        evidence: CaseImageStore, case_id: int, reports: tuple[ImageReport, ...]
+    ) -> None:
         images = [
             CaseImage(
                 case_id,
@@ -191,7 +194,7 @@ class Pictures:
             if r.checked and r.thumbnail
         ]
         try:
-            await self.evidence.add_case_images(images)  # type: ignore[union-attr]
+            await evidence.add_case_images(images)
         except Exception:  # the case and its actions are recorded; evidence is best effort
             log.exception("picture evidence of case %d not kept", case_id)
 
