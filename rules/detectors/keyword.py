@@ -452,7 +452,7 @@ def _dated(text: str, start: int, end: int) -> bool:
 def _cuts_term(text: str, start: int, end: int) -> bool:
     """:func:`rules.text.segment.cuts_term`, after its cheap test inlined."""
     lexicon = segment.lexicon()
-    if lexicon.may_cross(text, start) or lexicon.may_cross(text, end):
+    if lexicon.may_cut(text, start, end):
         low = max(0, start - WORD_REACH)
         return lexicon.cuts_term(text[low : end + WORD_REACH], start - low, end - low)
     return False

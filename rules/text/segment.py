@@ -33,7 +33,7 @@ from daachorse import CharwiseDoubleArrayAhoCorasick
 from rules.core.pickle_cache import read_cache, write_cache
 from rules.text import normalize
 
-SEGMENT_VERSION = 3
+SEGMENT_VERSION = 4
 # jieba's split of a text into blocks it segments (re_han_default) and the
 # single letters or digits it joins back into one word (re_eng).
 _BLOCK = re.compile("[\u4e00-\u9fd5a-zA-Z0-9+#&._%\\-]+")
@@ -52,18 +52,31 @@ def _pair_hash(a: str, b: str) -> int:
 class Lexicon:
     """jieba's dictionary: an automaton over its words and their log probabilities.
 
+    The automaton holds the words of two or more characters only; one-character
+    words are a dict (``single``). Only a longer word can cross a position, so
+    the walk that finds the stretch to segment meets only those, and it reports
+    one per end (daachorse's ``find_overlapping_no_suffix``: a shorter word
+    ending where a longer one ends lies inside it, so it crosses nothing the
+    longer one does not).
+
     ``pairs`` is a bit set (hashed) of every two characters that stand next to
     each other inside some word: a word can only cross a position of a text
     whose two characters either side are such a pair, which most are not.
     """
 
-    __slots__ = ("_automaton", "_judged", "_term_logp", "logp", "pairs", "unknown")
+    __slots__ = ("_automaton", "_judged", "_term_logp", "logp", "pairs", "single", "unknown")
 
     def __init__(
-        self, automaton: CharwiseDoubleArrayAhoCorasick, logp: array, unknown: float, pairs: bytes
+        self,
+        automaton: CharwiseDoubleArrayAhoCorasick,
+        logp: array,
+        unknown: float,
+        pairs: bytes,
+        single: dict[str, float],
     ):
         self._automaton = automaton
-        self.logp = logp  # per word number
+        self.logp = logp  # per word number (of the words in the automaton)
+        self.single = single  # one-character words: their log probability
         self.unknown = unknown  # a character that is no word (jieba: frequency 1)
         self.pairs = pairs
         self._term_logp: dict[str, float] = {}  # terms seen: their word score
@@ -76,6 +89,18 @@ class Lexicon:
             return False
         bit = _pair_hash(text[pos - 1], text[pos])
         return bool(self.pairs[bit >> 3] >> (bit & 7) & 1)
+
+    def may_cut(self, text: str, start: int, end: int) -> bool:
+        """``may_cross(text, start) or may_cross(text, end)`` in one call (hot path)."""
+        pairs, n = self.pairs, len(text)
+        if 0 < start < n:
+            bit = (ord(text[start - 1]) * 0x9E3779B1 + ord(text[start])) & _PAIR_MASK
+            if pairs[bit >> 3] >> (bit & 7) & 1:
+                return True
+        if 0 < end < n:
+            bit = (ord(text[end - 1]) * 0x9E3779B1 + ord(text[end])) & _PAIR_MASK
+            return bool(pairs[bit >> 3] >> (bit & 7) & 1)
+        return False
 
     def cuts_term(self, text: str, start: int, end: int) -> bool:
         """Whether ``text[start:end]`` begins or ends inside a word of ``text`` when it is a
@@ -95,13 +120,12 @@ class Lexicon:
         stretch: the stretch around the span is all that needs the search, and
         when no word crosses either edge of the span, nothing cuts it.
         """
-        found = self._automaton.find_overlapping(text)
-        multi = [(first, stop) for first, stop, _ in found if stop - first > 1]
+        crossing = self._automaton.find_overlapping_no_suffix(text)
         lo, hi = start, end
         grown = True
         while grown:
             grown = False
-            for first, stop in multi:
+            for first, stop, _ in crossing:
                 if first < lo < stop:
                     lo, grown = first, True
                 if first < hi < stop:
@@ -113,8 +137,7 @@ class Lexicon:
         cut = self._judged.get(memo)  # the same stretch recurs (打电话 around 电话)
         if cut is not None:
             return cut
-        logp = self.logp
-        words = [(f - lo, s - lo, logp[n]) for f, s, n in found if lo <= f and s <= hi]
+        words = self._words(region)
         if as_word:
             term = text[start:end]
             score = self._term_logp.get(term)
@@ -144,11 +167,7 @@ class Lexicon:
         return score
 
     def boundaries(self, text: str) -> set[int]:
-        """Positions of ``text`` where jieba's segmentation (without HMM) starts a word."""
-        return self._boundaries(text, self._automaton.find_overlapping(text))
-
-    def _boundaries(self, text: str, found: list[tuple[int, int, int]]) -> set[int]:
-        """:meth:`boundaries` from the dictionary words ``found`` in ``text``.
+        """Positions of ``text`` where jieba's segmentation (without HMM) starts a word.
 
         jieba's ``calc``: from the right, the most probable segmentation of every
         suffix, a character that starts no word being a word of frequency 1, ties
@@ -156,8 +175,18 @@ class Lexicon:
         (see :func:`_build`), so blocks split by themselves. Lone letters and
         digits are joined, as jieba joins them.
         """
+        return self._cuts(text, self._best(len(text), self._words(text))[1])
+
+    def _words(self, text: str) -> list[tuple[int, int, float]]:
+        """Every dictionary word in ``text``: (start, end, log probability)."""
         logp = self.logp
-        return self._cuts(text, self._best(len(text), [(f, s, logp[n]) for f, s, n in found])[1])
+        words = [(f, s, logp[n]) for f, s, n in self._automaton.find_overlapping(text)]
+        single = self.single
+        for at, ch in enumerate(text):
+            score = single.get(ch)
+            if score is not None:
+                words.append((at, at + 1, score))
+        return words
 
     def _best(self, n: int, words: list[tuple[int, int, float]]) -> tuple[list[float], list[int]]:
         """jieba's ``calc`` over ``n`` characters and the ``words`` found in them
@@ -193,11 +222,12 @@ class Lexicon:
             at, joined = stop, single
         return cuts
 
-    def __getstate__(self) -> tuple[bytes, bytes, float, bytes]:
-        return self._automaton.serialize(), self.logp.tobytes(), self.unknown, self.pairs
+    def __getstate__(self) -> tuple[bytes, bytes, float, bytes, dict[str, float]]:
+        blob = self._automaton.serialize()
+        return blob, self.logp.tobytes(), self.unknown, self.pairs, self.single
 
-    def __setstate__(self, state: tuple[bytes, bytes, float, bytes]) -> None:
-        blob, logp, self.unknown, self.pairs = state
+    def __setstate__(self, state: tuple[bytes, bytes, float, bytes, dict[str, float]]) -> None:
+        blob, logp, self.unknown, self.pairs, self.single = state
         self._term_logp = {}
         self._judged = {}
         self._automaton = CharwiseDoubleArrayAhoCorasick.deserialize(blob)
@@ -237,6 +267,8 @@ def _build() -> Lexicon:
     # jieba never sees a word with a character outside its blocks (c++ is one, 21·世纪 not)
     words = [word for word, freq in frequencies.items() if freq > 0 and _BLOCK.fullmatch(word)]
     log_total = math.log(total)
+    single = {word: math.log(frequencies[word]) - log_total for word in words if len(word) == 1}
+    words = [word for word in words if len(word) > 1]
     logp = array("d", (math.log(frequencies[word]) - log_total for word in words))
     pairs = bytearray(1 << (PAIR_BITS - 3))
     for word in words:
@@ -244,7 +276,7 @@ def _build() -> Lexicon:
             for x, y in ((a, b), (a.lower(), b.lower()), (a.upper(), b.upper())):
                 bit = _pair_hash(x, y)
                 pairs[bit >> 3] |= 1 << (bit & 7)
-    return Lexicon(CharwiseDoubleArrayAhoCorasick(words), logp, -log_total, bytes(pairs))
+    return Lexicon(CharwiseDoubleArrayAhoCorasick(words), logp, -log_total, bytes(pairs), single)
 
 
 @lru_cache(maxsize=1)
@@ -273,7 +305,7 @@ def cuts_a_word(text: str, start: int, end: int, reach: int) -> bool:
     only when a dictionary word can cross an edge of the span at all.
     """
     lex = lexicon()
-    if not (lex.may_cross(text, start) or lex.may_cross(text, end)):
+    if not lex.may_cut(text, start, end):
         return False
     low = max(0, start - reach)
     return lex.cuts_a_word(text[low : end + reach], start - low, end - low)
@@ -289,7 +321,7 @@ def cuts_term(text: str, start: int, end: int, reach: int) -> bool:
     segmented.
     """
     lex = lexicon()
-    if not (lex.may_cross(text, start) or lex.may_cross(text, end)):
+    if not lex.may_cut(text, start, end):
         return False
     low = max(0, start - reach)
     return lex.cuts_term(text[low : end + reach], start - low, end - low)
