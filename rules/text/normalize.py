@@ -302,6 +302,26 @@ def _skip(dropped: Runs, pos: int) -> int:
     return pos
 
 
+_COUNT_STEPS = 8  # then the noise runs are mapped once (a text with noise everywhere)
+
+
+def _unnoised(mark: str, pos: int, at: int) -> int:
+    """Where the ``pos``-th character that is not ``NOISE`` stands in ``mark`` (-1 when
+    not found in a few steps); ``at`` is a position of ``mark`` not past it.
+
+    The place ``i`` is the least with ``i == pos + mark.count(NOISE, 0, i + 1)``;
+    climbing to it from below takes one ``count`` (in C) per stretch of noise
+    met on the way, which for a short message is cheaper than mapping its noise.
+    """
+    i = at
+    for _ in range(_COUNT_STEPS):
+        j = pos + mark.count(NOISE, 0, i + 1)
+        if j == i:
+            return i
+        i = j
+    return -1
+
+
 _NOISE_RUN = re.compile(NOISE + "+")
 
 
@@ -337,16 +357,20 @@ class Alignment:
         self._repeats: Runs | None = None
 
     def _map(self) -> None:
-        """Find the dropped characters (or, when one expanded, map every character)."""
+        """Find the dropped characters (or, when one expanded, map every character).
+
+        When characters were only dropped, ``_marked`` is kept for :func:`_unnoised`
+        and the dropped runs are mapped only if that takes too many steps.
+        """
         self._mapped = True
         original, pre = self._original, self._pre
         if len(pre) == len(original) and original.isascii():
+            self._marked = None
             return  # ASCII never expands: nothing dropped means one to one
         mark = self._marked if self._marked is not None else marked(original)
         if len(mark) != len(original):  # a character expanded (⑽ -> 10)
             self._starts = [i for i, ch in enumerate(original) for _ in _unmarked(ch)]
-        elif len(pre) != len(mark):
-            self._noise = [m.span() for m in _NOISE_RUN.finditer(mark)]
+        self._marked = mark if len(pre) != len(mark) else None
 
     def pre_span(self, start: int, end: int) -> tuple[int, int]:
         """Original ``(start, end)`` of ``pre[start:end]``."""
@@ -354,9 +378,17 @@ class Alignment:
             self._map()
         if self._starts is not None:
             return self._starts[start], self._starts[end - 1] + 1
-        noise = self._noise
-        if not noise:
+        mark = self._marked
+        if mark is None:
             return start, end
+        if not self._noise:
+            first = _unnoised(mark, start, start)
+            if first >= 0:
+                last = _unnoised(mark, end - 1, first + end - 1 - start)
+                if last >= 0:
+                    return first, last + 1
+            self._noise = [m.span() for m in _NOISE_RUN.finditer(mark)]
+        noise = self._noise
         return _skip(noise, start), _skip(noise, end - 1) + 1
 
     def folded_to_pre(self, start: int, end: int) -> tuple[int, int]:
