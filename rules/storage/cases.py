@@ -13,6 +13,8 @@ from sqlalchemy import RowMapping, func, insert, select, update
 from rules.core.model import CaseRecord, Finding, MatchKind, Strength, Strike, TaskStatus
 from rules.core.records import ReviewCase, finding_categories
 from rules.storage.base import Repository
+from rules.storage.database import Database
+from rules.storage.strike_tally import StrikeTally
 from rules.storage.tables import actions, cases, strikes
 
 _CARRIED_OUT = ("done", "dry_run")
@@ -51,7 +53,12 @@ def stored_finding(row: Mapping[str, Any]) -> Finding:
 
 
 class CaseRepository(Repository):
-    """Cases and their strikes, read back and decided by officers."""
+    """Cases and their strikes, read back and decided by officers (``tally``: the
+    journal's strikes in memory, told when strikes are voided or confirmed here)."""
+
+    def __init__(self, database: Database, tally: StrikeTally | None = None) -> None:
+        super().__init__(database)
+        self.tally = tally
 
     async def get_case(self, case_id: int) -> CaseRecord | None:
         async with self._read() as conn:
@@ -80,6 +87,8 @@ class CaseRepository(Repository):
                 await conn.execute(
                     update(strikes).where(strikes.c.case_id == case_id).values(voided=True)
                 )
+        if status == TaskStatus.PARDONED and self.tally is not None:
+            self.tally.clear()  # (rare: whose strikes they were is not looked up)
 
     async def void_strikes(self, group_id: str, member_id: str) -> int:
         """Void every strike of a member in a group; return the weight cleared."""
@@ -95,6 +104,8 @@ class CaseRepository(Repository):
                 )
             ).scalar_one()
             await conn.execute(update(strikes).where(*active).values(voided=True))
+        if self.tally is not None:
+            self.tally.forget(group_id, member_id)
         return int(weight)
 
     async def review_case(self, case_id: int) -> ReviewCase | None:
@@ -151,3 +162,5 @@ class CaseRepository(Repository):
                         voided=False,
                     )
                 )
+        if strike is not None and strike.weight and self.tally is not None:
+            self.tally.forget(strike.group_id, strike.member_id)

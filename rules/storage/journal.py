@@ -38,6 +38,7 @@ from rules.core.ports import AuditEntry
 from rules.core.records import CASE_NUMBER, CaseIntent, CaseSettlement
 from rules.storage.database import Database
 from rules.storage.journal_sql import JournalOps
+from rules.storage.strike_tally import StrikeTally
 from rules.storage.tables import audit_log
 from rules.storage.transactions import Transactions
 
@@ -156,7 +157,9 @@ class ModerationJournal:
 
     ``normalize`` turns a case's evidence into what the filter saw, stored beside
     it (the composition root passes the text layer's fold; by default it is kept
-    as it is: storage does not load the text layer).
+    as it is: storage does not load the text layer). ``tally``: when this process
+    is the only one writing strikes, members' strikes kept in memory
+    (:mod:`rules.storage.strike_tally`), so a repeat offender's weight needs no read.
     """
 
     def __init__(
@@ -165,12 +168,15 @@ class ModerationJournal:
         transactions: Transactions,
         normalize: Callable[[str], str] = str,
         group_commit: bool = True,
+        tally: StrikeTally | None = None,
     ) -> None:
         self.database = database
         self.transactions = transactions
         self.normalize = normalize
+        self.tally = tally
         self._claims = batched(self._claim_messages, group_commit)
         self._weights = batched(self._strike_weights, group_commit)
+        self._strike_lists = batched(self._read_strike_lists, group_commit)
         self._cases = batched(self._open_cases, group_commit)
         self._intents = batched(self._open_intents, group_commit)
         self._outcomes = written_later(self._record_outcomes, group_commit)
@@ -183,6 +189,7 @@ class ModerationJournal:
         for batcher in (
             self._claims,
             self._weights,
+            self._strike_lists,
             self._cases,
             self._intents,
             self._outcomes,
@@ -201,17 +208,66 @@ class ModerationJournal:
     async def _claim_messages(self, claims: list[_Claim]) -> list[bool]:
         return await self.transactions.write(lambda ops: _claim_rows(ops, claims), urgent=True)
 
-    async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
-        """Sum of the member's strike weights recorded at or after ``since``."""
-        return await self._weights.submit(_WeightQuery(group_id, member_id, since))
+    async def strike_weight(
+        self, group_id: str, member_id: str, since: datetime, cached: bool = True
+    ) -> int:
+        """Sum of the member's strike weights recorded at or after ``since`` (from the
+        tally when it knows them and ``cached``; else read)."""
+        tally = self.tally if cached else None
+        if tally is None:
+            return await self._weights.submit(_WeightQuery(group_id, member_id, since))
+        known = tally.weight(group_id, member_id, since)
+        if known is not None:
+            return known
+        tally.begin_load(group_id, member_id)
+        try:
+            strikes = await self._strike_lists.submit(_WeightQuery(group_id, member_id, since))
+        except BaseException:
+            tally.abandon(group_id, member_id)
+            raise
+        tally.install(group_id, member_id, since, strikes)
+        return sum(w for _, w in strikes)
 
     async def _strike_weights(self, queries: list[_WeightQuery]) -> list[int]:
         return await self.transactions.read(
             lambda ops: ops.strike_weights([(q.group_id, q.member_id, q.since) for q in queries])
         )
 
+    async def _read_strike_lists(
+        self, queries: list[_WeightQuery]
+    ) -> list[list[tuple[datetime, int]]]:
+        return await self.transactions.read(
+            lambda ops: ops.strike_lists([(q.group_id, q.member_id, q.since) for q in queries])
+        )
+
+    async def _striking(
+        self, strikes: list[Strike], write: Awaitable[T], committed: Callable[[T], list[bool]]
+    ) -> T:
+        """Run ``write``, which writes ``strikes`` (those with a weight), keeping the tally
+        current: ``committed`` tells from its result which of them went in."""
+        tally = self.tally
+        counted = [s for s in strikes if s.weight] if tally is not None else []
+        if tally is None or not counted:
+            return await write
+        for s in counted:
+            tally.begin_write(s.group_id, s.member_id)
+        try:
+            result = await write
+        except BaseException:
+            for s in counted:
+                tally.end_write(s.group_id, s.member_id, s.at, s.weight, None)
+            raise
+        went_in = committed(result)
+        for s in counted:
+            tally.end_write(s.group_id, s.member_id, s.at, s.weight, went_in.pop(0))
+        return result
+
     async def add_strike(self, strike: Strike) -> None:
-        await self.transactions.write(lambda ops: ops.insert("strikes", [strike_row(strike)]))
+        await self._striking(
+            [strike],
+            self.transactions.write(lambda ops: ops.insert("strikes", [strike_row(strike)])),
+            lambda _: [True],
+        )
 
     # -- cases and outcomes -------------------------------------------------
 
@@ -224,7 +280,12 @@ class ModerationJournal:
         strike_weight: int = 0,
     ) -> int:
         """Record a decision's evidence (and its strike, in the same transaction); its id."""
-        return await self._cases.submit(_NewCase(event, findings, step, at, strike_weight))
+        strike = Strike(event.group_id, event.member.id, strike_weight, at, None)
+        return await self._striking(
+            [strike],
+            self._cases.submit(_NewCase(event, findings, step, at, strike_weight)),
+            lambda _: [True],
+        )
 
     async def _open_cases(self, new: list[_NewCase]) -> list[int]:
         return await self.transactions.write(lambda ops: self._case_rows(ops, new))
@@ -259,7 +320,11 @@ class ModerationJournal:
     async def open_intent(self, intent: CaseIntent) -> int | None:
         """Record a decision before it is carried out (see module doc); the case's id, or
         None when the intent claims its message and another handled it first."""
-        return await self._intents.submit(intent)
+        event = intent.event
+        strike = Strike(event.group_id, event.member.id, intent.strike_weight, intent.at, None)
+        return await self._striking(
+            [strike], self._intents.submit(intent), lambda case_id: [case_id is not None]
+        )
 
     async def _open_intents(self, intents: list[CaseIntent]) -> list[int | None]:
         # urgent: the decision's first action waits for this write

@@ -15,7 +15,7 @@ runs the same statement once per row, which costs it little.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table, bindparam, case, delete, func, insert, select, update
@@ -104,6 +104,15 @@ STRIKE_SUMS = (
     .where(*_PAIRS, *_ACTIVE_STRIKE)
     .group_by(strikes.c.group_id, strikes.c.member_id)
 )
+# One member's strikes since a time, and a batch's members' (filtered to pairs in Python).
+STRIKE_LIST = select(strikes.c.at, strikes.c.weight).where(
+    strikes.c.group_id == bindparam("group_id"),
+    strikes.c.member_id == bindparam("member_id"),
+    *_ACTIVE_STRIKE,
+)
+STRIKE_LISTS = select(
+    strikes.c.group_id, strikes.c.member_id, strikes.c.at, strikes.c.weight
+).where(*_PAIRS, *_ACTIVE_STRIKE)
 STRIKES_BETWEEN = select(
     strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at
 ).where(*_PAIRS, *_ACTIVE_STRIKE, strikes.c.at < bindparam("until"))
@@ -235,6 +244,29 @@ class JournalOps:
             for g, m, since in queries
         ]
 
+    def strike_lists(
+        self, queries: Sequence[tuple[str, str, datetime]]
+    ) -> list[list[tuple[datetime, int]]]:
+        """Each (group, member, since)'s unvoided strikes since then, as (at, weight)."""
+        if not self.x.many_returning:
+            return [
+                [
+                    (_aware(at), int(w))
+                    for at, w in self.x.rows(
+                        STRIKE_LIST, {"group_id": g, "member_id": m, "since": s}
+                    )
+                ]
+                for g, m, s in queries
+            ]
+        pairs = _pairs((g, m) for g, m, _ in queries)
+        found: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+        earliest = min(q[2] for q in queries)
+        for group_id, member_id, at, weight in self.x.rows(
+            STRIKE_LISTS, {**pairs, "since": earliest}
+        ):
+            found.setdefault((group_id, member_id), []).append((_aware(at), int(weight)))
+        return [[s for s in found.get((g, m), ()) if s[0] >= since] for g, m, since in queries]
+
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         """Insert ``rows`` (conflict-safe for the tables in :data:`REFRESH`)."""
         if rows:
@@ -283,6 +315,14 @@ class JournalOps:
         """Mark what is still planned in these cases as interrupted."""
         if case_ids:
             self.x.run_many(INTERRUPTED, [{"case": c} for c in case_ids])
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A stored time read back as an aware UTC datetime (``sqlite3`` gives SQLAlchemy's
+    naive UTC text, as :class:`rules.storage.tables.UtcDateTime` wrote it)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

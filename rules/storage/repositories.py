@@ -28,6 +28,7 @@ from rules.storage.resilient import (
 )
 from rules.storage.settings import GroupSettingsRepository
 from rules.storage.spool import Spool
+from rules.storage.strike_tally import StrikeTally
 from rules.storage.tasks import TaskRepository
 from rules.storage.transactions import Transactions, transactions_for
 from rules.storage.unsettled import UnsettledRepository
@@ -80,7 +81,12 @@ class Storage:
         """
         database = await Database.open(url, answer_within)
         transactions = transactions_for(database, offline)
-        journal = ModerationJournal(database, transactions, normalize, group_commit=not offline)
+        # Strikes kept in memory only when no other process decides: with shared state
+        # across processes, another one may strike the same member at any time.
+        tally = StrikeTally() if shared is None or not shared.shared else None
+        journal = ModerationJournal(
+            database, transactions, normalize, group_commit=not offline, tally=tally
+        )
         outbox = OutboxRepository(database, transactions, group_commit=not offline)
         compliance = ComplianceRepository(database)
         storage = cls(
@@ -89,7 +95,7 @@ class Storage:
             journal=journal,
             outbox=outbox,
             compliance=compliance,
-            cases=CaseRepository(database),
+            cases=CaseRepository(database, tally),
             tasks=TaskRepository(database),
             settings=GroupSettingsRepository(database),
             words=WordRepository(database),

@@ -360,8 +360,13 @@ class ResilientJournal:
 
     async def strike_weight(self, group_id: str, member_id: str, since: datetime) -> int:
         key = (group_id, member_id)
+        # Strikes kept in memory stand only while nothing waits to be written: during an
+        # outage and its replay the store is asked (the answer counts the queue below).
+        cached = not (self.guard.in_outage or self.guard.queued)
+        if not cached and self.inner.tally is not None:
+            self.inner.tally.clear()
         answered, weight = await self.guard.read(
-            lambda: self.inner.strike_weight(group_id, member_id, since)
+            lambda: self.inner.strike_weight(group_id, member_id, since, cached)
         )
         if answered:
             assert weight is not None
