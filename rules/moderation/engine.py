@@ -320,13 +320,16 @@ class Engine:
             effective, notes = executor.resolve(
                 planned, gateway.capabilities(event.group_id), policy.fallbacks
             )
-            intent = self._intent(event, findings, step, weight, notes, effective, policy, dry_run)
+            intent = self._intent(
+                event, findings, step, weight, notes, effective, policy, dry_run, claim
+            )
             # Intent before effect: nothing is carried out until the decision is durable.
             # The member's next decision waits only for this write, so strikes are counted
             # in order.
-            case_id = await self.store.open_intent(replace(intent.record, claim=claim))
+            case_id = await self.store.open_intent(intent.record)
             if case_id is None:
                 return Decision(findings=findings, notes=("message already handled",))
+            intent = intent.with_case(case_id)
         self.in_flight_cases.add(case_id)
         try:
             return await self._carry_out(intent, case_id, findings, total, policy, gateway)
@@ -343,6 +346,7 @@ class Engine:
         effective: list[Action],
         policy: Policy,
         dry_run: bool,
+        claim: str | None,
     ) -> _Intent:
         """The decision as it is written before anything is done (see module doc)."""
         enforcing = [a for a in effective if a.kind in ENFORCEMENT]
@@ -368,6 +372,7 @@ class Engine:
             queued_at=queued,
             hold_until=queued + max(policy.escalation.batch_window, REPORT_HOLD),
             handler=self.handler,
+            claim=claim,
         )
         return _Intent(record, effective, enforcing, noticing, len(notes))
 
@@ -413,9 +418,7 @@ class Engine:
         wording = dict(zip(map(id, intent.noticing), worded, strict=True))
         return Decision(
             findings=findings,
-            actions=tuple(
-                replace(wording.get(id(a), a), case_id=case_id) for a in intent.effective
-            ),
+            actions=tuple(wording.get(id(a), a) for a in intent.effective),
             outcomes=final,
             case_id=case_id,
             strikes_added=record.strike_weight,
@@ -550,6 +553,18 @@ class _Intent:
     noticing: list[Action]
     notes: int  # the plan's first outcomes, known before acting (substitutions, skips)
 
+    def with_case(self, case_id: int) -> _Intent:
+        """The actions to carry out with their case number (each stamped once: their
+        outcomes then carry it, and :func:`_stamped` has nothing left to do for them)."""
+        stamped = {id(a): replace(a, case_id=case_id) for a in self.effective}
+        return _Intent(
+            self.record,
+            [stamped[id(a)] for a in self.effective],
+            [stamped[id(a)] for a in self.enforcing],
+            [stamped[id(a)] for a in self.noticing],
+            self.notes,
+        )
+
 
 def _claim_key(event: ChatEvent) -> str | None:
     """What a decision on ``event`` claims (as :meth:`Engine._claim` does)."""
@@ -558,4 +573,6 @@ def _claim_key(event: ChatEvent) -> str | None:
 
 def _stamped(outcome: Outcome, case_id: int) -> Outcome:
     """The outcome with its action's case number."""
+    if outcome.action.case_id == case_id:
+        return outcome
     return replace(outcome, action=replace(outcome.action, case_id=case_id))
