@@ -115,6 +115,7 @@ def install(
     patches.cache_event_model_lookup(Adapter.event_models)
     patches.run_before_matchers(moderate)
     _full_path = patches.replace_bot_handle_event(handle_event)
+    patches.coalesce_websocket_writes()
     if adapter is not None:
         _parse_frame = patches.replace_frame_parser(adapter, read_frame)
 
