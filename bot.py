@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from rules.config import Config, ConfigError, load_config
 from rules.core.paths import PROJECT_ROOT
+from rules.logflood import RepeatLimiter
 
 if TYPE_CHECKING:
     from rules.logmask import SecretMasker
@@ -149,7 +151,12 @@ def _route_stdlib_logging() -> None:
                 frame, depth = frame.f_back, depth + 1
             logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
-    logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO, force=True)
+    handler = _ToLoguru()
+    # A raid's hundreds of identical warnings a second: a few, then a count.
+    limiter = RepeatLimiter()
+    handler.addFilter(limiter)
+    atexit.register(limiter.flush)
+    logging.basicConfig(handlers=[handler], level=logging.INFO, force=True)
 
 
 def _log_at_configured_level() -> None:
