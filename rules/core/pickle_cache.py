@@ -10,11 +10,15 @@ T = TypeVar("T")
 
 
 def read_cache(path: Path, kind: type[T]) -> T | None:
-    """The ``kind`` pickled at ``path``; None when missing, unreadable or of another kind."""
+    """The ``kind`` pickled at ``path``; None when missing, unreadable or of another kind.
+
+    Anything unpickling raises means "no cache": a file written by another version
+    (a class since moved or renamed raises ImportError), truncated or corrupt.
+    """
     try:
         with path.open("rb") as fh:
             loaded = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+    except Exception:
         return None
     return loaded if isinstance(loaded, kind) else None
 
