@@ -93,6 +93,7 @@ rate_limit = 0
 """
 LOG_LEVEL = "WARNING"
 BASELINE = True  # run the echo server's ceiling first
+MARGINAL = False  # run a violation-free stream first, for the CPU per violation
 TICK = 0.005  # seconds between send bursts
 QUIET_CPU = 0.15  # the bot is idle below this share of one core...
 QUIET_WINDOW = 0.2  # ...over this many seconds
@@ -502,6 +503,14 @@ async def run(
     if BASELINE:
         for line in (await baseline(rate, stream_args)).lines():
             print(line)
+    clean_cpu = None
+    if MARGINAL and share > 0:  # the same stream with no violation: what a clean event costs
+        clean = await bot_run(rate, (stream_args[0], 0.0, seed))
+        clean.label = "GroupGuard bot, the same stream without violations (baseline)"
+        for line in clean.lines():
+            print(line)
+        if clean.cpu_total is not None:
+            clean_cpu = clean.cpu_total / clean.events
     met = 0
     kinds = [0.0, images_per_s] if images_per_s > 0 else [0.0]
     for n in range(runs):
@@ -511,6 +520,12 @@ async def run(
                 result.label += f" (run {n + 1}/{runs})"
             for line in result.lines():
                 print(line)
+            if clean_cpu is not None and result.cpu_total is not None and result.violations:
+                extra = result.cpu_total - clean_cpu * result.events
+                print(
+                    f"  CPU per violation: {extra / result.violations * 1e3:.3f} ms above a clean "
+                    f"event's {clean_cpu * 1e3:.3f} ms"
+                )
             met += result.target_met()
     total = runs * len(kinds)
     print(
@@ -540,12 +555,18 @@ def main() -> int:
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the echo server's ceiling run"
     )
+    parser.add_argument(
+        "--marginal",
+        action="store_true",
+        help="first run the stream with no violation, to print the CPU per violation",
+    )
     parser.add_argument("--echo-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global EXTRA, BASELINE
+    global EXTRA, BASELINE, MARGINAL
     if args.extra is not None:
         EXTRA += "\n" + args.extra.read_text(encoding="utf-8")
     BASELINE = not args.no_baseline
+    MARGINAL = args.marginal
     if args.echo_server:
         asyncio.run(echo_server(args.echo_server))
         return 0
