@@ -27,7 +27,7 @@ def test_a_written_cache_reads_back(tmp_path: Path) -> None:
     "content",
     [
         # written by a version whose class lived in a module that is gone (ImportError)
-        b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\rnormalize_old\x94\x8c\x06Tables\x94\x93\x94.",
+        b"cnormalize_old\nTables\n.",
         b"",  # empty (EOFError)
         b"not a pickle at all",  # UnpicklingError
         pickle.dumps(Built(1))[:-5],  # truncated
