@@ -156,20 +156,28 @@ def _list_tables() -> tuple[tuple[str | int | None, ...], tuple[str | int | None
 
     Tuples, not lists: they hold only strings, ints and None, so the cyclic GC
     stops tracking them and a full collection does not walk 2 x 131k slots.
+    A character that becomes one character is its code point, not a string:
+    ``str.translate`` writes an int straight into its output, a string through
+    a general copy (the sound of a Chinese text is a fifth cheaper so).
     """
     # Unchanged characters map to their own code point; noise to NOISE.
     same: list[str | int | None] = list(range(LIST_LIMIT))
     fold_list: list[str | int | None] = list(same)
     for code, folded in DIRECT.items():
         if code < LIST_LIMIT:
-            fold_list[code] = folded or NOISE
+            fold_list[code] = _one(folded or NOISE)
     sound_list = same
     for code in range(SOUND_BASE, SOUND_BASE + len(TABLES.syllables)):
-        sound_list[code] = SEPARATOR
+        sound_list[code] = ord(SEPARATOR)
     for code, mark in SOUND.items():
         if code < LIST_LIMIT:
-            sound_list[code] = mark
+            sound_list[code] = ord(mark)
     return tuple(fold_list), tuple(sound_list)
+
+
+def _one(text: str) -> str | int:
+    """A translate-table entry: the code point of one character, else the string."""
+    return ord(text) if len(text) == 1 else text
 
 
 MARK_LIST, SOUND_LIST = _list_tables()
