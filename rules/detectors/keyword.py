@@ -110,7 +110,7 @@ _fold_marked = normalize.fold_marked
 _expand = normalize.expand
 _SOUND_LIST = normalize.SOUND_LIST
 _HAS_REPEAT = normalize.HAS_REPEAT
-_REPEATS = normalize.REPEATS
+_collapsed = normalize.collapsed
 _NO_RUNS: normalize.Runs = []
 _DIRECT = MatchKind.DIRECT
 _FOLDED = MatchKind.FOLDED
@@ -220,10 +220,9 @@ class KeywordDetector(Detector[KeywordSettings]):
         repeat = _HAS_REPEAT.search(pre)
         if repeat is None:
             folded, runs = pre, _NO_RUNS
-        else:  # collapse from the first repeat on
-            first = repeat.start()
-            folded = pre[:first] + _REPEATS.sub("", pre[first:])
-            runs = normalize.runs(pre, first)
+        else:  # the runs from the first repeat on, each collapsed to one character
+            runs = normalize.runs(pre, repeat.start())
+            folded = _collapsed(pre, runs)
         sound = folded if folded.isascii() else folded.translate(_SOUND_LIST)
         found = index.automaton.matches(sound)
         single = index.single_search

@@ -277,6 +277,17 @@ def runs(text: str, start: int = 0) -> Runs:
     return [m.span() for m in _RUN.finditer(text, start)]
 
 
+def collapsed(text: str, runs: Runs) -> str:
+    """:func:`collapse` of ``text`` given its runs (:func:`runs`): one pass fewer."""
+    pieces = []
+    at = 0
+    for start, end in runs:
+        pieces.append(text[at : start + 1])
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
 def expand(runs: Runs, pos: int, last: bool = False) -> int:
     """Where character ``pos`` of ``collapse(text)`` starts (or, with ``last``, ends) in ``text``.
 
