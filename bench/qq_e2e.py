@@ -52,8 +52,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -242,6 +243,7 @@ class Result:
     picture_violations: int = 0
     picture_latencies_ms: list[float] | None = None  # image message sent -> delete_msg
     pictures_fetched: int = 0  # get_image calls the bot made
+    calls: dict[str, int] = field(default_factory=dict)  # API calls the bot made, by action
 
     def lines(self) -> list[str]:
         out = [
@@ -266,6 +268,11 @@ class Result:
                 f"{self.cpu_total / self.drained_after:.0%} of a core; the picture pool's "
                 "worker process not counted)"
             )
+        if self.calls:
+            shown = ", ".join(
+                f"{a} {n}" for a, n in sorted(self.calls.items(), key=lambda c: -c[1])
+            )
+            out.append(f"  API calls:   {sum(self.calls.values())} ({shown})")
         if self.pictures:
             lat = self.picture_latencies_ms or []
             out.append(
@@ -317,8 +324,11 @@ async def push(
     fetched = 0
     last_action = 0.0
 
+    calls: Counter[str] = Counter()
+
     def on_call(call: Call) -> None:
         nonlocal last_action, fetched
+        calls[call.action] += 1
         if call.action == "get_image":
             fetched += 1
         if call.action == "delete_msg":
@@ -366,6 +376,7 @@ async def push(
         [v * 1000 for v in latency.values()],
         done - start,
     )
+    result.calls = dict(calls)
     if cpu is not None and cpu0 is not None:
         result.cpu_total = cpu.total() - cpu0[0]
         result.cpu_main = cpu.main_thread() - cpu0[1]
