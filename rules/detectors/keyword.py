@@ -111,6 +111,7 @@ _expand = normalize.expand
 _SOUND_LIST = normalize.SOUND_LIST
 _HAS_REPEAT = normalize.HAS_REPEAT
 _collapsed = normalize.collapsed
+_dropped_span = normalize.dropped_span
 _NO_RUNS: normalize.Runs = []
 _DIRECT = MatchKind.DIRECT
 _FOLDED = MatchKind.FOLDED
@@ -338,17 +339,31 @@ def _findings(
     """Findings for hits: mapped to the original text, whole words, word boundaries,
     scopes, allow terms, context."""
     text, mark, pre, folded, sound, runs = forms
-    # Positions in pre are positions in the original when nothing was dropped or expanded.
-    aligned = (
-        None if len(mark) == len(text) == len(pre) else normalize.Alignment(text, pre, folded, mark)
-    )
+    # Positions in pre are positions in the original when nothing was dropped or
+    # expanded; when characters were only dropped, dropped_span maps them (no object).
+    aligned = None
+    dropped = False
+    if len(mark) != len(text):
+        aligned = normalize.Alignment(text, pre, folded, mark)
+    elif len(pre) != len(mark):
+        dropped = True
     scopes = ("", "*", group_id)
     blocks: dict[tuple[int, int, str], tuple[Strength, MatchKind, str, int, int]] = {}
     allows: list[tuple[int, int]] = []
     n = len(sound)
     for a, b, key, terms, how, strength, note in hits:
         first, stop = (_expand(runs, a), _expand(runs, b - 1, True) + 1) if runs else (a, b)
-        start, end = (first, stop) if aligned is None else aligned.pre_span(first, stop)
+        if dropped:
+            span = _dropped_span(mark, first, stop)
+            if span is None:  # noise everywhere: map it once
+                aligned = normalize.Alignment(text, pre, folded, mark)
+                dropped = False
+                span = aligned.pre_span(first, stop)
+            start, end = span
+        elif aligned is not None:
+            start, end = aligned.pre_span(first, stop)
+        else:
+            start, end = first, stop
         if key.left or key.right:
             if (key.left and a and _same_class(sound[a - 1], key.left)) or (
                 key.right and b < n and _same_class(sound[b], key.right)

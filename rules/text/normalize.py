@@ -324,21 +324,37 @@ def _skip(dropped: Runs, pos: int) -> int:
 _COUNT_STEPS = 8  # then the noise runs are mapped once (a text with noise everywhere)
 
 
-def _unnoised(mark: str, pos: int, at: int) -> int:
-    """Where the ``pos``-th character that is not ``NOISE`` stands in ``mark`` (-1 when
-    not found in a few steps); ``at`` is a position of ``mark`` not past it.
+def dropped_span(mark: str, start: int, end: int) -> tuple[int, int] | None:
+    """Original ``(start, end)`` of ``pre[start:end]`` for a text whose characters were
+    only dropped, not expanded (``mark`` is :func:`marked` of it, the same length);
+    None when a text with noise everywhere would take too many steps.
 
-    The place ``i`` is the least with ``i == pos + mark.count(NOISE, 0, i + 1)``;
-    climbing to it from below takes one ``count`` (in C) per stretch of noise
-    met on the way, which for a short message is cheaper than mapping its noise.
+    The ``p``-th character of ``pre`` stands at the least ``i`` with
+    ``i == p + mark.count(NOISE, 0, i + 1)``; climbing to it from below takes one
+    ``count`` (in C) per stretch of noise met on the way, and the end climbs from
+    the start: for a short message, cheaper than mapping its noise.
     """
-    i = at
-    for _ in range(_COUNT_STEPS):
-        j = pos + mark.count(NOISE, 0, i + 1)
+    count = mark.count
+    i = start
+    steps = _COUNT_STEPS
+    while steps:
+        j = start + count(NOISE, 0, i + 1)
         if j == i:
-            return i
+            break
         i = j
-    return -1
+        steps -= 1
+    else:
+        return None
+    first, last = i, end - 1
+    i += last - start
+    steps = _COUNT_STEPS
+    while steps:
+        j = last + count(NOISE, 0, i + 1)
+        if j == i:
+            return first, i + 1
+        i = j
+        steps -= 1
+    return None
 
 
 _NOISE_RUN = re.compile(NOISE + "+")
@@ -378,7 +394,7 @@ class Alignment:
     def _map(self) -> None:
         """Find the dropped characters (or, when one expanded, map every character).
 
-        When characters were only dropped, ``_marked`` is kept for :func:`_unnoised`
+        When characters were only dropped, ``_marked`` is kept for :func:`dropped_span`
         and the dropped runs are mapped only if that takes too many steps.
         """
         self._mapped = True
@@ -401,11 +417,9 @@ class Alignment:
         if mark is None:
             return start, end
         if not self._noise:
-            first = _unnoised(mark, start, start)
-            if first >= 0:
-                last = _unnoised(mark, end - 1, first + end - 1 - start)
-                if last >= 0:
-                    return first, last + 1
+            span = dropped_span(mark, start, end)
+            if span is not None:
+                return span
             self._noise = [m.span() for m in _NOISE_RUN.finditer(mark)]
         noise = self._noise
         return _skip(noise, start), _skip(noise, end - 1) + 1
