@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import signal
 import threading
 from collections.abc import Callable
@@ -112,6 +113,29 @@ def request_outbox_flush(reconnected: Platform | None = None) -> None:
     wake = _state.get("outbox_wake")
     if isinstance(wake, asyncio.Event):
         wake.set()
+
+
+_flush_seconds: set[int] = set()  # event-loop seconds a flush is already set for
+
+
+def request_outbox_flush_after(delay: float) -> None:
+    """Ask for a flush once ``delay`` seconds have passed (a report becomes due then).
+
+    Requests falling due within the same second share one timer, at the end of that
+    second: a raid's hundreds of escalations a second wake the outbox once a second,
+    not once each, and no report waits more than a second longer for it.
+    """
+    loop = asyncio.get_running_loop()
+    second = math.ceil(loop.time() + delay)
+    if second in _flush_seconds:
+        return
+    _flush_seconds.add(second)
+
+    def fire() -> None:
+        _flush_seconds.discard(second)
+        request_outbox_flush()
+
+    loop.call_at(second, fire)
 
 
 async def _outbox_loop(runtime: Runtime) -> None:

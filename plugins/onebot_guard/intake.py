@@ -53,7 +53,6 @@ which events are moderated, and as what, is in :mod:`.events`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -62,7 +61,7 @@ from typing import Any
 from nonebot.adapters.onebot.v11 import Adapter, Bot, Event, GroupMessageEvent
 from nonebot.exception import IgnoredException
 
-from plugins.guard import get_runtime, request_outbox_flush
+from plugins.guard import get_runtime, request_outbox_flush_after
 from plugins.onebot_guard import patches
 from plugins.onebot_guard.events import EventReader
 from plugins.onebot_guard.gateway import OneBotGateway
@@ -249,7 +248,7 @@ def _flush_when_due(group_id: str) -> None:
     policy = get_runtime().config.policy_for(group_id)
     window = getattr(policy.escalation, "batch_window", None)
     delay = window.total_seconds() if window is not None else 0.0
-    asyncio.get_running_loop().call_later(delay + 0.05, request_outbox_flush)
+    request_outbox_flush_after(delay + 0.05)
 
 
 # ------------------------------------------------------------------ after moderation

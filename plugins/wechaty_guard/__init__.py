@@ -14,14 +14,16 @@ delays or stops the rest of the bot: the supervisor retries in the background.
 
 from __future__ import annotations
 
-import asyncio
-
 from nonebot import get_driver, logger, require
 from nonebot.plugin import PluginMetadata
 
 require("guard")
 
-from plugins.guard import get_runtime, request_outbox_flush  # noqa: E402
+from plugins.guard import (  # noqa: E402
+    get_runtime,
+    request_outbox_flush,
+    request_outbox_flush_after,
+)
 from plugins.wechaty_guard.bridge import PrivateMessage  # noqa: E402
 from plugins.wechaty_guard.service import WechatService  # noqa: E402
 from rules.core.model import Platform  # noqa: E402
@@ -60,7 +62,7 @@ async def _start() -> None:
 def _flush_when_due(group_id: str) -> None:
     """Wake the officer outbox once a new report is due (after the batch window)."""
     window = get_runtime().config.policy_for(group_id).escalation.batch_window
-    asyncio.get_running_loop().call_later(window.total_seconds() + 0.05, request_outbox_flush)
+    request_outbox_flush_after(window.total_seconds() + 0.05)
 
 
 @driver.on_shutdown
