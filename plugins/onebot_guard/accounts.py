@@ -15,7 +15,10 @@ Every platform call of the QQ gateway goes through :meth:`Accounts.call`.
 A group's member list (read to verify a removal and by a ban's sweep, many at
 once during a raid) goes through :meth:`Accounts.member_list`: callers that
 arrive while one is being fetched share the next fetch, so every caller still
-gets a list asked for after it called, and a group has one list call in flight.
+gets a list asked for after it called, and a group has one list call in flight;
+that next fetch also waits until ``list_spacing`` (0.1 s) after the previous one
+began, so a storm of removals in a group costs at most ten list reads a second
+there, whatever the number of removals (a group read now and then is read at once).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ API_TIMEOUT = 10.0
 # Actions for a group whose account dropped its connection wait this long for it to
 # come back (a NapCat restart, a network blip) instead of being skipped.
 RECONNECT_GRACE = 60.0
+# Two reads of one group's member list begin at least this far apart (the callers of
+# the moment share the second one).
+LIST_SPACING = 0.1
 
 
 class GatewayError(Exception):
@@ -74,17 +80,20 @@ class Accounts:
         bots: Callable[[], Mapping[str, BaseBot]] = nonebot.get_bots,
         api_timeout: float = API_TIMEOUT,
         reconnect_grace: float = RECONNECT_GRACE,
+        list_spacing: float = LIST_SPACING,
     ) -> None:
         self.routes = Routes()
         self._bots = bots
         self.api_timeout = api_timeout
         self.reconnect_grace = reconnect_grace
+        self.list_spacing = list_spacing
         self._role_fetches: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._in_flight: dict[str, set[asyncio.Timeout]] = {}  # account -> its calls' timers
         self._away: dict[str, float] = {}  # account -> when its connection dropped
         self._accounts: set[str] = set()  # every account that has connected
         self._arrived = asyncio.Event()  # set (and replaced) when an account connects
         self._lists: dict[tuple[str, str], _ListFetches] = {}  # (account, group) -> fetches
+        self._list_read: dict[tuple[str, str], float] = {}  # -> when its last read began
 
     # ------------------------------------------------------------------ who serves where
 
@@ -177,9 +186,10 @@ class Accounts:
         """``get_group_member_list`` for ``group``, from a call made after this one began.
 
         Callers that arrive while a list is being fetched wait for it to end and share
-        the one fetch that follows, so a raid's removals and sweeps in one group make
-        one call per round trip instead of one each; none sees a list older than its
-        own request. Errors reach every caller that shared the call.
+        the one fetch that follows, which begins ``list_spacing`` after the previous one
+        began at the earliest, so a raid's removals and sweeps in one group make one
+        call per round trip (or per ``list_spacing``) instead of one each; none sees a
+        list older than its own request. Errors reach every caller that shared the call.
         """
         key = (bot.self_id, group)
         fetches = self._lists.get(key)
@@ -195,7 +205,12 @@ class Accounts:
         ahead = fetches.running
         if ahead is not None:  # one at a time: wait for it, whatever its end
             await asyncio.wait([ahead])
+        loop = asyncio.get_running_loop()
+        wait = self._list_read.get(key, -self.list_spacing) + self.list_spacing - loop.time()
+        if wait > 0:  # read a moment ago: the callers of the next moment share this one
+            await asyncio.sleep(wait)
         fetches.running, fetches.next = fetches.next, None  # later callers wait for this one
+        self._list_read[key] = loop.time()
         try:
             return await self.call(bot, "get_group_member_list", group_id=int(group))
         finally:

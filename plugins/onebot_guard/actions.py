@@ -7,7 +7,9 @@ that serves the group (waiting for one that is reconnecting; see
 - owners and admins (and the bot itself) are never muted, kicked or renamed:
   the action is refused;
 - mutes and kicks are verified afterwards (``shut_up_timestamp``, the member
-  list), because some implementations report success for calls QQ refused;
+  list), because some implementations report success for calls QQ refused; the
+  removals of a moment in one group (a ban storm's sweep, a raid) share one read
+  of the list (:meth:`~.accounts.Accounts.member_list`);
 - API errors and timeouts become FAILED outcomes, never exceptions;
 - the whole group is muted and unmuted with ``set_group_whole_ban`` (raids,
   ``/全员禁言``);

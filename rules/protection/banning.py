@@ -2,7 +2,8 @@
 
 :class:`Banning` records the ban (the account, and with ``ban_roster`` the
 roster's other accounts of the person; exempt accounts never), runs the sweep
-over the gateways the platforms registered (:mod:`rules.protection.sweep`), and
+over the gateways the platforms registered (:mod:`rules.protection.sweep`; the
+bans of a storm swept together, a pass at a time, by one :class:`Sweeper`), and
 writes the report for the officers of the origin group and of every group the
 member was found in.
 """
@@ -20,7 +21,7 @@ from rules.core.protection_records import Ban
 from rules.detectors.nickname.roster import Roster
 from rules.protection import reports
 from rules.protection.bans import BanList, exempt_account, exemption
-from rules.protection.sweep import SweepResult, sweep
+from rules.protection.sweep import Sweeper, SweepResult
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Banning:
         self.gateways = gateways
         self.roster_for = roster_for
         self.bot_ids = bot_ids
-        self.concurrency = 8  # member lists read at once
+        self.sweeper = Sweeper(gateways, config.policy_for, bot_ids, concurrency=8)
 
     def exempt(self, member: Member, group_id: str) -> str | None:
         """Why ``member`` may not be banned (None: they may)."""
@@ -77,14 +78,7 @@ class Banning:
         return ban, new
 
     async def sweep(self, ban: Ban, skip: Collection[str] = ()) -> SweepResult:
-        result = await sweep(
-            ban,
-            self.gateways,
-            self.config.policy_for,
-            skip_groups=skip,
-            bot_ids=self.bot_ids,
-            concurrency=self.concurrency,
-        )
+        result = await self.sweeper.sweep(ban, skip)
         log.info(
             "ban #%s of %s: %d group(s) checked, %d removal(s) in %.2f s",
             ban.id,
@@ -94,6 +88,9 @@ class Banning:
             result.seconds,
         )
         return result
+
+    def close(self) -> None:
+        self.sweeper.close()
 
     def report(
         self, ban: Ban, result: SweepResult, policy: Policy, lines: Iterable[str] = ()

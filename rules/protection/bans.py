@@ -15,6 +15,7 @@ in ``exempt_roles``, and the bot itself (:func:`exemption`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Protocol
@@ -83,6 +84,8 @@ class BanList:
 
     def __init__(self, store: BanStore) -> None:
         self.store = store
+        # one ban made at a time: a member removed in two groups at once is banned once
+        self._making = asyncio.Lock()
 
     async def ban(
         self,
@@ -98,24 +101,26 @@ class BanList:
     ) -> tuple[Ban, bool]:
         """Ban ``member_id`` (and the roster's accounts); (the ban, whether it is new).
 
-        An account already banned keeps its ban: the existing one is returned.
+        An account already banned keeps its ban: the existing one is returned (also
+        to a second removal of the member decided while the first was being banned).
         Callers check :func:`exemption` first.
         """
         accounts = linked_accounts(member_id, roster)
-        existing = await self.store.active_ban_for(accounts)
-        if existing is not None:
-            return existing, False
-        ban = Ban(
-            member_id=member_id,
-            accounts=accounts,
-            reason=reason,
-            banned_by=by,
-            banned_at=at,
-            name=name,
-            origin_group=origin_group,
-            case_id=case_id,
-        )
-        return await self.store.add_ban(ban), True
+        async with self._making:
+            existing = await self.store.active_ban_for(accounts)
+            if existing is not None:
+                return existing, False
+            ban = Ban(
+                member_id=member_id,
+                accounts=accounts,
+                reason=reason,
+                banned_by=by,
+                banned_at=at,
+                name=name,
+                origin_group=origin_group,
+                case_id=case_id,
+            )
+            return await self.store.add_ban(ban), True
 
     async def banned(self, account: str) -> Ban | None:
         """The active ban covering ``account``."""

@@ -355,6 +355,7 @@ class Protection:
 
     async def close(self) -> None:
         self.raids.close()
+        self.banning.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -30,10 +30,10 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def _accounts() -> Any:
+def _accounts(list_spacing: float = 0.0) -> Any:
     from plugins.onebot_guard.accounts import Accounts  # after nonebot is initialised
 
-    return Accounts(lambda: {})
+    return Accounts(lambda: {}, list_spacing=list_spacing)
 
 
 async def test_callers_during_a_fetch_share_the_next_one() -> None:
@@ -78,3 +78,26 @@ async def test_an_error_reaches_the_callers_that_shared_it_only() -> None:
     lists.release[1].set_result([])
     assert await c == []
     assert lists.calls == 2
+
+
+async def test_a_group_read_a_moment_ago_is_read_again_once_for_the_callers_meanwhile() -> None:
+    accounts = _accounts(list_spacing=0.2)
+    lists = SlowLists()
+    accounts.call = lists.call
+    bot: Any = SimpleNamespace(self_id="1")
+
+    first = asyncio.create_task(accounts.member_list(bot, "42"))
+    await _settle()
+    assert lists.calls == 1  # a group not read lately is read at once
+    lists.release[0].set_result(["before"])
+    assert await first == ["before"]
+    # removals verified one after another in the moments that follow share one read
+    later = []
+    for _ in range(5):
+        later.append(asyncio.create_task(accounts.member_list(bot, "42")))
+        await _settle()
+    assert lists.calls == 1 and not any(t.done() for t in later)
+    await asyncio.sleep(0.3)  # the spacing is over: the one read for them all
+    assert lists.calls == 2
+    lists.release[1].set_result(["after"])
+    assert [await t for t in later] == [["after"]] * 5

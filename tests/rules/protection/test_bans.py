@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from rules.core.ports import GroupInfo
 from rules.core.protection_records import Ban
 from rules.detectors.nickname.roster import Roster
 from rules.protection.bans import BanList, exempt_account, exemption, linked_accounts
-from rules.protection.sweep import sweep
+from rules.protection.sweep import Sweeper, sweep
 from tests.fakes import T0, FakeDirectoryGateway
 
 ROSTER = Roster.from_csv("name,qq,wechat\n张三,3001,wxid_zs\n李四,4001,\n")
@@ -208,3 +209,143 @@ async def test_failed_removal_is_reported_as_failed() -> None:
     result = await sweep(banned("qq:3001"), {Platform.QQ: qq}, config().policy_for)
     assert [(r.status, r.detail) for r in result.results] == [("failed", "platform said no")]
     assert result.outcomes()[0].status is OutcomeStatus.FAILED
+
+
+# ---------------------------------------------------------------- bans swept together
+
+
+class CountingDirectory(FakeDirectoryGateway):
+    """Counts the group and member lists read; ``gate`` (when set) holds member lists."""
+
+    def __init__(self, groups: dict[str, list[Member]]) -> None:
+        super().__init__(platform=Platform.QQ)
+        self.groups = {g: GroupInfo(g, g, len(m), Role.ADMIN) for g, m in groups.items()}
+        self.members = groups
+        self.group_lists = 0
+        self.member_lists: dict[str, int] = {}
+        self.gate: asyncio.Event | None = None
+
+    async def list_groups(self) -> list[str]:
+        self.group_lists += 1
+        return await super().list_groups()
+
+    async def list_members(self, group_id: str) -> list[Member]:
+        self.member_lists[group_id] = self.member_lists.get(group_id, 0) + 1
+        if self.gate is not None:
+            await self.gate.wait()
+        return await super().list_members(group_id)
+
+
+def ban_of(account: str, ban_id: int, case_id: int) -> Ban:
+    return Ban(account, (account,), "赌博", "bot", T0, case_id=case_id, id=ban_id)
+
+
+async def test_bans_asked_together_are_swept_in_one_pass_each_with_its_result() -> None:
+    x, y, z = "qq:3001", "qq:3002", "qq:3003"
+    qq = CountingDirectory(
+        {
+            "qq:A": [Member(x), Member(y), Member(z), Member("qq:1")],
+            "qq:B": [Member(x), Member(y, role=Role.ADMIN), Member("qq:2")],  # y exempt in B
+            "qq:C": [Member(z), Member(x)],
+            "qq:D": [Member(x)],  # opted out: never read
+        }
+    )
+    cfg = config({"qq:D": {"protection": {"share_bans": False}}})
+    sweeper = Sweeper({Platform.QQ: qq}, cfg.policy_for)
+    bx, by, bz = ban_of(x, 1, 11), ban_of(y, 2, 12), ban_of(z, 3, 13)
+    rx, ry, rz = await asyncio.gather(
+        sweeper.sweep(bx, skip_groups={"qq:A"}),  # each leaves out the group it was decided in
+        sweeper.sweep(by, skip_groups={"qq:A"}),
+        sweeper.sweep(bz, skip_groups={"qq:C"}),
+    )
+    # one pass: the groups listed once, each group's members read once for the three bans
+    assert sweeper.passes == 1 and qq.group_lists == 1
+    assert qq.member_lists == {"qq:A": 1, "qq:B": 1, "qq:C": 1}
+    # each ban gets its own result: its groups, outcomes, counts
+    assert rx.ban is bx and [(r.group_id, r.status) for r in rx.results] == [
+        ("qq:B", "removed"),
+        ("qq:C", "removed"),
+    ]
+    assert (rx.checked, rx.opted_out) == (2, 1)
+    assert [(r.group_id, r.status) for r in ry.results] == [("qq:B", "exempt")]
+    assert [(r.group_id, r.status) for r in rz.results] == [("qq:A", "removed")]
+    assert (rz.checked, rz.opted_out) == (2, 1)
+    # each removal carries its own ban's case, and is recorded with it
+    kicks = sorted((a.group_id, a.target_id, a.case_id) for a in qq.performed)
+    assert kicks == [("qq:A", z, 13), ("qq:B", x, 11), ("qq:C", x, 11)]
+    assert [o.action.case_id for o in ry.outcomes()] == [12]
+
+
+async def test_a_ban_asked_during_a_pass_joins_the_next_one() -> None:
+    x, y, z = "qq:3001", "qq:3002", "qq:3003"
+    qq = CountingDirectory({"qq:B": [Member(x), Member(y), Member(z)], "qq:C": [Member(y)]})
+    qq.gate = asyncio.Event()
+    sweeper = Sweeper({Platform.QQ: qq}, config().policy_for, spacing=0.0)
+    first = asyncio.create_task(sweeper.sweep(ban_of(x, 1, 11)))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert qq.member_lists == {"qq:B": 1, "qq:C": 1}  # the first pass is reading
+    later = [
+        asyncio.create_task(sweeper.sweep(ban_of(y, 2, 12))),
+        asyncio.create_task(sweeper.sweep(ban_of(z, 3, 13))),
+    ]
+    qq.gate.set()
+    rx = await first
+    ry, rz = [await t for t in later]
+    assert sweeper.passes == 2  # the two later bans shared the second pass
+    assert qq.member_lists == {"qq:B": 2, "qq:C": 2}
+    assert [r.group_id for r in rx.results] == ["qq:B"]
+    assert [r.group_id for r in ry.results] == ["qq:B", "qq:C"]
+    assert [r.group_id for r in rz.results] == ["qq:B"]
+
+
+async def test_an_account_under_two_bans_of_a_pass_is_removed_once() -> None:
+    qq = CountingDirectory({"qq:B": [Member("qq:3001")]})
+    sweeper = Sweeper({Platform.QQ: qq}, config().policy_for)
+    first, second = await asyncio.gather(
+        sweeper.sweep(ban_of("qq:3001", 1, 11)), sweeper.sweep(ban_of("qq:3001", 2, 12))
+    )
+    assert len(qq.performed) == 1
+    assert [r.status for r in first.results] == [r.status for r in second.results] == ["removed"]
+
+
+async def test_dry_run_group_in_a_shared_pass() -> None:
+    qq = CountingDirectory({"qq:B": [Member("qq:3001"), Member("qq:3002")]})
+    cfg = config({"qq:B": {"moderation": {"dry_run": True}}})
+    sweeper = Sweeper({Platform.QQ: qq}, cfg.policy_for)
+    results = await asyncio.gather(
+        sweeper.sweep(ban_of("qq:3001", 1, 11)), sweeper.sweep(ban_of("qq:3002", 2, 12))
+    )
+    assert [[r.status for r in result.results] for result in results] == [["dry_run"]] * 2
+    assert qq.performed == []
+
+
+async def test_closing_the_sweeper_ends_its_waiting_bans() -> None:
+    qq = CountingDirectory({"qq:B": [Member("qq:3001")]})
+    qq.gate = asyncio.Event()
+    sweeper = Sweeper({Platform.QQ: qq}, config().policy_for)
+    waiting = asyncio.create_task(sweeper.sweep(ban_of("qq:3001", 1, 11)))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    sweeper.close()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+class SlowBans(MemoryBans):
+    """A store whose look-ups take a round trip (as a database's do)."""
+
+    async def active_ban_for(self, accounts: Collection[str]) -> Ban | None:
+        found = await super().active_ban_for(accounts)
+        await asyncio.sleep(0)  # the answer is on its way back
+        return found
+
+
+async def test_a_member_removed_in_two_groups_at_once_is_banned_once() -> None:
+    store = SlowBans()
+    bans = BanList(store)
+    made = await asyncio.gather(
+        *(bans.ban("qq:3001", reason="赌博", by="bot", at=T0) for _ in range(3))
+    )
+    assert [new for _, new in made] == [True, False, False]
+    assert len(store.bans) == 1 and {ban.id for ban, _ in made} == {1}

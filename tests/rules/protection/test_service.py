@@ -7,6 +7,7 @@ the fake gateways did and what was queued for the officers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -151,6 +152,37 @@ async def test_ban_in_one_group_sweeps_the_others_and_refuses_a_later_request(en
     assert await env.protection.unban(SPAMMER.id, OFFICER, T0) is not None
     again = await env.handle(join(Member(SPAMMER.id), D, kind=EventKind.JOIN_REQUEST))
     assert again.notes != ("banned applicant refused",)
+
+
+async def test_a_ban_storm_reads_each_group_once_per_pass_and_reports_each_ban(env: Env) -> None:
+    spammers = [Member(f"qq:30{n:02}", f"广告{n}+办公室") for n in range(3)]
+    for group in (B, C, D):
+        env.qq.members[group].extend(spammers)
+    reads: dict[str, int] = {}
+    listing = env.qq.list_members
+
+    async def counted(group_id: str) -> list[Member]:
+        reads[group_id] = reads.get(group_id, 0) + 1
+        return await listing(group_id)
+
+    env.qq.list_members = counted  # type: ignore[method-assign]
+    # three members removed for critical violations at the same moment: three bans
+    engine = env.runtime.engine
+    await asyncio.gather(*(engine.handle(said("测试政治", m), env.qq) for m in spammers))
+    await env.protection.idle()
+    assert len(await env.protection.bans()) == 3
+    kicks = sorted((a.group_id, a.target_id) for a in env.qq.performed if a.kind is ActionKind.KICK)
+    assert kicks == sorted((g, m.id) for g in (A, B, C, D) for m in spammers)
+    # swept together: each group's member list read once per pass, not once per ban
+    passes = env.protection.banning.sweeper.passes
+    assert passes < 3 and reads == {B: passes, C: passes, D: passes}
+    # and still one report per ban, listing each group and its outcome
+    texts = [t for _, t in await env.reports() if "封禁名单 #" in t]
+    assert len(texts) == 3
+    for member in spammers:
+        (text,) = [t for t in texts if member.id in t]
+        assert all(f"{g}：已移出" in text for g in (B, C, D))
+        assert "共检查3个群，移出3处" in text
 
 
 async def test_ban_reaches_the_roster_account_on_the_other_platform(tmp_path: Any) -> None:
