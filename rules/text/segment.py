@@ -144,7 +144,7 @@ class Lexicon:
             if score is None:
                 score = self._term_score(term, words, start - lo, end - lo)
             words.append((start - lo, end - lo, score))
-        step = self._best(hi - lo, words)[1]
+        step = self._best(region, words)[1]
         cut = not (_starts_word(region, step, start - lo) and _starts_word(region, step, end - lo))
         if len(self._judged) >= MEMO:
             self._judged.clear()
@@ -156,11 +156,14 @@ class Lexicon:
     ) -> float:
         """A term's log probability as a word of its own (jieba's ``suggest_freq``)."""
         inside = [(f - start, s - start, p) for f, s, p in words if start <= f and s <= end]
-        split = self._best(end - start, inside)[0][0]
+        split = self._best(term, inside)[0][0]
         # jieba: freq = max(int(P(split) * total) + 1, own freq); log P = log freq - log total
         total = math.exp(-self.unknown)
         score = math.log(int(math.exp(split) * total) + 1) + self.unknown
-        score = max([score, *(p for f, s, p in words if f == start and s == end)])
+        own = [p for f, s, p in words if f == start and s == end]
+        if len(term) == 1 and term in self.single:
+            own.append(self.single[term])
+        score = max([score, *own])
         if len(self._term_logp) >= MEMO:
             self._term_logp.clear()
         self._term_logp[term] = score
@@ -175,30 +178,35 @@ class Lexicon:
         (see :func:`_build`), so blocks split by themselves. Lone letters and
         digits are joined, as jieba joins them.
         """
-        return self._cuts(text, self._best(len(text), self._words(text))[1])
+        return self._cuts(text, self._best(text, self._words(text))[1])
 
     def _words(self, text: str) -> list[tuple[int, int, float]]:
-        """Every dictionary word in ``text``: (start, end, log probability)."""
+        """Every dictionary word of two or more characters in ``text``: (start, end, log
+        probability)."""
         logp = self.logp
-        words = [(f, s, logp[n]) for f, s, n in self._automaton.find_overlapping(text)]
-        single = self.single
-        for at, ch in enumerate(text):
-            score = single.get(ch)
-            if score is not None:
-                words.append((at, at + 1, score))
-        return words
+        return [(f, s, logp[n]) for f, s, n in self._automaton.find_overlapping(text)]
 
-    def _best(self, n: int, words: list[tuple[int, int, float]]) -> tuple[list[float], list[int]]:
-        """jieba's ``calc`` over ``n`` characters and the ``words`` found in them
-        (start, end, log probability): the best score of every suffix and where
-        the best word starting at each position ends."""
+    def _best(
+        self, text: str, words: list[tuple[int, int, float]]
+    ) -> tuple[list[float], list[int]]:
+        """jieba's ``calc`` over ``text`` and the longer ``words`` found in it (start,
+        end, log probability): the best score of every suffix and where the best word
+        starting at each position ends.
+
+        Each character is a word of one character, scored as a one-character word
+        of the dictionary or else as unknown (a listed one never scores below
+        unknown, frequency 1): taken first, it loses a tie to a longer word, as
+        jieba's longer-word tie rule has it.
+        """
+        n = len(text)
         best = [0.0] * (n + 1)
         step = [0] * (n + 1)  # where the best word starting here ends
         unknown = self.unknown
+        single = self.single.get
         words.sort()  # by start: taken from the end, position by position
         i = len(words) - 1
         for at in range(n - 1, -1, -1):
-            score, stop = best[at + 1] + unknown, at + 1
+            score, stop = best[at + 1] + single(text[at], unknown), at + 1
             while i >= 0 and words[i][0] == at:
                 _, end, p = words[i]
                 i -= 1
