@@ -15,10 +15,14 @@ How a picture's bytes are had, best first:
    (retcode 1404) is not asked again.
 2. The segment's ``url``: QQ's CDN link, given by the platform.
 
-Card previews and market stickers have only a URL, chosen by whoever sent the
-message: those are fetched over HTTP(S) only, never as local files. Every way is
-bounded by ``[images] max_bytes`` and ``fetch_timeout`` for the whole fetch, and the
-bytes are sniffed (an HTML error page is not a picture).
+A segment's URL, and all that card previews and market stickers have, is written
+in the message, so whoever sent it chose it: those are fetched over HTTP(S) only,
+never as local files, and only from public addresses unless ``[images]
+fetch_private`` is on (no requests to this machine, the LAN or cloud metadata on a
+member's say-so). What ``get_image`` answers comes from the implementation itself
+and is trusted: its local path, its base64, its URL. Every way is bounded by
+``[images] max_bytes`` and ``fetch_timeout`` for the whole fetch, and the bytes are
+sniffed (an HTML error page is not a picture).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class QQPictures:
                         if data is not None:
                             return data
                 if ref.source:
-                    data = await self._read(ref.source, settings, reasons, local=False)
+                    data = await self._read(ref.source, settings, reasons, trusted=False)
                     if data is not None:
                         return data
         except TimeoutError:
@@ -109,18 +113,28 @@ class QQPictures:
             reasons.append("get_image: no answer")
             return None
         for source, local in _sources(answer):
-            data = await self._read(source, settings, reasons, local=local)
+            data = await self._read(source, settings, reasons, trusted=True, local=local)
             if data is not None:
                 return data
         return None
 
     async def _read(
-        self, source: str, settings: ImageSettings, reasons: list[str], *, local: bool
+        self,
+        source: str,
+        settings: ImageSettings,
+        reasons: list[str],
+        *,
+        trusted: bool,
+        local: bool = False,
     ) -> bytes | None:
+        """Fetch ``source``: ``trusted`` when the implementation gave it (any address),
+        else it came with the message (public addresses only, unless configured);
+        ``local`` when it is the implementation's own file on this machine."""
         policy = FetchPolicy(
             max_bytes=settings.max_bytes,
             timeout=settings.fetch_timeout.total_seconds(),
             allow_local=local,
+            allow_private=trusted or settings.fetch_private,
         )
         found = await fetch_image(source, policy=policy)
         if isinstance(found, FetchFailure):

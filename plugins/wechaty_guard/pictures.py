@@ -15,7 +15,9 @@ which downloads a URL box without a name synchronously (it would block the event
 loop). A base64 box is decoded (its size checked first); a URL box is fetched over
 HTTP(S) only, within the size limit. An emoticon's message text (XML) usually
 names its picture on WeChat's CDN (``cdnurl``): the fallback when the puppet
-cannot give the file. Each RPC is under the supervisor's deadline, the whole
+cannot give the file. A box's ``remoteUrl`` and a ``cdnurl`` come from the message,
+which its sender wrote: they are fetched from public addresses only, unless
+``[images] fetch_private`` is on. Each RPC is under the supervisor's deadline, the whole
 fetch under ``[images] fetch_timeout``; failures raise
 :class:`~rules.images.fetch.ImageFetchError` saying why.
 """
@@ -146,6 +148,7 @@ class WechatPictures:
             max_bytes=settings.max_bytes,
             timeout=settings.fetch_timeout.total_seconds(),
             allow_local=False,
+            allow_private=settings.fetch_private,
         )
         found = await fetch_image(source, policy=policy)
         if isinstance(found, FetchFailure):

@@ -8,6 +8,9 @@ that is where spam moved (posters, screenshots); when the pool is full a picture
 is counted as "not checked" rather than slowing text moderation. The NSFW
 classifier is optional and off: it misjudges drawings and stickers, so its
 findings go to the officers' review, never straight to a penalty.
+
+A picture URL written in a message (a card's preview, a sticker's link) is chosen by
+whoever sent it: unless ``fetch_private`` is on, it must lead to a public address.
 """
 
 from __future__ import annotations
@@ -59,6 +62,14 @@ class ImageSettings(DetectorSettings):
     fetch_timeout: Duration = Field(
         default_factory=lambda: timedelta(seconds=10),
         description="Time limit for fetching one picture.",
+    )
+    fetch_private: bool = Field(
+        False,
+        description="Fetch picture URLs taken from message content (card previews, "
+        "stickers, WeChat file-box links) even when they lead to loopback, private LAN or "
+        "link-local addresses; off, such a URL (or a redirect to one) is refused, so a "
+        "member cannot make the bot request its own machine, LAN or cloud metadata. "
+        "Pictures the platform itself hands over (QQ get_image) are always fetched.",
     )
     max_pending: int = Field(
         8,

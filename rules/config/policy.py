@@ -244,6 +244,7 @@ GLOBAL_ONLY = frozenset(
         ("images", "blocklist"),
         ("images", "workers"),
         ("images", "max_pending"),
+        ("images", "fetch_private"),
         ("protection", "recent_per_member"),
         ("protection", "recent_max"),
     }

@@ -14,7 +14,24 @@ and ``data:image/...;base64,...``. Whatever the source:
   Content-Type says;
 - local files must be regular files (not a FIFO that never ends, not ``/dev/zero``),
   and may be confined to ``local_roots``;
+- with ``allow_private`` off (URLs from message content), an HTTP(S) URL must name a
+  public address, and so must every redirect it leads to (see below);
 - failures are :class:`FetchFailure` values with a reason; no exception escapes.
+
+Public addresses only: a URL that a group member wrote (a card's preview picture, a
+sticker's link) must not make the bot send requests to itself, its LAN or the cloud
+metadata service (SSRF). Before each request, the first and every redirect hop, the
+URL's host is checked: an IP literal as it is; a name resolved with the event loop's
+``getaddrinfo`` and refused if *any* of its addresses is not public
+(:func:`is_public_address`). Redirects are then followed here, one checked hop at a
+time, up to ``max_redirects``, whether the client is our own or a shared one.
+
+The limit: the check resolves the name, then the HTTP client resolves it again to
+connect. A name whose DNS answer changes between the two (DNS rebinding, a very short
+TTL) can still reach a private address. Closing that would mean connecting to the
+checked address itself; a proxy configured for the bot (``HTTP(S)_PROXY``) resolves
+names on its own side anyway. Where that matters, deny private ranges to the bot's
+outbound traffic at the firewall too.
 """
 
 from __future__ import annotations
@@ -22,7 +39,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ipaddress
 import os
+import socket
 import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -56,6 +75,9 @@ class FetchPolicy:
     ``local_roots``: when set, local paths must resolve inside one of these folders.
     ``allow_local``: whether paths and ``file://`` URLs are fetched at all (turn it off
     for URLs taken from message content rather than from the platform).
+    ``allow_private``: whether HTTP(S) URLs may lead to loopback, private, link-local or
+    other non-public addresses (turn it off for URLs taken from message content: every
+    hop is then checked before it is requested).
     """
 
     max_bytes: int = 10 * 1024 * 1024
@@ -63,6 +85,7 @@ class FetchPolicy:
     allow_local: bool = True
     local_roots: tuple[Path, ...] | None = None
     allow_inline: bool = True
+    allow_private: bool = True
     max_redirects: int = 5
     user_agent: str = "GroupGuard image fetch"
 
@@ -108,7 +131,8 @@ async def fetch_image(
     client: httpx.AsyncClient | None = None,
 ) -> FetchResult:
     """Fetch ``source`` within ``policy``; pass a shared ``client`` to reuse connections
-    (its own timeouts and redirect settings then apply beside the total timeout)."""
+    (its own timeouts then apply beside the total timeout, and its redirect settings
+    unless ``policy.allow_private`` is off: then redirects are followed hop by hop here)."""
     policy = policy or FetchPolicy()
     label = str(source)
     try:
@@ -246,49 +270,127 @@ async def _read_http(
     url: str, policy: FetchPolicy, client: httpx.AsyncClient | None
 ) -> tuple[bytes, str | None]:
     if client is not None:
-        return await _stream(client, url, policy)
+        return await _get(client, url, policy)
     timeout = httpx.Timeout(policy.timeout)
     async with httpx.AsyncClient(
         timeout=timeout,
-        follow_redirects=True,
+        follow_redirects=policy.allow_private,
         max_redirects=policy.max_redirects,
         headers={"User-Agent": policy.user_agent},
     ) as own:
-        return await _stream(own, url, policy)
+        return await _get(own, url, policy)
 
 
-async def _stream(
+async def _get(
     client: httpx.AsyncClient, url: str, policy: FetchPolicy
 ) -> tuple[bytes, str | None]:
-    async with client.stream("GET", url) as response:
-        if response.status_code >= 400:
-            raise _Failed(FetchFailureReason.HTTP_STATUS, f"HTTP {response.status_code}")
-        content_type = response.headers.get("content-type")
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > policy.max_bytes:
+    if policy.allow_private:
+        async with client.stream("GET", url) as response:
+            return await _read_body(response, policy)
+    request = client.build_request("GET", url)
+    for _ in range(policy.max_redirects + 1):
+        await _require_public(request.url)
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.next_request is None:
+                return await _read_body(response, policy)
+            request = response.next_request
+        finally:
+            await response.aclose()
+    raise _Failed(FetchFailureReason.NETWORK, f"more than {policy.max_redirects} redirects")
+
+
+async def _read_body(response: httpx.Response, policy: FetchPolicy) -> tuple[bytes, str | None]:
+    if response.status_code >= 400:
+        raise _Failed(FetchFailureReason.HTTP_STATUS, f"HTTP {response.status_code}")
+    content_type = response.headers.get("content-type")
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > policy.max_bytes:
+        raise _Failed(
+            FetchFailureReason.TOO_LARGE,
+            f"Content-Length {declared}, over the limit of {policy.max_bytes}",
+        )
+    chunks: list[bytes] = []
+    received = 0
+    sniffed = False
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        received += len(chunk)
+        if received > policy.max_bytes:
             raise _Failed(
-                FetchFailureReason.TOO_LARGE,
-                f"Content-Length {declared}, over the limit of {policy.max_bytes}",
+                FetchFailureReason.TOO_LARGE, f"over the limit of {policy.max_bytes} bytes"
             )
-        chunks: list[bytes] = []
-        received = 0
-        sniffed = False
-        async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
-            received += len(chunk)
-            if received > policy.max_bytes:
-                raise _Failed(
-                    FetchFailureReason.TOO_LARGE, f"over the limit of {policy.max_bytes} bytes"
-                )
-            if not sniffed and received >= SNIFF_BYTES:
-                sniffed = True
-                head = b"".join(chunks)[:SNIFF_BYTES]
-                kind = sniff(head)
-                if not kind.is_image:
-                    raise _Failed(
-                        FetchFailureReason.NOT_AN_IMAGE, f"not an image: {kind.description}"
-                    )
-        return b"".join(chunks), content_type
+        if not sniffed and received >= SNIFF_BYTES:
+            sniffed = True
+            head = b"".join(chunks)[:SNIFF_BYTES]
+            kind = sniff(head)
+            if not kind.is_image:
+                raise _Failed(FetchFailureReason.NOT_AN_IMAGE, f"not an image: {kind.description}")
+    return b"".join(chunks), content_type
+
+
+# -- public addresses only -------------------------------------------------------------------
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known prefix: the low 32 bits are IPv4
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """Whether ``address`` is a public unicast address, the only kind content may name.
+
+    ``is_global`` already excludes loopback, RFC 1918, CGNAT (100.64/10), link-local
+    (169.254/16, fe80::/10, where cloud metadata lives), unique-local (fc00::/7),
+    documentation, benchmarking, reserved and unspecified addresses; multicast and
+    broadcast are excluded here too. An IPv6 address that carries an IPv4 one (IPv4-mapped
+    ``::ffff:a.b.c.d``, 6to4 ``2002::/16``, NAT64 ``64:ff9b::/96``) is judged by that too.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address.is_loopback
+        or address.is_link_local
+    )
+
+
+async def _require_public(url: httpx.URL) -> None:
+    """Raise ``NOT_ALLOWED`` unless every address ``url``'s host stands for is public."""
+    if url.scheme not in ("http", "https"):
+        raise _Failed(FetchFailureReason.NOT_ALLOWED, f"unsupported URL scheme {url.scheme!r}")
+    host = url.raw_host.decode("ascii")
+    if not host:
+        raise _Failed(FetchFailureReason.BAD_SOURCE, "URL without a host")
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+    except ValueError:
+        addresses = await _resolve(host, url.port or (443 if url.scheme == "https" else 80))
+    refused = sorted({str(address) for address in addresses if not is_public_address(address)})
+    if refused:
+        raise _Failed(
+            FetchFailureReason.NOT_ALLOWED,
+            f"{url.host} is a private or local address ({', '.join(refused)})",
+        )
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` resolves to (the system resolver, off the event loop)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:  # socket.gaierror: no such name, no DNS
+        raise _Failed(FetchFailureReason.NETWORK, f"cannot resolve {host}: {error}") from None
+    addresses: list[IPAddress] = []
+    for info in infos:
+        if info[0] in (socket.AF_INET, socket.AF_INET6):
+            addresses.append(ipaddress.ip_address(str(info[4][0]).partition("%")[0]))
+    if not addresses:
+        raise _Failed(FetchFailureReason.NETWORK, f"{host} has no IP address")
+    return addresses
 
 
 class ImageFetchError(Exception):

@@ -2,7 +2,9 @@
 
 The fake answers ``get_image`` with the path of a picture the test wrote (NapCat on
 the bot's machine does the same); a market sticker is served by a loopback HTTP
-server standing in for QQ's CDN. One bot process, one account (an admin):
+server standing in for QQ's CDN (``[images] fetch_private = true``: a URL from a
+message is otherwise fetched from public addresses only). One bot process, one
+account (an admin):
 
 - a clean photo passes;
 - a picture whose text carries a banned term: deleted, the sender warned;
@@ -56,7 +58,7 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture
 async def bot_url(workdir: Path) -> AsyncIterator[str]:
     port = free_port()
-    config = write_config(workdir, port, TOKEN, WORDS)
+    config = write_config(workdir, port, TOKEN, WORDS, "[images]\nfetch_private = true\n")
     async with running_bot(config, port, workdir / "bot.log"):
         yield f"ws://127.0.0.1:{port}/onebot/v11/ws"
 

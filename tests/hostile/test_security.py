@@ -10,6 +10,10 @@
 - Secrets (the OneBot token, the WeChat token, a database password) never
   appear in the output: start-up banner, handled events, commands, config
   errors, a failed start, shutdown.
+- Picture URLs written in a message (an image segment's url, a market sticker,
+  a card's preview, a picture in a forwarded message) that point at this
+  machine are not requested (SSRF): with the default ``[images]
+  fetch_private = false`` a loopback server they name receives nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from rules.config import ConfigError, parse_config
+from tests import imagegen
 from tests.e2e.onebot_client import (
     FakeOneBot,
     SimGroup,
@@ -37,6 +42,7 @@ from tests.e2e.onebot_client import (
     text,
     write_config,
 )
+from tests.rules.images.loopback import LoopbackServer, respond
 
 pytestmark = pytest.mark.e2e
 
@@ -167,6 +173,41 @@ async def test_a_handled_violation_and_command_leave_no_secret(bot: Running) -> 
         await qq.wait_for(lambda c: c.action == "send_group_msg", within=10)
     await asyncio.sleep(0.2)
     assert_no_secret(bot.log.read_text(encoding="utf-8", errors="replace"))
+
+
+async def test_picture_urls_in_messages_do_not_reach_this_machine(bot: Running) -> None:
+    """A member's message names pictures on a loopback server four ways; the bot tries
+    each (its log says why not) and the server is never asked."""
+    picture = imagegen.png(imagegen.text_image(["测试赌局"], width=300))
+    async with LoopbackServer() as server, FakeOneBot(bot.url(), BOT, TOKEN, [group()]) as qq:
+        server.routes = {f"/{n}.png": respond(picture, content_type="image/png") for n in range(4)}
+        card = {"meta": {"news": {"title": "通知", "preview": server.url("/0.png")}}}
+        inner = {"type": "image", "data": {"file": "SSRF2.jpg", "url": server.url("/1.png")}}
+        message = [
+            {"type": "json", "data": {"data": json.dumps(card, ensure_ascii=False)}},
+            {
+                "type": "forward",
+                "data": {"content": [{"type": "node", "data": {"content": [inner]}}]},
+            },
+            {"type": "image", "data": {"file": "SSRF3.jpg", "url": server.url("/2.png")}},
+            {"type": "mface", "data": {"url": server.url("/3.png"), "emoji_id": "ssrf"}},
+        ]
+        await qq.send(forged(20020, "member", "", 400) | {"message": message})
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            log = bot.log.read_text(encoding="utf-8", errors="replace")
+            refused = [
+                line
+                for line in log.splitlines()
+                if "not fetched" in line and "not_allowed" in line and "127.0.0.1" in line
+            ]
+            if len(refused) >= 4 or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert len(refused) == 4, refused
+        assert all("is a private or local address" in line for line in refused), refused
+        assert server.requests == []
+        assert not any(c.action == "delete_msg" for c in qq.calls)  # nothing was looked at
 
 
 # ---------------------------------------------------------------- refusing to start

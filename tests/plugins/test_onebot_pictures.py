@@ -3,7 +3,9 @@
 Translation is pure (segments in, ``ImageRef`` values out). Fetching runs against a
 stand-in account whose ``get_image`` answers as NapCat (a local path), as an
 implementation that returns base64, or refuses the action (retcode 1404), and a
-loopback HTTP server standing in for QQ's CDN.
+loopback HTTP server standing in for QQ's CDN. A URL written in the message is fetched
+from a loopback server only with ``[images] fetch_private`` on; what ``get_image``
+answers is the implementation's own and is fetched wherever it points.
 """
 
 from __future__ import annotations
@@ -132,10 +134,12 @@ class Cdn:
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
-        files = self.files
+        self.requests: list[str] = []
+        files, requests = self.files, self.requests
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                requests.append(self.path)
                 body = files.get(self.path.lstrip("/"))
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
@@ -185,7 +189,7 @@ async def test_without_get_image_the_url_and_never_asked_again(cdn: Cdn) -> None
     cdn.files["a"] = JPEG
     refused = ActionFailed(status="failed", retcode=1404, wording="不支持的API")
     account = FakeAccount("1", refused)
-    pictures = _pictures()
+    pictures = _pictures(fetch_private=True)  # the CDN stand-in is on loopback
     ref = ImageRef(MD5_NAME, f"{cdn.url}/a")
     assert await pictures.fetch(ref, [account]) == JPEG
     assert await pictures.fetch(ref, [account]) == JPEG
@@ -202,6 +206,38 @@ async def test_content_urls_are_never_local_files(tmp_path: Path) -> None:
     with pytest.raises(ImageFetchError, match="not_allowed"):
         await pictures.fetch(ImageRef("x.jpg", str(secret)), [])
     assert account.asked == []
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        ImageRef(MD5_NAME, "{cdn}/a"),  # an image segment's url
+        ImageRef("mface:e1", "{cdn}/a", ImageKind.STICKER),  # a market sticker
+        ImageRef("https://p.qpic/1.jpg", "{cdn}/a"),  # a card's preview picture
+        ImageRef(MD5_NAME, "http://169.254.169.254/latest/meta-data/"),
+        ImageRef(MD5_NAME, "http://localhost:{port}/a"),
+    ],
+    ids=["segment", "sticker", "card preview", "metadata", "localhost"],
+)
+async def test_content_urls_reach_public_addresses_only(cdn: Cdn, ref: ImageRef) -> None:
+    cdn.files["a"] = JPEG
+    port = cdn.url.rsplit(":", 1)[1]
+    ref = ImageRef(ref.key, ref.source.format(cdn=cdn.url, port=port), ref.kind)
+    account = FakeAccount("1", ActionFailed(status="failed", retcode=100, wording="no"))
+    with pytest.raises(ImageFetchError, match=r"not_allowed: .* is a private or local address"):
+        await _pictures().fetch(ref, [account])
+    assert cdn.requests == []
+    if "169.254" not in ref.source:  # the operator's switch lets the loopback server in
+        assert await _pictures(fetch_private=True).fetch(ref, [account]) == JPEG
+        assert cdn.requests == ["/a"]
+
+
+async def test_get_image_answers_are_trusted(cdn: Cdn) -> None:
+    """The implementation's own URL for its file may be local (NapCat's own server)."""
+    cdn.files["a"] = JPEG
+    account = FakeAccount("1", {"file": "", "url": f"{cdn.url}/a"})
+    assert await _pictures().fetch(ImageRef(MD5_NAME, ""), [account]) == JPEG
+    assert cdn.requests == ["/a"]
 
 
 async def test_size_limit_and_not_a_picture(cdn: Cdn, tmp_path: Path) -> None:

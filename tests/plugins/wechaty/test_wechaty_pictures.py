@@ -47,13 +47,22 @@ PICTURE = 30.0
 MEMBERS = {f"wxid_m{n}": f"成员{n}+办公室" for n in range(1, 6)}
 
 
+class Files(dict[str, bytes]):
+    """What the loopback CDN serves, and the paths it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[str] = []
+
+
 @pytest.fixture
-def cdn() -> Iterator[tuple[str, dict[str, bytes]]]:
+def cdn() -> Iterator[tuple[str, Files]]:
     """A loopback HTTP server: GET /NAME answers the bytes stored under NAME."""
-    files: dict[str, bytes] = {}
+    files = Files()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            files.requests.append(self.path)
             body = files.get(self.path.lstrip("/"))
             self.send_response(200 if body is not None else 404)
             self.send_header("Content-Length", str(len(body or b"")))
@@ -82,14 +91,16 @@ async def until_warned(fake: FakePuppetService, member: str, within: float) -> f
 
 
 async def test_wechat_pictures_end_to_end(
-    fake: FakePuppetService, tmp_path: Path, cdn: tuple[str, dict[str, bytes]]
+    fake: FakePuppetService, tmp_path: Path, cdn: tuple[str, Files]
 ) -> None:
     known = imagegen.photo(seed=9)
     blocklist = tmp_path / "blocklist" / "ads"
     blocklist.mkdir(parents=True)
     (blocklist / "known.png").write_bytes(imagegen.png(known))
-    config = wechat_config(
-        tmp_path, fake.endpoint, images={"blocklist": [str(blocklist / "*.png")]}
+    config = wechat_config(  # fetch_private: the emoticon's URL box is on a loopback server
+        tmp_path,
+        fake.endpoint,
+        images={"blocklist": [str(blocklist / "*.png")], "fetch_private": True},
     )
     for member in MEMBERS:
         fake.add_contact(member, member.removeprefix("wxid_"))
@@ -202,14 +213,42 @@ async def test_unreadable_boxes_and_limits_say_why() -> None:
         await local.fetch(ImageRef("k", "m1"))
 
 
-async def test_an_emoticon_falls_back_to_its_cdn_link(cdn: tuple[str, dict[str, bytes]]) -> None:
+async def test_an_emoticon_falls_back_to_its_cdn_link(cdn: tuple[str, Files]) -> None:
     cdn_url, files = cdn
     files["s.png"] = PNG
     stub = FakeStub({})
-    pictures = _pictures(stub)
+    pictures = _pictures(stub, fetch_private=True)  # the CDN stand-in is on loopback
     xml = f'&lt;emoji md5="{"A" * 32}" cdnurl="{cdn_url}/s.png" /&gt;'
     ref = pictures.picture_of("m2", MessageType.MESSAGE_TYPE_EMOTICON, xml)
     assert ref == ImageRef("wechat-emoticon:" + "a" * 32, "m2", ImageKind.STICKER)
     assert await pictures.fetch(ref) == PNG
     assert stub.asked == ["file"]
     assert pictures.picture_of("m3", MessageType.MESSAGE_TYPE_TEXT, "hi") is None
+
+
+@pytest.mark.parametrize("where", ["file box", "emoticon cdnurl"])
+async def test_urls_from_the_message_reach_public_addresses_only(
+    cdn: tuple[str, Files], where: str
+) -> None:
+    """A file box's remoteUrl and an emoticon's cdnurl are the sender's to choose: by
+    default neither the loopback server nor cloud metadata is asked; ``fetch_private``
+    lets the loopback server in."""
+    cdn_url, files = cdn
+    files["s.png"] = PNG
+    targets = [f"{cdn_url}/s.png", "http://169.254.169.254/latest/meta-data/"]
+    for target, private in [(targets[0], False), (targets[1], False), (targets[0], True)]:
+        if where == "file box":
+            pictures = _pictures(FakeStub({HD: url_box(target, "s")}), fetch_private=private)
+            ref = pictures.picture_of("m1", MessageType.MESSAGE_TYPE_IMAGE, "")
+        else:
+            pictures = _pictures(FakeStub({}), fetch_private=private)
+            xml = f'&lt;emoji md5="{"B" * 32}" cdnurl="{target}" /&gt;'
+            ref = pictures.picture_of("m4", MessageType.MESSAGE_TYPE_EMOTICON, xml)
+        assert ref is not None
+        if private:
+            assert await pictures.fetch(ref) == PNG
+            continue
+        with pytest.raises(ImageFetchError, match=r"not_allowed: .* private or local address"):
+            await pictures.fetch(ref)
+        assert files.requests == []
+    assert files.requests == ["/s.png"]
