@@ -10,6 +10,9 @@ that serves the group (waiting for one that is reconnecting; see
   list), because some implementations report success for calls QQ refused; the
   removals of a moment in one group (a ban storm's sweep, a raid) share one read
   of the list (:meth:`~.accounts.Accounts.member_list`);
+- a message is deleted once: a second delete of it (a removed member's clean-up
+  recalling a message whose own deletion is in flight or done) waits for the
+  first and is done with it; only a failed deletion is tried again;
 - API errors and timeouts become FAILED outcomes, never exceptions;
 - the whole group is muted and unmuted with ``set_group_whole_ban`` (raids,
   ``/全员禁言``);
@@ -21,6 +24,7 @@ that serves the group (waiting for one that is reconnecting; see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_MUTE = timedelta(days=30) - timedelta(minutes=1)  # QQ's limit is 30 days
 MIN_MUTE = timedelta(minutes=1)
 VERIFY_DELAY = 0.5
+RECENT_DELETES = 10_000  # deletions remembered (in flight or done) so as not to repeat them
 
 
 class NoticeHeldBack(GatewayError):
@@ -55,6 +60,8 @@ class Actions:
         self.accounts = accounts
         self.pacer = pacer
         self.verify_delay = verify_delay
+        # (group, message id) -> its deletion, in flight or done (the newest last)
+        self._deletes: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     async def perform(self, action: Action) -> Outcome:
         try:
@@ -81,8 +88,7 @@ class Actions:
         if kind is ActionKind.DELETE:
             if action.message_id is None:
                 raise GatewayError("no message id to delete")
-            await self.accounts.call(bot, "delete_msg", message_id=int(action.message_id))
-            return "deleted"
+            return await self._delete(bot, group, action.message_id)
         if kind in (ActionKind.WARN, ActionKind.REMIND):
             return await self._notice(bot, group, user, action)
         if kind in (ActionKind.MUTE, ActionKind.UNMUTE):
@@ -94,6 +100,29 @@ class Actions:
         if kind in (ActionKind.APPROVE_JOIN, ActionKind.REJECT_JOIN):
             return await self._answer_request(bot, group, user, action)
         raise GatewayError(f"{kind.value} is not a QQ action")
+
+    async def _delete(self, bot: Bot, group: str, message_id: str) -> str:
+        """Delete a message, unless a deletion of it is in flight (wait for it) or done."""
+        key = (group, message_id)
+        earlier = self._deletes.get(key)
+        if earlier is not None:
+            with contextlib.suppress(Exception):  # that one failed: try again below
+                await asyncio.shield(earlier)
+                return "deleted (by an earlier action)"
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._deletes[key] = mine
+        while len(self._deletes) > RECENT_DELETES:
+            del self._deletes[next(iter(self._deletes))]
+        try:
+            await self.accounts.call(bot, "delete_msg", message_id=int(message_id))
+        except BaseException as exc:
+            if self._deletes.get(key) is mine:
+                del self._deletes[key]
+            mine.set_exception(GatewayError(describe(exc)))
+            mine.exception()  # (retrieved: nobody need wait for it)
+            raise
+        mine.set_result(None)
+        return "deleted"
 
     async def _notice(self, bot: Bot, group: str, user: str, action: Action) -> str:
         async def send(text: str) -> None:
