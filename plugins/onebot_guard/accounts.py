@@ -34,6 +34,7 @@ import nonebot
 from nonebot.adapters import Bot as BaseBot
 from nonebot.adapters.onebot.v11 import ActionFailed, Bot
 
+from plugins.onebot_guard.api_lane import ApiLane
 from plugins.onebot_guard.routes import MemberInfo, Routes
 from plugins.onebot_guard.translate import parse_role
 from rules.core.model import Platform, Role, split_id
@@ -83,6 +84,7 @@ class Accounts:
         list_spacing: float = LIST_SPACING,
     ) -> None:
         self.routes = Routes()
+        self.lane: ApiLane | None = None  # set by the intake: calls that skip call_api
         self._bots = bots
         self.api_timeout = api_timeout
         self.reconnect_grace = reconnect_grace
@@ -174,6 +176,9 @@ class Accounts:
             async with asyncio.timeout(self.api_timeout) as timer:  # a timer, not a task
                 calls.add(timer)
                 try:
+                    lane = self.lane
+                    if lane is not None and lane.serves(bot):
+                        return await lane.call(bot, api, params)
                     return await bot.call_api(api, **params)
                 finally:
                     calls.discard(timer)

@@ -63,6 +63,7 @@ from nonebot.exception import IgnoredException
 
 from plugins.guard import get_runtime, request_outbox_flush_after
 from plugins.onebot_guard import patches
+from plugins.onebot_guard.api_lane import ApiLane
 from plugins.onebot_guard.events import EventReader
 from plugins.onebot_guard.gateway import OneBotGateway
 from plugins.onebot_guard.patches import only_moderation_listens
@@ -95,6 +96,7 @@ class RawFrame:
 _gateway: OneBotGateway
 _events: EventReader
 _pictures: QQPictures | None = None
+_lane: ApiLane | None = None  # the API calls that skip nonebot's call_api (.api_lane)
 _parse_frame: Callable[[Any], Any] = Adapter.json_to_event
 _full_path: Callable[[Bot, Event], Awaitable[None]] = Bot.handle_event
 _followers: list[Follower] = []
@@ -106,7 +108,7 @@ def install(
 ) -> None:
     """Open the lanes (once, when the plugin loads); without ``adapter`` no raw lane;
     without ``pictures`` no picture is looked at."""
-    global _gateway, _events, _parse_frame, _full_path, _pictures
+    global _gateway, _events, _parse_frame, _full_path, _pictures, _lane
     if Bot.handle_event is handle_event:
         raise RuntimeError("the QQ intake is installed already")  # it would call itself
     _gateway, _events, _pictures = gateway, EventReader(gateway.accounts), pictures
@@ -117,13 +119,19 @@ def install(
     patches.coalesce_websocket_writes()
     if adapter is not None:
         _parse_frame = patches.replace_frame_parser(adapter, read_frame)
+        _lane = gateway.accounts.lane = ApiLane(adapter)
 
 
 # ------------------------------------------------------------------ the lanes
 
 
 def read_frame(json_data: Any) -> Event | RawFrame | None:
-    """The adapter's ``json_to_event`` on its receive path: the raw lane's entry."""
+    """The adapter's ``json_to_event`` on its receive path: the raw lane's entry, and the
+    answers to the API lane's calls."""
+    if type(json_data) is dict and "post_type" not in json_data:
+        if _lane is not None and _lane.answer(json_data):
+            return None
+        return _parse_frame(json_data)
     if (
         type(json_data) is dict
         and json_data.get("post_type") == "message"

@@ -39,7 +39,9 @@ What is changed (applied by :meth:`.intake.Intake.install`):
   WebSocket protocol, so the frames the bot writes in one turn of the event loop
   go out in one system call (:mod:`.coalesce`; ~15% of the loop's time in a raid).
 
-What is read: :func:`only_moderation_listens` looks at nonebot's private
+What is read: the adapter's ``connections`` (the API lane, :mod:`.api_lane`, sends
+on them and takes its own answers from :func:`.intake.read_frame`);
+:func:`only_moderation_listens` looks at nonebot's private
 pre/postprocessor sets and its matchers, per message.
 """
 
