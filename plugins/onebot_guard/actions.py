@@ -30,7 +30,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from nonebot.adapters.onebot.v11 import Bot, Message, MessageSegment
+from nonebot.adapters.onebot.v11 import ActionFailed, Bot, Message, MessageSegment
 
 from plugins.onebot_guard.accounts import Accounts, GatewayError, describe, raw_id
 from plugins.onebot_guard.routes import MemberInfo
@@ -190,15 +190,23 @@ class Actions:
         raise GatewayError(f"set_group_ban reported success but the member is not {verb}")
 
     async def _kick(self, bot: Bot, group: str, user: str, action: Action) -> str:
-        await self._check_target(bot, group, user)
-        call = self.accounts.call
-        await call(
-            bot,
-            "set_group_kick",
-            group_id=int(group),
-            user_id=int(user),
-            reject_add_request=action.block_rejoin,
-        )
+        try:
+            await self._check_target(bot, group, user)
+            await self.accounts.call(
+                bot,
+                "set_group_kick",
+                group_id=int(group),
+                user_id=int(user),
+                reject_add_request=action.block_rejoin,
+            )
+        except ActionFailed:
+            # Refused: NapCat and its kin refuse to look up or remove someone who is not
+            # in the group ("群成员…不存在"). If the list says they are not, the removal's
+            # end holds already: done (a second removal, a member who left meanwhile).
+            if await self._absent(bot, group, user):
+                self.accounts.routes.forget_member(group, user)
+                return "not in the group (gone already)"
+            raise
         for attempt in range(2):
             try:
                 members = await self.accounts.member_list(bot, group)
@@ -211,6 +219,14 @@ class Actions:
             if attempt == 0:
                 await asyncio.sleep(self.verify_delay)
         raise GatewayError("set_group_kick reported success but the member is still in the group")
+
+    async def _absent(self, bot: Bot, group: str, user: str) -> bool:
+        """Whether the group's member list (read now) lacks ``user``; False if unreadable."""
+        try:
+            members = await self.accounts.member_list(bot, group)
+        except Exception:
+            return False
+        return not any(str(m.get("user_id")) == user for m in members or [])
 
     async def _answer_request(self, bot: Bot, group: str, user: str, action: Action) -> str:
         pending = self.accounts.routes.take_request(group, user)

@@ -188,8 +188,8 @@ class FakeOneBot:
             return True, None
         if call.action == "set_group_kick":
             group = self.groups.get(int(p["group_id"]))
-            if group is not None:
-                group.members.pop(int(p["user_id"]), None)
+            if group is None or group.members.pop(int(p["user_id"]), None) is None:
+                return False, f"群成员{p['user_id']}不存在"  # as NapCat refuses
             return True, None
         if call.action in ("send_group_msg", "send_private_msg", "send_msg"):
             return True, {"message_id": next(self._message_ids)}
