@@ -53,6 +53,12 @@ class NoticeHeldBack(GatewayError):
     """
 
 
+class AlreadyGone(GatewayError):
+    """A removal of someone the group's member list no longer has (removed before, or
+    left). Recorded as skipped: nobody was removed now, so nothing follows from it (no
+    clean-up of their messages, no ban), and the case says why."""
+
+
 class Actions:
     """Runs moderation actions through :class:`Accounts`, verifying mutes and kicks."""
 
@@ -68,6 +74,8 @@ class Actions:
             detail = await self._perform(action)
         except NoticeHeldBack as exc:
             return Outcome(action, OutcomeStatus.SKIPPED, f"not sent ({exc})")
+        except AlreadyGone as exc:
+            return Outcome(action, OutcomeStatus.SKIPPED, str(exc))
         except GatewayError as exc:
             return Outcome(action, OutcomeStatus.FAILED, str(exc))
         except Exception as exc:  # API refusal, timeout, disconnect: record, don't lose
@@ -201,11 +209,11 @@ class Actions:
             )
         except ActionFailed:
             # Refused: NapCat and its kin refuse to look up or remove someone who is not
-            # in the group ("群成员…不存在"). If the list says they are not, the removal's
-            # end holds already: done (a second removal, a member who left meanwhile).
+            # in the group ("群成员…不存在"). If the list says they are not, there is
+            # nobody to remove (a second removal, a member who left meanwhile).
             if await self._absent(bot, group, user):
                 self.accounts.routes.forget_member(group, user)
-                return "not in the group (gone already)"
+                raise AlreadyGone("not in the group (gone already)") from None
             raise
         for attempt in range(2):
             try:
