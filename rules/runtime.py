@@ -12,10 +12,11 @@ declare one store over several aggregates (:class:`CommandRepositories`).
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -119,7 +120,7 @@ def build_detectors(
     return detectors
 
 
-def rule_count(detectors: list[Detector[DetectorSettings]]) -> int:
+def rule_count(detectors: Sequence[Detector[Any]]) -> int:
     """Keyword terms loaded plus one per other detector, for the start-up banner."""
     total = 0
     for detector in detectors:

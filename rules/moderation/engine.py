@@ -41,13 +41,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import os
 import secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from rules.config import Config, DetectorSettings, Policy
 from rules.core.batching import KeyedLock
@@ -167,9 +168,7 @@ class Engine:
         self.protection = protection  # bans across groups, raids, probation, clean-up
         self.reviews = reviews  # opens the review items of cases held for review
         self.force_dry_run = dry_run
-        self.detectors = list(detectors)
-        self._reminder_only = {d.name for d in self.detectors if not d.feeds_ladder}
-        self._settling = [d for d in self.detectors if d.settles]  # shared state (Redis)
+        self.detectors = tuple(detectors)  # (the setter plans who looks at what)
         self.store = store
         self.clock = clock
         self._member_notes = MemberNotes()  # which member writes are due
@@ -182,15 +181,34 @@ class Engine:
         self._stopping = False
         self.refused = 0  # events that arrived after stop() and were not handled
 
+    @property
+    def detectors(self) -> tuple[Detector[Any], ...]:
+        return self._detectors
+
+    @detectors.setter
+    def detectors(self, detectors: Sequence[Detector[Any]]) -> None:
+        """Set the detectors; per kind of event, which of them handle it and how each finds
+        its settings in a policy is worked out now (the picture detectors never look at a
+        text message)."""
+        self._detectors = tuple(detectors)
+        self._reminder_only = {d.name for d in self._detectors if not d.feeds_ladder}
+        self._settling = [d for d in self._detectors if d.settles]  # shared state (Redis)
+        self._detecting = {
+            kind: tuple(
+                (d, operator.attrgetter(d.section)) for d in self._detectors if kind in d.kinds
+            )
+            for kind in EventKind
+        }
+
     def detect(self, event: ChatEvent, policy: Policy) -> list[Finding]:
         """Every finding of every enabled detector that handles this kind of event."""
         findings: list[Finding] = []
-        for detector in self.detectors:
-            if event.kind not in detector.kinds:
-                continue
-            settings: DetectorSettings = getattr(policy, detector.section)
+        for detector, section in self._detecting[event.kind]:
+            settings: DetectorSettings = section(policy)
             if settings.enabled:
-                findings.extend(detector.check(event, settings))
+                found = detector.check(event, settings)
+                if found:
+                    findings.extend(found)
         return findings
 
     def is_exempt(self, event: ChatEvent, policy: Policy) -> bool:

@@ -151,7 +151,7 @@ async def engine() -> AsyncIterator[Engine]:
     clock = Clock()
     runtime = await Runtime.start(CONFIG, MEMORY_URL, clock=clock)
     spy = SpyDetector()
-    runtime.engine.detectors.append(spy)  # type: ignore[arg-type]
+    runtime.engine.detectors = (*runtime.engine.detectors, spy)  # type: ignore[arg-type]
     yield Engine(runtime, FakeGateway(), clock, spy)
     await runtime.close()
 

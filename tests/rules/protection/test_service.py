@@ -85,10 +85,10 @@ class Env:
 async def start(data: dict[str, Any]) -> Env:
     clock = Clock(T0)
     runtime = await Runtime.start(parse_config(data), db_url=MEMORY_URL, clock=clock)
-    detectors = runtime.engine.detectors  # a small word list instead of the shipped one
-    for index, detector in enumerate(detectors):
-        if isinstance(detector, KeywordDetector):
-            detectors[index] = WordListDetector(WORDS)  # type: ignore[assignment]
+    runtime.engine.detectors = [  # a small word list instead of the shipped one
+        WordListDetector(WORDS) if isinstance(d, KeywordDetector) else d  # type: ignore[misc]
+        for d in runtime.engine.detectors
+    ]
     qq = FakeDirectoryGateway(platform=Platform.QQ)
     wechat = FakeDirectoryGateway(platform=Platform.WECHAT)
     for gateway, groups in ((qq, (A, B, C, D)), (wechat, ("wechat:r1@chatroom",))):
