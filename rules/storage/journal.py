@@ -241,32 +241,28 @@ class ModerationJournal:
         )
 
     async def _striking(
-        self, strikes: list[Strike], write: Awaitable[T], committed: Callable[[T], list[bool]]
+        self, strike: Strike, write: Awaitable[T], committed: Callable[[T], bool]
     ) -> T:
-        """Run ``write``, which writes ``strikes`` (those with a weight), keeping the tally
-        current: ``committed`` tells from its result which of them went in."""
+        """Run ``write``, which writes ``strike`` (if it has a weight), keeping the tally
+        current: ``committed`` tells from its result whether the strike went in."""
         tally = self.tally
-        counted = [s for s in strikes if s.weight] if tally is not None else []
-        if tally is None or not counted:
+        if tally is None or not strike.weight:
             return await write
-        for s in counted:
-            tally.begin_write(s.group_id, s.member_id)
+        key = strike.group_id, strike.member_id
+        tally.begin_write(*key)
         try:
             result = await write
         except BaseException:
-            for s in counted:
-                tally.end_write(s.group_id, s.member_id, s.at, s.weight, None)
+            tally.end_write(*key, strike.at, strike.weight, None)
             raise
-        went_in = committed(result)
-        for s in counted:
-            tally.end_write(s.group_id, s.member_id, s.at, s.weight, went_in.pop(0))
+        tally.end_write(*key, strike.at, strike.weight, committed(result))
         return result
 
     async def add_strike(self, strike: Strike) -> None:
         await self._striking(
-            [strike],
+            strike,
             self.transactions.write(lambda ops: ops.insert("strikes", [strike_row(strike)])),
-            lambda _: [True],
+            lambda _: True,
         )
 
     # -- cases and outcomes -------------------------------------------------
@@ -282,9 +278,9 @@ class ModerationJournal:
         """Record a decision's evidence (and its strike, in the same transaction); its id."""
         strike = Strike(event.group_id, event.member.id, strike_weight, at, None)
         return await self._striking(
-            [strike],
+            strike,
             self._cases.submit(_NewCase(event, findings, step, at, strike_weight)),
-            lambda _: [True],
+            lambda _: True,
         )
 
     async def _open_cases(self, new: list[_NewCase]) -> list[int]:
@@ -323,7 +319,7 @@ class ModerationJournal:
         event = intent.event
         strike = Strike(event.group_id, event.member.id, intent.strike_weight, intent.at, None)
         return await self._striking(
-            [strike], self._intents.submit(intent), lambda case_id: [case_id is not None]
+            strike, self._intents.submit(intent), lambda case_id: case_id is not None
         )
 
     async def _open_intents(self, intents: list[CaseIntent]) -> list[int | None]:
