@@ -138,6 +138,13 @@ def request_outbox_flush_after(delay: float) -> None:
     loop.call_at(second, fire)
 
 
+def request_outbox_flush_when_due(group_id: str) -> None:
+    """Wake the officer outbox once a report just queued for ``group_id`` is due (after
+    the group's ``[escalation] batch_window``)."""
+    window = get_runtime().config.policy_for(group_id).escalation.batch_window
+    request_outbox_flush_after(window.total_seconds() + 0.05)
+
+
 async def _outbox_loop(runtime: Runtime) -> None:
     sender = runtime.outbox()
     wake = asyncio.Event()

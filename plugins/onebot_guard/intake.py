@@ -61,7 +61,7 @@ from typing import Any
 from nonebot.adapters.onebot.v11 import Adapter, Bot, Event, GroupMessageEvent
 from nonebot.exception import IgnoredException
 
-from plugins.guard import get_runtime, request_outbox_flush_after
+from plugins.guard import get_runtime, request_outbox_flush_when_due
 from plugins.onebot_guard import patches
 from plugins.onebot_guard.api_lane import ApiLane
 from plugins.onebot_guard.events import EventReader
@@ -208,7 +208,7 @@ async def judge(chat_source: Awaitable[ChatEvent | None]) -> tuple[ChatEvent, De
         log.exception("moderation failed for a QQ event")
         return None
     if _escalated(decision):
-        _flush_when_due(chat.group_id)
+        request_outbox_flush_when_due(chat.group_id)
     return chat, decision
 
 
@@ -230,7 +230,7 @@ class _Verdicts:
     async def handle(self, event: ChatEvent, gateway: Gateway) -> Decision:
         decision = await get_runtime().engine.handle(event, gateway)
         if _escalated(decision):
-            _flush_when_due(event.group_id)
+            request_outbox_flush_when_due(event.group_id)
         return decision
 
 
@@ -249,14 +249,6 @@ def enforced(decision: Decision) -> bool:
     return any(
         o.status is OutcomeStatus.DONE and o.action.kind in STOPPING for o in decision.outcomes
     )
-
-
-def _flush_when_due(group_id: str) -> None:
-    """Wake the officer outbox when a new report becomes due (after the batch window)."""
-    policy = get_runtime().config.policy_for(group_id)
-    window = getattr(policy.escalation, "batch_window", None)
-    delay = window.total_seconds() if window is not None else 0.0
-    request_outbox_flush_after(delay + 0.05)
 
 
 # ------------------------------------------------------------------ after moderation

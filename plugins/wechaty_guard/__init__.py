@@ -22,7 +22,7 @@ require("guard")
 from plugins.guard import (  # noqa: E402
     get_runtime,
     request_outbox_flush,
-    request_outbox_flush_after,
+    request_outbox_flush_when_due,
 )
 from plugins.wechaty_guard.bridge import PrivateMessage  # noqa: E402
 from plugins.wechaty_guard.service import WechatService  # noqa: E402
@@ -51,18 +51,12 @@ async def _start() -> None:
     if not runtime.config.wechat.enabled:
         return
     service = WechatService(runtime)
-    service.on_report = _flush_when_due
+    service.on_report = request_outbox_flush_when_due
     # WeChat (re)connected, here or in another process: reports that wait for it go now
     service.on_connected = lambda: request_outbox_flush(Platform.WECHAT)
     _state["service"] = service
     service.start()
     logger.info(f"WeChat: supervisor started for {runtime.config.wechat.endpoint}")
-
-
-def _flush_when_due(group_id: str) -> None:
-    """Wake the officer outbox once a new report is due (after the batch window)."""
-    window = get_runtime().config.policy_for(group_id).escalation.batch_window
-    request_outbox_flush_after(window.total_seconds() + 0.05)
 
 
 @driver.on_shutdown
