@@ -176,9 +176,8 @@ class Accounts:
             async with asyncio.timeout(self.api_timeout) as timer:  # a timer, not a task
                 calls.add(timer)
                 try:
-                    lane = self.lane
-                    if lane is not None and lane.serves(bot):
-                        return await lane.call(bot, api, params)
+                    if self.lane is not None:  # (it takes call_api's way where it must)
+                        return await self.lane.call(bot, api, params)
                     return await bot.call_api(api, **params)
                 finally:
                     calls.discard(timer)

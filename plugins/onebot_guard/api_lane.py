@@ -51,10 +51,11 @@ class ApiLane:
         return bot.self_id in self.adapter.connections
 
     async def call(self, bot: Bot, api: str, params: dict[str, Any]) -> Any:
-        """``api`` with ``params`` on ``bot``'s connection; its data, or ActionFailed."""
-        websocket = self.adapter.connections.get(bot.self_id)
-        if websocket is None:
+        """``api`` with ``params`` on ``bot``'s connection; its data, or ActionFailed
+        (through ``bot.call_api`` when the adapter has no WebSocket of ``bot``'s)."""
+        if not self.serves(bot):
             return await bot.call_api(api, **params)
+        websocket = self.adapter.connections[bot.self_id]
         echo = f"{PREFIX}{next(self._numbers)}"
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[echo] = answer
