@@ -25,7 +25,9 @@ the batch's open transaction, see :class:`rules.storage.raw_sqlite.SqliteBatch`)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -41,6 +43,8 @@ from rules.storage.journal_sql import JournalOps
 from rules.storage.strike_tally import StrikeTally
 from rules.storage.tables import audit_log
 from rules.storage.transactions import Transactions
+
+log = logging.getLogger(__name__)
 
 LINGER = 0.005  # seconds a write nobody waits on to decide may wait for others
 
@@ -183,9 +187,12 @@ class ModerationJournal:
         self._settlements = written_later(self._settle_cases, group_commit)
         self._reports = batched(self._enqueue_reports, group_commit, LINGER)
         self._members = written_later(self._note_members, group_commit)
+        self._roll_read: asyncio.Future[None] | None = None
 
     async def close(self) -> None:
         """Wait for what was submitted (outcomes linger for company, or are deferred) to land."""
+        if self._roll_read is not None:
+            await self._roll_read
         for batcher in (
             self._claims,
             self._weights,
@@ -216,6 +223,8 @@ class ModerationJournal:
         tally = self.tally if cached else None
         if tally is None:
             return await self._weights.submit(_WeightQuery(group_id, member_id, since))
+        if tally.roll_due():
+            self._roll_read = asyncio.ensure_future(self._read_roll(tally))
         known = tally.weight(group_id, member_id, since)
         if known is not None:
             return known
@@ -227,6 +236,22 @@ class ModerationJournal:
             raise
         tally.install(group_id, member_id, since, strikes)
         return sum(w for _, w in strikes)
+
+    async def _read_roll(self, tally: StrikeTally) -> None:
+        """Read the tally's roll of struck members (in the background: meanwhile, and if
+        it fails, members are read one by one as before)."""
+        horizon = tally.begin_roll()
+        limit = tally.max_roll + 1
+        try:
+            struck = await self.transactions.read(lambda ops: ops.struck_since(horizon, limit))
+        except Exception as exc:
+            log.warning("strike roll unreadable (members are read one by one): %r", exc)
+            tally.abandon_roll()
+            return
+        except BaseException:
+            tally.abandon_roll()
+            raise
+        tally.install_roll(struck)
 
     async def _strike_weights(self, queries: list[_WeightQuery]) -> list[int]:
         return await self.transactions.read(

@@ -116,6 +116,14 @@ STRIKE_LISTS = select(
 STRIKES_BETWEEN = select(
     strikes.c.group_id, strikes.c.member_id, strikes.c.weight, strikes.c.at
 ).where(*_PAIRS, *_ACTIVE_STRIKE, strikes.c.at < bindparam("until"))
+# Who has had a strike since a time (voided ones too: a superset is all the tally
+# needs), at most ``limit`` of them.
+STRUCK_SINCE = (
+    select(strikes.c.group_id, strikes.c.member_id)
+    .where(strikes.c.at >= bindparam("since"))
+    .distinct()
+    .limit(bindparam("limit"))
+)
 
 REPORT_SENT = (
     update(outbox)
@@ -266,6 +274,10 @@ class JournalOps:
         ):
             found.setdefault((group_id, member_id), []).append((_aware(at), int(weight)))
         return [[s for s in found.get((g, m), ()) if s[0] >= since] for g, m, since in queries]
+
+    def struck_since(self, since: datetime, limit: int) -> set[tuple[str, str]]:
+        """The (group, member) pairs with a strike at or after ``since``; at most ``limit``."""
+        return {(g, m) for g, m in self.x.rows(STRUCK_SINCE, {"since": since, "limit": limit})}
 
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         """Insert ``rows`` (conflict-safe for the tables in :data:`REFRESH`)."""

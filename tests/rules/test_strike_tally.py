@@ -6,14 +6,14 @@ Tests taking ``db_url`` run on a SQLite file and on a real PostgreSQL server.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
 from rules.core.model import Strike, TaskStatus
 from rules.core.records import CaseIntent
 from rules.storage import Storage
-from rules.storage.strike_tally import StrikeTally
+from rules.storage.strike_tally import ROLL_RETRY, ROLL_SPAN, StrikeTally
 from rules.storage.tables import strikes
 from tests.fakes import T0, message
 
@@ -164,5 +164,105 @@ async def test_a_strike_written_behind_the_journals_back_shows_after_the_ttl(
         clock.now = 31
         assert await journal.strike_weight(G, M, WEEK) == 4  # ...but within the TTL
         assert tally.misses >= 2
+    finally:
+        await storage.close()
+
+
+# -- the roll of members struck since its horizon (first offenders need no read) -------
+
+
+def rolled(tally: StrikeTally, struck: set[tuple[str, str]] | None = None) -> StrikeTally:
+    assert tally.roll_due()
+    tally.begin_roll(T0)
+    tally.install_roll(set(struck or ()))
+    return tally
+
+
+def test_a_member_not_on_a_fresh_roll_has_no_strike_without_a_read() -> None:
+    clock = Ticks()
+    tally = rolled(StrikeTally(ttl=30, clock=clock), {(G, "qq:struck")})
+    assert not tally.roll_due()
+    assert tally.weight(G, M, WEEK) == 0
+    assert tally.weight(G, "qq:struck", WEEK) is None  # on the roll: read as before
+    assert tally.weight("qq:other-group", M, WEEK) == 0
+    assert tally.weight(G, "qq:new", T0 - ROLL_SPAN - timedelta(days=1)) is None  # too far back
+    clock.now = 31
+    assert tally.roll_due()
+    assert tally.weight(G, "qq:newer", WEEK) is None  # an old roll answers nothing
+
+
+def test_a_first_offenders_strikes_count_after_the_roll_answered_for_them() -> None:
+    tally = rolled(StrikeTally())
+    assert tally.weight(G, M, WEEK) == 0
+    tally.begin_write(G, M)
+    assert tally.weight(G, M, WEEK) == 0  # (known: nothing committed yet)
+    tally.end_write(G, M, T0, 2, committed=True)
+    assert tally.weight(G, M, WEEK) == 2
+    tally.forget(G, M)  # voided: the roll still names them, so the store is asked
+    assert tally.weight(G, M, WEEK) is None
+
+
+def test_writes_begun_before_or_while_the_roll_is_read_put_members_on_it() -> None:
+    tally = StrikeTally()
+    tally.begin_write(G, "qq:before")
+    tally.begin_roll(T0)
+    tally.begin_write(G, "qq:during")
+    tally.install_roll(set())  # the read saw neither write committed
+    assert tally.weight(G, "qq:before", WEEK) is None
+    assert tally.weight(G, "qq:during", WEEK) is None
+    tally.begin_write(G, "qq:after")  # and after: failed or not, it stays on the roll
+    tally.end_write(G, "qq:after", T0, 1, committed=None)
+    assert tally.weight(G, "qq:after", WEEK) is None
+    tally.clear()  # an outage or a pardon forgets weights, not the roll
+    assert tally.weight(G, "qq:during", WEEK) is None
+    assert tally.weight(G, M, WEEK) == 0
+
+
+def test_a_failed_or_too_long_roll_answers_nothing_and_is_read_again_later() -> None:
+    clock = Ticks()
+    tally = StrikeTally(ttl=30, clock=clock, max_roll=2)
+    tally.begin_roll(T0)
+    assert not tally.roll_due()  # one read at a time
+    tally.abandon_roll()
+    assert tally.weight(G, M, WEEK) is None and not tally.roll_due()
+    clock.now = ROLL_RETRY
+    rolled(tally, {(G, "a"), (G, "b"), (G, "c")})  # more than max_roll: no roll kept
+    assert tally.weight(G, M, WEEK) is None
+    clock.now += 31
+    assert not tally.roll_due()  # a store with that many struck members is not re-read soon
+
+
+async def test_the_journal_answers_first_offenders_from_the_roll_and_stays_right(
+    db_url: str,
+) -> None:
+    now = datetime.now(UTC)
+    since = now - timedelta(days=30)
+    storage = await Storage.open(db_url)
+    journal = storage.journal
+    clock = Ticks()
+    tally = journal.tally = StrikeTally(ttl=30, clock=clock)  # type: ignore[union-attr]
+    try:
+        async with storage.database.write() as conn:  # struck before this process began
+            row = {"group_id": G, "member_id": "qq:old", "weight": 1, "at": now, "voided": False}
+            await conn.execute(insert(strikes).values(**row))
+        assert await journal.strike_weight(G, M, since) == 0  # (the roll is being read)
+        await journal._roll_read  # type: ignore[misc]
+        misses = tally.misses
+        assert await journal.strike_weight(G, "qq:first", since) == 0
+        assert tally.misses == misses  # answered from the roll
+        assert await journal.strike_weight(G, "qq:old", since) == 1  # on the roll: read
+        await journal.add_strike(Strike(G, "qq:first", 2, now))
+        assert await journal.strike_weight(G, "qq:first", since) == 2
+        assert await journal.strike_weight(G, "qq:first", since, cached=False) == 2
+
+        async with storage.database.write() as conn:  # e.g. an offline scan on the live file
+            row = {"group_id": G, "member_id": "qq:late", "weight": 3, "at": now, "voided": False}
+            await conn.execute(insert(strikes).values(**row))
+        assert await journal.strike_weight(G, "qq:late", since) == 0  # not seen yet...
+        clock.now = 31
+        assert await journal.strike_weight(G, "qq:late", since) == 3  # ...but within the TTL
+        await journal._roll_read  # type: ignore[misc]
+        assert await journal.strike_weight(G, "qq:late", since) == 3  # on the new roll
+        assert await journal.strike_weight(G, "qq:never", since) == 0
     finally:
         await storage.close()
