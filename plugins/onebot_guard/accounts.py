@@ -169,6 +169,9 @@ class Accounts:
         its answer could never come.
         """
         current = self.connected().get(bot.self_id)
+        if current is None and bot.self_id in self._accounts:
+            # dropped (the adapter would try HTTP, with a TLS context made per call: 30 ms)
+            raise GatewayError(f"QQ account {bot.self_id} is not connected")
         if current is not None and current is not bot:
             raise GatewayError("connection to the QQ account lost during the call")
         calls = self._in_flight.setdefault(bot.self_id, set())
