@@ -26,7 +26,7 @@ the store does (in-process, 30% violations: a quarter of the CPU per event). So 
 tally also keeps a **roll**: every (group, member) with a strike since
 ``horizon`` (about the default ladder window back), read from the store in one
 query (:meth:`StrikeTally.begin_roll` / :meth:`StrikeTally.install_roll`) and again
-once it is ``ttl`` old, and grown by every strike this process begins to write. A
+before it is ``ttl`` old, and grown by every strike this process begins to write. A
 member not on a fresh roll has no strike since its horizon: weight 0, no read. The
 roll only ever over-states (voided strikes stay on it; a write that failed stays on
 it), which costs a read, never a wrong answer; a window reaching further back than
@@ -195,8 +195,8 @@ class StrikeTally:
     # -- the roll of members struck since its horizon -------------------------------
 
     def roll_due(self) -> bool:
-        """Whether the roll should be read now: none yet, or ``ttl`` old, and no read of
-        it under way."""
+        """Whether the roll should be read now: none yet, or half its ``ttl`` old (so the
+        next is in before it expires), and no read of it under way."""
         return self._roll_next is None and self.clock() >= self._roll_due_at
 
     def begin_roll(self, now: datetime | None = None) -> datetime:
@@ -205,7 +205,7 @@ class StrikeTally:
         started = self.clock()
         horizon = (now or datetime.now(UTC)) - ROLL_SPAN
         self._roll_next = _Roll(horizon, started, set(self._writing))
-        self._roll_due_at = started + self.ttl
+        self._roll_due_at = started + self.ttl / 2
         return horizon
 
     def install_roll(self, struck: set[Key]) -> None:

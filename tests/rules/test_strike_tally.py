@@ -186,6 +186,9 @@ def test_a_member_not_on_a_fresh_roll_has_no_strike_without_a_read() -> None:
     assert tally.weight(G, "qq:struck", WEEK) is None  # on the roll: read as before
     assert tally.weight("qq:other-group", M, WEEK) == 0
     assert tally.weight(G, "qq:new", T0 - ROLL_SPAN - timedelta(days=1)) is None  # too far back
+    clock.now = 16
+    assert tally.roll_due()  # read again before it expires...
+    assert tally.weight(G, "qq:meanwhile", WEEK) == 0  # ...while it still answers
     clock.now = 31
     assert tally.roll_due()
     assert tally.weight(G, "qq:newer", WEEK) is None  # an old roll answers nothing
