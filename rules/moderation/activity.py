@@ -8,19 +8,22 @@ talks, at most ``ACTIVITY_EVERY`` behind, without a write per message.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from rules.core.model import ChatEvent, Role
 from rules.core.ports import Store
 
 ACTIVITY_EVERY = timedelta(minutes=10)  # groups.last_activity is at most this stale
+MAX_MEMBERS = 100_000  # members remembered as written (the least recent go: written again)
 
 
 class MemberNotes:
     """The members and group activity this process has written (or is writing)."""
 
-    def __init__(self) -> None:
-        self._seen_members: dict[tuple[str, str], tuple[str, Role]] = {}
+    def __init__(self, max_members: int = MAX_MEMBERS) -> None:
+        self.max_members = max_members
+        self._seen_members: OrderedDict[tuple[str, str], tuple[str, Role]] = OrderedDict()
         self._group_noted: dict[str, datetime] = {}  # group -> activity last written
 
     def note(self, event: ChatEvent, store: Store) -> asyncio.Task[None] | None:
@@ -36,8 +39,12 @@ class MemberNotes:
         noted = self._group_noted.get(event.group_id)
         stale = noted is None or event.time - noted >= ACTIVITY_EVERY
         if self._seen_members.get(key) == seen and not stale:
+            self._seen_members.move_to_end(key)
             return None
         self._seen_members[key] = seen
+        self._seen_members.move_to_end(key)
+        if len(self._seen_members) > self.max_members:  # a raid's accounts, say
+            self._seen_members.popitem(last=False)
         self._group_noted[event.group_id] = event.time
 
         async def write() -> None:
