@@ -163,14 +163,15 @@ class Speakers:
     group, and a stand-in (a silent member of the group until then) speaks in their
     place, so the stream keeps its rate and mix."""
 
-    def __init__(self, qq: FakeOneBot) -> None:
+    def __init__(self, qq: FakeOneBot, enabled: bool = True) -> None:
         self.qq = qq
+        self.enabled = enabled
         self.stand_ins: dict[tuple[int, int], int] = {}  # (group, stream user) -> speaker
         self.next_id = itertools.count(STAND_IN)
         self.replaced = 0
 
     def payload(self, item: Item) -> str:
-        if SILENCED_POST or not item.group:
+        if not self.enabled or not item.group:
             return item.payload
         group = self.qq.groups[item.group]
         user = self.stand_ins.get((item.group, item.user), item.user)
@@ -360,9 +361,15 @@ class Result:
 
 
 async def push(
-    qq: FakeOneBot, stream: list[Item], rate: float, label: str, cpu: ProcessCpu | None
+    qq: FakeOneBot,
+    stream: list[Item],
+    rate: float,
+    label: str,
+    cpu: ProcessCpu | None,
+    stand_ins: bool = True,
 ) -> Result:
-    """Send ``stream`` at ``rate`` events/s and wait until the server has handled it."""
+    """Send ``stream`` at ``rate`` events/s and wait until the server has handled it
+    (``stand_ins``: see :class:`Speakers`; False: muted and removed members go on posting)."""
     sent_at: dict[int, float] = {}
     latency: dict[int, float] = {}
     picture_sent_at: dict[int, float] = {}
@@ -386,7 +393,7 @@ async def push(
                 picture_latency[mid] = call.at - picture_sent_at[mid]
 
     qq.on_call = on_call
-    speakers = Speakers(qq)
+    speakers = Speakers(qq, stand_ins)
     cpu0 = (cpu.total(), cpu.main_thread()) if cpu else None
     start = time.perf_counter()
     owed = 0.0
@@ -544,7 +551,7 @@ async def bot_run(
             label = "GroupGuard bot" + (
                 f", pictures at {images_per_s:g}/s" if pictures is not None else ""
             )
-            result = await push(qq, stream, rate, label, cpu)
+            result = await push(qq, stream, rate, label, cpu, stand_ins=not SILENCED_POST)
         if len(result.latencies_ms) < result.violations:  # show why, before the directory goes
             log_tail = (directory / "bot.log").read_text(errors="replace").splitlines()[-15:]
             print("bot log (last lines):", *log_tail, sep="\n  ", file=sys.stderr)
