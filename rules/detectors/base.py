@@ -10,12 +10,63 @@ detection.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import fields
 from typing import ClassVar, Generic, TypeVar
 
 from rules.config import DetectorSettings
-from rules.core.model import ChatEvent, EventKind, Finding
+from rules.core.model import ChatEvent, EventKind, Finding, MatchKind, Strength
 
 S = TypeVar("S", bound=DetectorSettings)
+
+_FINDING_FIELDS = (
+    "detector",
+    "category",
+    "match",
+    "start",
+    "end",
+    "detail",
+    "how",
+    "strength",
+    "image",
+)
+if tuple(f.name for f in fields(Finding)) != _FINDING_FIELDS:  # pragma: no cover
+    raise ImportError("Finding's fields changed: update new_finding")
+_new = object.__new__
+_set_detector, _set_category, _set_match, _set_start, _set_end = (
+    getattr(Finding, name).__set__ for name in _FINDING_FIELDS[:5]
+)
+_set_detail, _set_how, _set_strength, _set_image = (
+    getattr(Finding, name).__set__ for name in _FINDING_FIELDS[5:]
+)
+
+
+def new_finding(
+    detector: str,
+    category: str | None,
+    match: str,
+    start: int,
+    end: int,
+    detail: str,
+    how: MatchKind,
+    strength: Strength,
+) -> Finding:
+    """``Finding(detector, category, match, start, end, detail, how, strength)``, made in
+    half the time (for detectors that make many).
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
+    (about 1.5k instructions a field); the slots' own descriptors take half that.
+    """
+    finding = _new(Finding)
+    _set_detector(finding, detector)
+    _set_category(finding, category)
+    _set_match(finding, match)
+    _set_start(finding, start)
+    _set_end(finding, end)
+    _set_detail(finding, detail)
+    _set_how(finding, how)
+    _set_strength(finding, strength)
+    _set_image(finding, None)
+    return finding
 
 
 class Detector(ABC, Generic[S]):

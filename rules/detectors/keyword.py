@@ -79,7 +79,7 @@ from daachorse import CharwiseDoubleArrayAhoCorasick
 from rules.config import KeywordSettings
 from rules.core.model import ChatEvent, Finding, MatchKind, Strength
 from rules.core.paths import CACHE_DIR, PROJECT_ROOT
-from rules.detectors.base import Detector
+from rules.detectors.base import Detector, new_finding
 from rules.detectors.keyword_evidence import direct_kind, mixed_verdict, runs_met
 from rules.detectors.keyword_index import (
     ALLOW,
@@ -442,15 +442,8 @@ def _findings(
                 strength = _WEAK
                 detail += f"; prohibitive or educational context: {word}"
         findings.append(
-            Finding(
-                KeywordDetector.name,
-                category,
-                text[start:end],
-                start,
-                end,
-                detail,
-                how,
-                strength,
+            new_finding(
+                KeywordDetector.name, category, text[start:end], start, end, detail, how, strength
             )
         )
     return findings

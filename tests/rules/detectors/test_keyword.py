@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 
 import pytest
 
 from rules.config import KeywordSettings
+from rules.core import model
 from rules.core.model import ChatEvent, EventKind, Member, Platform
+from rules.detectors.base import new_finding
 from rules.detectors.keyword import KeywordDetector, Term, TermIndex
 
 INDEX = TermIndex(
@@ -182,3 +185,12 @@ def test_a_damaged_cache_is_rebuilt(tmp_path: object) -> None:
     index = TermIndex.from_files([words], cache_dir=base / "cache")
     found = KeywordDetector(index).check(event("去网赌吗"), KeywordSettings())
     assert [f.match for f in found] == ["网赌"]
+
+
+def test_new_finding_is_the_dataclass_made_faster() -> None:
+    how, strength = model.MatchKind.FOLDED, model.Strength.WEAK
+    made = new_finding("keyword", "porn", "abc", 1, 4, "x", how, strength)
+    usual = model.Finding("keyword", "porn", "abc", 1, 4, "x", how, strength)
+    assert made == usual and repr(made) == repr(usual) and hash(made) == hash(usual)
+    with pytest.raises(FrozenInstanceError):
+        made.start = 2  # type: ignore[misc]
