@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from rules.text import hidden_links
 from rules.text.hidden_links import (
     QQ,
     QQ_CONTACT,
@@ -157,3 +160,21 @@ def test_short_link_in_text() -> None:
 )
 def test_ordinary_text_has_no_links(text: str) -> None:
     assert find_links(text) == []
+
+
+# The cheap first test, as one forward regular expression (what it must agree with).
+_MAY_LINK_PLAIN = re.compile(
+    f"[^\u3000-\u9fff{hidden_links._GAP}][{hidden_links._GAP}]*[.。｡．﹒·・‧∙点\\[(【（〔]|dot|DOT|Dot"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "谢谢。", "好的。。", "abc。vip", "abc 。vip", "a\u200b . x", "点a", "x点", "3点开会",
+        "Dot", "dOt", "the DOT", "．．", "中 。", "a(", "（", "a（", "，。", "\t.", " .", "",
+        "a", "。a",
+    ],
+)  # fmt: skip
+def test_may_link_agrees_with_its_plain_pattern(text: str) -> None:
+    assert hidden_links._may_link(text) == (_MAY_LINK_PLAIN.search(text) is not None)
