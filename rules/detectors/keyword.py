@@ -226,7 +226,7 @@ class KeywordDetector(Detector[KeywordSettings]):
             folded = _collapsed(pre, runs)
         sound = folded if folded.isascii() else folded.translate(_SOUND_LIST)
         found = index.automaton.matches(sound)
-        single = index.single_search
+        single = index.single_search if runs else index.lone_search
         has_single = single is not None and single(folded) is not None
         if not found and not has_single and not overlay.size:
             return []
@@ -237,7 +237,7 @@ class KeywordDetector(Detector[KeywordSettings]):
             _hits(forms, pinyin, index, found, has_single, hits)
         if overlay.size:
             extra = overlay.automaton.matches(sound)
-            single = overlay.single_search
+            single = overlay.single_search if runs else overlay.lone_search
             has_single = single is not None and single(folded) is not None
             if extra or has_single:
                 _hits(forms, pinyin, overlay, extra, has_single, hits)
@@ -302,8 +302,9 @@ def _hits(
             hits.append((a, b, key, key.terms, _PINYIN, _WEAK, _ambiguous(key)))
         else:
             hits.append((a, b, key, key.terms, _PINYIN, _MEDIUM, ""))
-    if single and index.single_find is not None:
-        for m in index.single_find(folded):
+    find = index.single_find if forms[5] else index.lone_find  # as check() searched
+    if single and find is not None:
+        for m in find(folded):
             key = index.single[m.group()]
             form = key.forms[m.group()]
             a = m.start()

@@ -51,7 +51,7 @@ from daachorse import CharwiseDoubleArrayAhoCorasick
 from rules.core.pickle_cache import read_cache, write_cache
 from rules.text import normalize
 
-INDEX_VERSION = 11
+INDEX_VERSION = 12
 TERM, MIXED, PINYIN = 0, 1, 2  # what a key is
 ALLOW = "allow"  # the category of allow-listed terms (file ``allow.txt``)
 MIN_PINYIN_LETTERS = 4  # a pinyin spelling shorter than this is no key (dama yes, ma no)
@@ -332,8 +332,12 @@ class TermIndex:
         self.automaton = Automaton("\n".join(keys), tuple(rows))
         self.single = {ch: _single_key(ch, listed) for ch, listed in single.items()}
         chars = "".join(sorted(single))
-        self.single_search = re.compile(f"[{re.escape(chars)}]").search if chars else None
-        self.single_find = re.compile(f"[{re.escape(chars)}]").finditer if chars else None
+        self.single_search, self.single_find = _class_search(chars)
+        # The one-character terms that need no repeat of the character: in a message
+        # without repeated characters only these can match (妈妈 folds to 妈, and a lone
+        # 妈 is no hit), so it is searched for these alone.
+        lone = "".join(ch for ch in chars if self.single[ch].forms[ch].single)
+        self.lone_search, self.lone_find = _class_search(lone)
 
     def __len__(self) -> int:
         return self.size
@@ -391,6 +395,18 @@ class TermIndex:
         if cache is not None:
             write_cache(cache, index)
         return index
+
+
+Search = Callable[[str], "re.Match[str] | None"]
+FindIter = Callable[[str], Iterator["re.Match[str]"]]
+
+
+def _class_search(chars: str) -> tuple[Search | None, FindIter | None]:
+    """``search`` and ``finditer`` of a character class of ``chars`` (None for none)."""
+    if not chars:
+        return None, None
+    pattern = re.compile(f"[{re.escape(chars)}]")
+    return pattern.search, pattern.finditer
 
 
 def _single_key(ch: str, listed: list[Term]) -> Key:

@@ -194,3 +194,13 @@ def test_new_finding_is_the_dataclass_made_faster() -> None:
     assert made == usual and repr(made) == repr(usual) and hash(made) == hash(usual)
     with pytest.raises(FrozenInstanceError):
         made.start = 2  # type: ignore[misc]
+
+
+def test_a_message_without_repeats_is_searched_for_lone_characters_only() -> None:
+    index = TermIndex([Term("妈妈", "insult"), Term("屌", "insult")])
+    assert index.lone_search is not None and index.single_search is not None
+    assert index.lone_search("妈") is None and index.single_search("妈") is not None
+    detector = KeywordDetector(index)
+    found = [f.match for f in detector.check(event("他妈 屌 妈妈"), KeywordSettings())]
+    assert found == ["屌", "妈妈"]
+    assert [f.match for f in detector.check(event("他妈屌"), KeywordSettings())] == ["屌"]
