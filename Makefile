@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 	check-config clean \
 	services services-stop test-services
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock setup.py rules/text/_prepare.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
@@ -61,4 +61,4 @@ bench-sweep: $(STAMP)  ## a ban swept across 50 QQ groups of 500 members (fake N
 	$(BIN)/python -m bench.protection_sweep
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rules/text/*.so

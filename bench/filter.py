@@ -65,12 +65,12 @@ from rules.core.ports import NOMINAL_CAPABILITIES
 from rules.detectors import keyword as keyword_module
 from rules.detectors.keyword import KeywordDetector, expand_globs
 from rules.detectors.keyword_index import ALLOW, Automaton, Term, TermIndex
-from rules.detectors.keyword_index import sounded as sounded_text
 from rules.detectors.link import LinkDetector
 from rules.detectors.pii import PiiDetector
 from rules.moderation.executor import DryRunGateway
 from rules.runtime import MEMORY_URL, Runtime
 from rules.text import normalize, segment
+from rules.text.normalize import sounded as sounded_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

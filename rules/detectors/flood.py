@@ -37,9 +37,9 @@ from rules.config import FloodSettings
 from rules.core.model import ChatEvent, Finding, Role
 from rules.core.ports import FloodCount, FloodSample, SharedState
 from rules.detectors.base import Detector
-from rules.text.normalize import compare_key, fold_marked
+from rules.text.normalize import compare_key, prepare
 
-_fold_marked = fold_marked
+_prepare = prepare
 
 _PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 
@@ -82,7 +82,7 @@ class FloodDetector(Detector[FloodSettings]):
         if settings.exempt_admins and event.member.role in _PRIVILEGED:
             return []
         window = self._window((event.group_id, event.member.id))
-        key = _fold_marked(event.text)[1] or event.text.strip()  # compare_key, inlined
+        key = _prepare(event.text)[2] or event.text.strip()  # compare_key, inlined
         if key:
             window.count = window.count + 1 if key == window.last_key else 1
             window.last_key = key

@@ -106,13 +106,9 @@ DATE_CONTEXT = (  # noqa: SIM905 (one line of words reads better)
 DATE_REACH = 6
 DATE_GUARDED = frozenset({"politics"})  # categories whose number terms are dates
 
-_fold_marked = normalize.fold_marked
+_prepare = normalize.prepare
 _expand = normalize.expand
-_SOUND_LIST = normalize.SOUND_LIST
-_HAS_REPEAT = normalize.HAS_REPEAT
-_collapsed = normalize.collapsed
 _dropped_span = normalize.dropped_span
-_NO_RUNS: normalize.Runs = []
 _DIRECT = MatchKind.DIRECT
 _FOLDED = MatchKind.FOLDED
 _HOMOPHONE = MatchKind.HOMOPHONE
@@ -217,20 +213,13 @@ class KeywordDetector(Detector[KeywordSettings]):
         if not text:
             return []
         index, overlay = self.index, self.overlay  # one consistent snapshot
-        mark, pre = _fold_marked(text)
-        repeat = _HAS_REPEAT.search(pre)
-        if repeat is None:
-            folded, runs = pre, _NO_RUNS
-        else:  # the runs from the first repeat on, each collapsed to one character
-            runs = normalize.runs(pre, repeat.start())
-            folded = _collapsed(pre, runs)
-        sound = folded if folded.isascii() else folded.translate(_SOUND_LIST)
+        forms = _prepare(text)
+        _, _, _, folded, sound, runs = forms
         found = index.automaton.matches(sound)
         single = index.single_search if runs else index.lone_search
         has_single = single is not None and single(folded) is not None
         if not found and not has_single and not overlay.size:
             return []
-        forms = (text, mark, pre, folded, sound, runs)
         hits: list[_Hit] = []
         pinyin = settings.pinyin
         if found or has_single:
@@ -246,10 +235,7 @@ class KeywordDetector(Detector[KeywordSettings]):
         return _findings(forms, settings, event.group_id, hits)
 
 
-# A message's text in its matched forms: the original, its marked fold (noise as
-# NOISE), the fold without noise (pre), with runs collapsed (folded), sounded, and
-# the runs of pre that folded collapsed.
-_Forms = tuple[str, str, str, str, str, normalize.Runs]
+_Forms = normalize.Forms
 
 
 def _hits(

@@ -145,11 +145,6 @@ def _is_chinese(folded: str) -> bool:
     return all(ord(c) in normalize.SOUND for c in folded)
 
 
-def sounded(folded: str) -> str:
-    """A folded text's sound, position for position (no runs collapsed)."""
-    return folded if folded.isascii() else folded.translate(normalize.SOUND_LIST)
-
-
 def _spelled(marks: str, spell: tuple[bool, ...]) -> str:
     """``marks`` with the marks where ``spell`` is true written as their pinyin, Latin runs
     collapsed as a message's are ("" when a syllable has no Latin name)."""
@@ -284,7 +279,7 @@ class TermIndex:
             if len(key) == 1 and ord(key) in normalize.SOUND:
                 single[key] = listed
             else:
-                by_sound.setdefault(sounded(key), {})[key] = listed
+                by_sound.setdefault(normalize.sounded(key), {})[key] = listed
 
         may_sound = pinyin and any(
             len(skey) >= 2 and not skey.isascii() for skey in by_sound
@@ -360,7 +355,7 @@ class TermIndex:
         mixture): ``(key, start, end)``; the key's ``forms`` hold the text matched."""
         hits: list[Hit] = []
         automaton = self.automaton
-        for start, end, number in automaton.matches(sounded(folded)):
+        for start, end, number in automaton.matches(normalize.sounded(folded)):
             key = automaton.key(number)
             if key.kind == TERM and folded[start:end] in key.forms:
                 hits.append((key, start, end))

@@ -30,12 +30,19 @@ dicts: a dict miss raises a KeyError inside ``translate`` for every character
 that stays as it is, which made folding three times slower. Code points past
 the lists (CJK extension planes, tags, private use) are rare and take a
 slower path that uses the dicts.
+
+A message's forms (:func:`prepare`: marked, noise dropped, runs collapsed,
+sounded) are made in one pass in C when the optional extension
+``rules/text/_prepare.c`` is built (``setup.py``, by the normal install); it
+receives the tables from this module, and :func:`_prepare` is its reference
+and the fallback when it is not built.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +76,8 @@ SEPARATOR = "\x01"
 NOISE = "\0"  # what a dropped character becomes in a marked text (a control: dropped itself)
 # Code points below this are folded through a list; higher ones by the slow path.
 LIST_LIMIT = 0x20000
-_HIGH = re.compile("[\U00020000-\U0010ffff]")
+_FIRST_HIGH = chr(LIST_LIMIT)
+_HIGH = re.compile(f"[{_FIRST_HIGH}-\U0010ffff]")
 _PRIVATE_PLANES = 0xF0000  # planes 15 and 16: private use, dropped
 
 # A character followed by itself: deleting every such one collapses each run to
@@ -195,15 +203,53 @@ def marked(text: str) -> str:
     """Every character folded, noise as ``NOISE``: one per character unless one expands."""
     out = text.translate(MARK_LIST)
     if not out.isascii() and _HIGH.search(out):
-        out = "".join(c if c < "\U00020000" else _fold_high(c) for c in out)
+        out = "".join(c if c < _FIRST_HIGH else _fold_high(c) for c in out)
     return out
 
 
-_last: tuple[str, str, str] = ("", "", "")  # the last text folded: it, marked, prefolded
+Runs = list[tuple[int, int]]
+# A message in the forms it is matched in: the original, marked (noise as NOISE),
+# pre (noise dropped), folded (pre with its runs collapsed), sounded (folded through
+# SOUND_LIST, position for position) and the runs of pre that folded collapsed.
+Forms = tuple[str, str, str, str, str, Runs]
 
 
-def fold_marked(text: str) -> tuple[str, str]:
-    """``(marked(text), prefold(text))`` from one translation.
+def _prepare(text: str) -> Forms:
+    """:data:`Forms` of ``text``: the reference for the C extension ``_prepare.c``,
+    and the fallback when it is not built (``prepare`` calls one or the other)."""
+    mark = marked(text)
+    pre = mark.replace(NOISE, "") if NOISE in mark else mark
+    repeat = HAS_REPEAT.search(pre)
+    if repeat is None:
+        folded, found = pre, []
+    else:  # the runs from the first repeat on, each collapsed to one character
+        found = runs(pre, repeat.start())
+        folded = collapsed(pre, found)
+    return text, mark, pre, folded, sounded(folded), found
+
+
+def sounded(folded: str) -> str:
+    """A folded text's sound, position for position (no runs collapsed)."""
+    return folded if folded.isascii() else folded.translate(SOUND_LIST)
+
+
+def _native() -> Callable[[str], Forms] | None:
+    """The C extension's ``prepare`` given this module's tables; None when it is not built."""
+    try:
+        from rules.text import _prepare as native
+    except ImportError:
+        return None
+    native.load(MARK_LIST, SOUND_LIST, NOISE, LIST_LIMIT, _fold_high)
+    return native.prepare
+
+
+native_prepare = _native()
+_prepare_forms = native_prepare or _prepare
+_last: Forms = _prepare("")  # the last text prepared, with its forms
+
+
+def prepare(text: str) -> Forms:
+    """:data:`Forms` of ``text``, in C when the extension is built.
 
     The last result is kept: the keyword and flood detectors fold the same
     message one after the other, and the second gets it for free.
@@ -211,16 +257,14 @@ def fold_marked(text: str) -> tuple[str, str]:
     global _last  # one tuple, replaced whole: safe across threads
     last = _last
     if last[0] is text:
-        return last[1], last[2]
-    mark = marked(text)
-    pre = mark.replace(NOISE, "") if NOISE in mark else mark
-    _last = (text, mark, pre)
-    return mark, pre
+        return last
+    forms = _last = _prepare_forms(text)
+    return forms
 
 
 def prefold(text: str) -> str:
     """Every character folded and noise dropped; repeats not yet collapsed."""
-    return fold_marked(text)[1]
+    return prepare(text)[2]
 
 
 def _unmarked(text: str) -> str:
@@ -235,7 +279,7 @@ def collapse(text: str) -> str:
 
 def fold(text: str) -> str:
     """The text as matched: folded characters, noise dropped, repeats collapsed."""
-    return collapse(prefold(text))
+    return prepare(text)[3]
 
 
 def sound(folded: str) -> str:
@@ -267,9 +311,6 @@ def pinyin_of(sound_key: str) -> str:
     """Latin spelling (no tones) of a string of syllable marks; '' if any mark is unknown."""
     names = [TABLES.syllables.get(mark, "") for mark in sound_key]
     return "".join(names) if all(names) else ""
-
-
-Runs = list[tuple[int, int]]
 
 
 def runs(text: str, start: int = 0) -> Runs:
