@@ -273,6 +273,11 @@ class Accounts:
         return info
 
 
+def listed(members: Any, user: str) -> bool:
+    """Whether a ``get_group_member_list`` answer has ``user`` (a raw QQ number)."""
+    return any(str(m.get("user_id")) == user for m in members or [])
+
+
 class _ListFetches:
     """A group's member-list fetches: the one in flight and the one callers wait for."""
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from nonebot.adapters.onebot.v11 import ActionFailed, Bot, Message, MessageSegment
 
-from plugins.onebot_guard.accounts import Accounts, GatewayError, describe, raw_id
+from plugins.onebot_guard.accounts import Accounts, GatewayError, describe, listed, raw_id
 from plugins.onebot_guard.routes import MemberInfo
 from plugins.onebot_guard.throttle import Pacer, Throttled
 from rules.core.model import Action, ActionKind, Outcome, OutcomeStatus, Role
@@ -220,7 +220,7 @@ class Actions:
                 members = await self.accounts.member_list(bot, group)
             except Exception as exc:
                 return f"done; not verified ({describe(exc)})"
-            if not _listed(members, user):
+            if not listed(members, user):
                 self.accounts.routes.forget_member(group, user)
                 blocked = "; re-joining blocked" if action.block_rejoin else ""
                 return f"verified: no longer in the group{blocked}"
@@ -234,7 +234,7 @@ class Actions:
             members = await self.accounts.member_list(bot, group)
         except Exception:
             return False
-        return not _listed(members, user)
+        return not listed(members, user)
 
     async def _answer_request(self, bot: Bot, group: str, user: str, action: Action) -> str:
         pending = self.accounts.routes.take_request(group, user)
@@ -247,8 +247,3 @@ class Actions:
             params["reason"] = action.text
         await self.accounts.call(bot, "set_group_add_request", **params)
         return "approved" if approve else "rejected"
-
-
-def _listed(members: Any, user: str) -> bool:
-    """Whether a ``get_group_member_list`` answer has ``user``."""
-    return any(str(m.get("user_id")) == user for m in members or [])

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from nonebot.adapters.onebot.v11 import Bot
 
-from plugins.onebot_guard.accounts import Accounts, describe, raw_id
+from plugins.onebot_guard.accounts import Accounts, describe, listed, raw_id
 from plugins.onebot_guard.routes import MemberInfo
 from plugins.onebot_guard.translate import parse_role, qq
 from rules.core.model import Member, Role
@@ -69,8 +69,7 @@ class GroupDirectory:
         group, user = raw_id(group_id), raw_id(member_id)
         accounts = self.accounts
         bot = accounts.bot_for(group)
-        listed = await accounts.member_list(bot, group)
-        if not any(str(m.get("user_id")) == user for m in listed or []):
+        if not listed(await accounts.member_list(bot, group), user):
             return MemberState(present=False)
         data = await accounts.call(
             bot, "get_group_member_info", group_id=int(group), user_id=int(user), no_cache=True
