@@ -38,7 +38,11 @@ the bot muted or removed posts no more in that group: the client sends their nex
 messages from another member of the group (a stand-in, one of its silent members, who
 speaks only there), so the stream keeps its rate and its share of violations. With
 ``--silenced-post`` muted and removed members go on posting instead (the stream of
-sessions before this change; QQ itself never delivers such messages).
+sessions before this change; QQ itself never delivers such messages). As NapCat does,
+the client reports each of the bot's own deletions, mutes and removals back to it with a
+notice (``group_recall``, ``group_ban``, ``group_decrease``), about one per action, so a
+raid's notices cost what they cost on a real account; ``--no-self-notices`` leaves them
+out (the stream of sessions before wave 2's fourth).
 Not a test: it prints figures. Loopback only; every spawned process is killed.
 """
 
@@ -101,6 +105,7 @@ LOG_LEVEL = "WARNING"
 BASELINE = True  # run the echo server's ceiling first
 MARGINAL = False  # run a violation-free stream first, for the CPU per violation
 SILENCED_POST = False  # muted and removed members go on posting (QQ would not deliver it)
+SELF_NOTICES = True  # the client reports the bot's own deletions, mutes, removals (NapCat)
 STAND_IN = 200_000  # first user id of the stand-ins
 TICK = 0.005  # seconds between send bursts
 QUIET_CPU = 0.15  # the bot is idle below this share of one core...
@@ -171,7 +176,10 @@ class Speakers:
         self.replaced = 0
 
     def payload(self, item: Item) -> str:
-        if not self.enabled or not item.group:
+        if not item.group:
+            return item.payload
+        if not self.enabled:
+            self.qq.senders[item.message_id] = (item.group, item.user)
             return item.payload
         group = self.qq.groups[item.group]
         user = self.stand_ins.get((item.group, item.user), item.user)
@@ -181,6 +189,7 @@ class Speakers:
             group.add(user, "member", f"成员+办公室{user}")
             self.stand_ins[(item.group, item.user)] = user
             self.replaced += 1
+        self.qq.senders[item.message_id] = (item.group, user)  # for its recall's notice
         if user == item.user:
             return item.payload
         event = self.qq.message(item.group, user, item.segments, item.message_id)
@@ -286,6 +295,7 @@ class Result:
     pictures_fetched: int = 0  # get_image calls the bot made
     calls: dict[str, int] = field(default_factory=dict)  # API calls the bot made, by action
     stand_ins: int = 0  # muted or removed members whose place another member took
+    own_notices: int = 0  # the client's notices of the server's own deletions, mutes...
 
     def lines(self) -> list[str]:
         out = [
@@ -315,6 +325,11 @@ class Result:
                 f"{a} {n}" for a, n in sorted(self.calls.items(), key=lambda c: -c[1])
             )
             out.append(f"  API calls:   {sum(self.calls.values())} ({shown})")
+        if self.own_notices:
+            out.append(
+                f"  notices:     {self.own_notices} (the client's reports of the server's own "
+                "deletions, mutes and removals, as NapCat sends them)"
+            )
         if self.stand_ins:
             out.append(
                 f"  stand-ins:   {self.stand_ins} (a muted or removed member's place taken "
@@ -393,6 +408,8 @@ async def push(
                 picture_latency[mid] = call.at - picture_sent_at[mid]
 
     qq.on_call = on_call
+    qq.self_notices = SELF_NOTICES
+    notices0 = qq.own_notices
     speakers = Speakers(qq, stand_ins)
     cpu0 = (cpu.total(), cpu.main_thread()) if cpu else None
     start = time.perf_counter()
@@ -432,6 +449,7 @@ async def push(
     )
     result.calls = dict(calls)
     result.stand_ins = speakers.replaced
+    result.own_notices = qq.own_notices - notices0
     if cpu is not None and cpu0 is not None:
         result.cpu_total = cpu.total() - cpu0[0]
         result.cpu_main = cpu.main_thread() - cpu0[1]
@@ -631,14 +649,21 @@ def main() -> int:
         action="store_true",
         help="muted and removed members go on posting (QQ does not deliver such messages)",
     )
+    parser.add_argument(
+        "--no-self-notices",
+        action="store_true",
+        help="the client does not report the bot's own deletions, mutes and removals "
+        "(NapCat does, one notice each)",
+    )
     parser.add_argument("--echo-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global EXTRA, BASELINE, MARGINAL, SILENCED_POST
+    global EXTRA, BASELINE, MARGINAL, SILENCED_POST, SELF_NOTICES
     if args.extra is not None:
         EXTRA += "\n" + args.extra.read_text(encoding="utf-8")
     BASELINE = not args.no_baseline
     MARGINAL = args.marginal
     SILENCED_POST = args.silenced_post
+    SELF_NOTICES = not args.no_self_notices
     if args.echo_server:
         asyncio.run(echo_server(args.echo_server))
         return 0

@@ -23,7 +23,6 @@ from nonebot.adapters.onebot.v11 import (
     Bot,
     Event,
     GroupAdminNoticeEvent,
-    GroupBanNoticeEvent,
     GroupDecreaseNoticeEvent,
     GroupIncreaseNoticeEvent,
     GroupMessageEvent,
@@ -46,6 +45,11 @@ from rules.core.model import ChatEvent, EventKind, Member, Role
 log = logging.getLogger(__name__)
 
 MAX_FORWARDS_FETCHED = 3  # forwarded messages given by id whose content is asked for
+
+# The notices moderation reads (``notice_type``): who is admin, who left, who joined,
+# a new group card (NapCat/LLOneBot). Any other notice (a recall, a mute, a poke...) is
+# nothing to moderation: the intake drops it unread while nothing else listens.
+READ_NOTICES = frozenset({"group_admin", "group_decrease", "group_increase", "group_card"})
 
 
 class EventReader:
@@ -107,8 +111,8 @@ class EventReader:
         accounts, routes = self.accounts, self.accounts.routes
         group_id = getattr(event, "group_id", None)
         user_id = getattr(event, "user_id", None)
-        if group_id is None or user_id is None:
-            return None
+        if event.notice_type not in READ_NOTICES or group_id is None or user_id is None:
+            return None  # (mutes are verified when we make them; others' need nothing)
         group, user = str(group_id), str(user_id)
         is_self = user == bot.self_id
 
@@ -119,8 +123,6 @@ class EventReader:
             else:
                 routes.set_member_role(group, user, role)
             return None
-        if isinstance(event, GroupBanNoticeEvent):
-            return None  # mutes are verified when we make them; others' mutes need nothing
         if isinstance(event, GroupDecreaseNoticeEvent):
             routes.forget_member(group, user)
             if is_self or event.sub_type == "kick_me":

@@ -1,4 +1,4 @@
-"""How a QQ event reaches moderation: the three lanes, and what runs after moderation.
+"""How a QQ event reaches moderation: the lanes, and what runs after moderation.
 
 Every OneBot event is moderated before any other plugin sees it. An event takes
 one of three lanes; all three end in :func:`judge` (the engine's decision, with
@@ -6,9 +6,10 @@ the gateway to act through) and record the same case. The lanes differ only in
 how much of nonebot the event goes through first, because that is most of the
 cost of a clean message (measured with ``make bench-qq``: parsing the pydantic
 event ~0.09 ms, nonebot's dispatch ~1 ms with a rule-less matcher, moderating a
-clean message ~0.2 ms in all).
+clean message ~0.2 ms in all). A fourth, the unread lane, drops the notices that
+nothing would read before they cost anything.
 
-The lanes, in the order :func:`handle_event` tries them:
+The lanes, in the order :func:`read_frame` and :func:`handle_event` try them:
 
 - **raw**: an ordinary group message (plain JSON, quoting nothing) that no
   follower wants (not a command), while only moderation listens. The receive
@@ -20,11 +21,19 @@ The lanes, in the order :func:`handle_event` tries them:
   listens. The adapter parses it; :func:`handle_event` passes the event to
   :func:`moderate` (moderation, then the followers: the commands), skipping
   nonebot's dispatch.
-- **full**: everything else (private messages, notices, join requests,
-  messages quoting another, any message while another plugin listens). The
-  adapter parses it; :func:`handle_event` hands it to the adapter's own
-  ``Bot.handle_event`` (which fetches a quoted message) and nonebot's dispatch,
-  where :func:`moderate` runs as a preprocessor, before any matcher.
+- **unread**: a notice of a type moderation does not read (``READ_NOTICES`` in
+  :mod:`.events` lists the ones it does), while no other plugin listens to
+  notices and every follower takes messages only. :func:`read_frame` drops it
+  when the frame is read: no pydantic event, no dispatch, nothing to do. These
+  are mostly the bot's own doing: NapCat reports every deletion the bot makes
+  (``group_recall``) and every mute (``group_ban``), one notice per action, so
+  in a raid they come about as fast as violations.
+- **full**: everything else (private messages, the notices moderation reads,
+  join requests, messages quoting another, any message while another plugin
+  listens). The adapter parses it; :func:`handle_event` hands it to the
+  adapter's own ``Bot.handle_event`` (which fetches a quoted message) and
+  nonebot's dispatch, where :func:`moderate` runs as a preprocessor, before any
+  matcher.
 
 "Only moderation listens" (:func:`.patches.only_moderation_listens`): no other
 plugin has a message matcher, a preprocessor or a postprocessor. It is asked
@@ -64,7 +73,7 @@ from nonebot.exception import IgnoredException
 from plugins.guard import get_runtime, request_outbox_flush_when_due
 from plugins.onebot_guard import patches
 from plugins.onebot_guard.api_lane import ApiLane
-from plugins.onebot_guard.events import EventReader
+from plugins.onebot_guard.events import READ_NOTICES, EventReader
 from plugins.onebot_guard.gateway import OneBotGateway
 from plugins.onebot_guard.patches import only_moderation_listens
 from plugins.onebot_guard.pictures import QQPictures
@@ -132,18 +141,18 @@ def read_frame(json_data: Any) -> Event | RawFrame | None:
         if _lane is not None and _lane.answer(json_data):
             return None
         return _parse_frame(json_data)
-    if (
-        type(json_data) is dict
-        and json_data.get("post_type") == "message"
-        and only_moderation_listens()
-    ):
-        try:
-            message = _unfollowed(json_data)
-        except Exception:
-            log.exception("raw lane could not read a message; the adapter parses it")
-            message = None
-        if message is not None:
-            return RawFrame(json_data, message)
+    if type(json_data) is dict:
+        post_type = json_data.get("post_type")
+        if post_type == "message" and only_moderation_listens():
+            try:
+                message = _unfollowed(json_data)
+            except Exception:
+                log.exception("raw lane could not read a message; the adapter parses it")
+                message = None
+            if message is not None:
+                return RawFrame(json_data, message)
+        elif post_type == "notice" and _unread(json_data):
+            return None
     return _parse_frame(json_data)
 
 
@@ -265,7 +274,8 @@ def after_moderation(follower: Follower, *, wants: TextFilter | None = None) -> 
     act on, where ``text`` is the message's text segments joined as sent (before nonebot
     strips an @ or a nickname: ``event.get_plaintext()`` on the fast lane). The others
     may skip ``follower``: they take the raw lane, with no event to pass. Without
-    ``wants`` every group message takes the fast lane.
+    ``wants`` every group message takes the fast lane. A follower with ``wants`` acts on
+    messages only: notices moderation does not read may skip it too (the unread lane).
     """
     _followers.append(follower)
     if wants is not None:
@@ -285,6 +295,16 @@ def _wanted(text: str) -> bool:
         if wants is None or wants(text):
             return True
     return False
+
+
+def _unread(data: dict[str, Any]) -> bool:
+    """A notice nothing would read: moderation does not read its type, every follower
+    takes messages only (it has a text filter), and no other plugin listens to notices."""
+    return (
+        data.get("notice_type") not in READ_NOTICES
+        and all(follower in _text_filters for follower in _followers)
+        and only_moderation_listens("notice")
+    )
 
 
 def _unfollowed(data: dict[str, Any]) -> GroupMessage | None:

@@ -42,7 +42,7 @@ What is changed (applied by :meth:`.intake.Intake.install`):
 What is read: the adapter's ``connections`` (the API lane, :mod:`.api_lane`, sends
 on them and takes its own answers from :func:`.intake.read_frame`);
 :func:`only_moderation_listens` looks at nonebot's private
-pre/postprocessor sets and its matchers, per message.
+pre/postprocessor sets and its matchers, per message (and per notice).
 """
 
 from __future__ import annotations
@@ -181,8 +181,9 @@ def run_before_matchers(func: Callable[[Bot, Event], Awaitable[None]]) -> None:
     _preprocessors.add(Preprocessor(func))
 
 
-def only_moderation_listens() -> bool:
-    """Whether nothing but our preprocessor would see a message event in nonebot.
+def only_moderation_listens(post_type: str = "message") -> bool:
+    """Whether nothing but our preprocessor would see an event of ``post_type``
+    ("message", "notice"...) in nonebot.
 
     Asked for every message (plain loops: it is on the hot path).
     """
@@ -193,7 +194,7 @@ def only_moderation_listens() -> bool:
             return False
     for group in matchers.values():
         for matcher in group:
-            if matcher.type in ("", "message"):
+            if matcher.type in ("", post_type):
                 return False
     return True
 

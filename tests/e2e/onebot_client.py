@@ -115,6 +115,11 @@ class FakeOneBot:
         self.unanswered: Callable[[Call], bool] | None = None  # True: never answer the call
         self.images: dict[str, Path] = {}  # get_image: a segment's file name -> local file
         self.sent_messages: dict[int, dict[str, Any]] = {}  # get_msg: message id -> event
+        # True: report the bot's own deletions, mutes and removals as NapCat does, with a
+        # notice each (group_recall, group_ban, group_decrease) after the call's answer
+        self.self_notices = False
+        self.senders: dict[int, tuple[int, int]] = {}  # message id -> (group, user)
+        self.own_notices = 0  # notices sent for the bot's own actions
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._message_ids = itertools.count(1_000_000)
@@ -160,6 +165,10 @@ class FakeOneBot:
                 reply["wording"] = str(data)
                 reply["data"] = None
             await self._ws.send(json.dumps(reply, ensure_ascii=False))
+            notice = self.own_notice(call) if ok and self.self_notices else None
+            if notice is not None:
+                self.own_notices += 1
+                await self._ws.send(json.dumps(notice, ensure_ascii=False))
             self._arrived.set()
 
     # ------------------------------------------------------------------ answering
@@ -223,12 +232,42 @@ class FakeOneBot:
             return True, {"file": str(image), "file_name": image.name, "url": ""}
         return True, None  # delete_msg, set_group_card, set_group_add_request, ...
 
+    def own_notice(self, call: Call) -> dict[str, Any] | None:
+        """The notice NapCat reports after the bot's own successful deletion, mute or
+        removal (from QQ's recall push and the group's grey tips), else None."""
+        p, me = call.params, self.self_id
+        if call.action == "delete_msg":
+            sender = self.senders.get(int(p.get("message_id", 0)))
+            if sender is None:
+                return None
+            group, user = sender
+            return self.notice(
+                "group_recall", group, user, operator_id=me, message_id=int(p["message_id"])
+            )
+        if call.action == "set_group_ban":
+            duration = int(p.get("duration", 0))
+            sub_type = "ban" if duration else "lift_ban"
+            return self.notice(
+                "group_ban",
+                int(p["group_id"]),
+                int(p["user_id"]),
+                operator_id=me,
+                duration=duration,
+                sub_type=sub_type,
+            )
+        if call.action == "set_group_kick":
+            group, user = int(p["group_id"]), int(p["user_id"])
+            return self.notice("group_decrease", group, user, operator_id=me, sub_type="kick")
+        return None
+
     # ------------------------------------------------------------------ events
 
     async def send(self, event: dict[str, Any]) -> float:
         """Push one event; return the perf_counter time it was sent."""
         if event.get("post_type") == "message" and isinstance(event.get("message_id"), int):
             self.sent_messages[event["message_id"]] = event
+            if event.get("message_type") == "group":
+                self.senders[event["message_id"]] = (event["group_id"], event["user_id"])
         return await self.send_raw(json.dumps(event, ensure_ascii=False))
 
     async def send_raw(self, payload: str) -> float:

@@ -127,6 +127,24 @@ async def test_qq_end_to_end(bot_url: str) -> None:
         assert "[CQ:at,qq=all]" in report_text["data"]["text"]
         assert "qq:2004" in report_text["data"]["text"]
 
+        # NapCat reports the bot's own deletion and mute back, a notice each: nothing to
+        # moderate, and no call is made about them (read and dropped: the unread lane)
+        qq.self_notices = True
+        mark, notices = len(qq.calls), qq.own_notices
+        await qq.send(qq.message(GROUP, 2006, text("测试赌局"), 25))
+        await qq.wait_for(is_call("delete_msg", message_id=25), start=mark)
+        await qq.wait_for(is_call("set_group_ban", user_id=2006), start=mark)
+        await qq.wait_for(is_call("send_private_msg", user_id=OFFICER), start=mark)
+        await qq.quiet(0.3)
+        assert qq.own_notices - notices == 2
+        actions = [c.action for c in qq.calls[mark:]]
+        assert actions.count("delete_msg") == 1 and actions.count("set_group_ban") == 1
+        assert set(actions) <= {"delete_msg", "set_group_ban", "get_group_member_info"} | {
+            "send_group_msg",
+            "send_private_msg",
+        }
+        qq.self_notices = False
+
         # an implementation that says "ok" to a mute that did not happen: the bot notices
         qq.honest_mutes = False
         mark = len(qq.calls)
