@@ -7,9 +7,11 @@ that serves the group (waiting for one that is reconnecting; see
 - owners and admins (and the bot itself) are never muted, kicked or renamed:
   the action is refused;
 - mutes and kicks are verified afterwards (``shut_up_timestamp``, the member
-  list), because some implementations report success for calls QQ refused; the
-  removals of a moment in one group (a ban storm's sweep, a raid) share one read
-  of the list (:meth:`~.accounts.Accounts.member_list`);
+  list), because some implementations report success for calls QQ refused; a
+  mute by the implementation's own ``group_ban`` notice where it sends them
+  (:mod:`.mute_notices`), else by a read; the removals of a moment in one group
+  (a ban storm's sweep, a raid) share one read of the list
+  (:meth:`~.accounts.Accounts.member_list`);
 - a message is deleted once: a second delete of it (a removed member's clean-up
   recalling a message whose own deletion is in flight or done) waits for the
   first and is done with it; only a failed deletion is tried again;
@@ -173,8 +175,29 @@ class Actions:
             if action.duration is None:
                 raise GatewayError("mute without a duration")
             seconds = int(min(max(action.duration, MIN_MUTE), MAX_MUTE).total_seconds())
+        notices, account = self.accounts.mute_notices, bot.self_id
+        heard = notices.expect(account, group, user)
+        try:
+            await self.accounts.call(
+                bot, "set_group_ban", group_id=int(group), user_id=int(user), duration=seconds
+            )
+            if notices.reports(account):
+                try:
+                    reported = await asyncio.wait_for(heard, notices.wait)
+                except TimeoutError:
+                    notices.missed(account)
+                else:
+                    if (reported > 0) == (seconds > 0):
+                        verb = "muted" if seconds else "unmuted"
+                        return f"verified: QQ reported the member {verb}"
+            # (a notice that comes during the read still teaches that the account sends them)
+            return await self._read_mute(bot, group, user, seconds)
+        finally:
+            notices.forget(account, group, user, heard)
+
+    async def _read_mute(self, bot: Bot, group: str, user: str, seconds: int) -> str:
+        """Verify a mute (or unmute) by reading the member's ``shut_up_timestamp``."""
         call = self.accounts.call
-        await call(bot, "set_group_ban", group_id=int(group), user_id=int(user), duration=seconds)
         for attempt in range(2):  # bounded: check now, and once more after a short delay
             try:
                 data = await call(

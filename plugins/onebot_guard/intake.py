@@ -151,8 +151,11 @@ def read_frame(json_data: Any) -> Event | RawFrame | None:
                 message = None
             if message is not None:
                 return RawFrame(json_data, message)
-        elif post_type == "notice" and _unread(json_data):
-            return None
+        elif post_type == "notice":
+            if json_data.get("notice_type") == "group_ban":  # a mute may wait for it
+                _gateway.accounts.mute_notices.heard(json_data)
+            if _unread(json_data):
+                return None
     return _parse_frame(json_data)
 
 

@@ -245,6 +245,8 @@ class FakeOneBot:
                 "group_recall", group, user, operator_id=me, message_id=int(p["message_id"])
             )
         if call.action == "set_group_ban":
+            if not self.honest_mutes:  # nothing happened in the group: no grey tip
+                return None
             duration = int(p.get("duration", 0))
             sub_type = "ban" if duration else "lift_ban"
             return self.notice(

@@ -143,9 +143,17 @@ async def test_qq_end_to_end(bot_url: str) -> None:
             "send_group_msg",
             "send_private_msg",
         }
-        qq.self_notices = False
+        # ...and once the account has reported a mute of ours, its report verifies the next
+        # one: no read of the member
+        mark = len(qq.calls)
+        await qq.send(qq.message(GROUP, 2007, text("测试赌局"), 26))
+        await qq.wait_for(is_call("set_group_ban", user_id=2007), start=mark)
+        await qq.wait_for(is_call("send_private_msg", user_id=OFFICER), start=mark)
+        await qq.quiet(0.3)
+        assert not any(is_call("get_group_member_info", user_id=2007)(c) for c in qq.calls[mark:])
 
-        # an implementation that says "ok" to a mute that did not happen: the bot notices
+        # an implementation that says "ok" to a mute that did not happen (and so reports
+        # nothing): the bot notices, reading the member when no notice comes
         qq.honest_mutes = False
         mark = len(qq.calls)
         await qq.send(qq.message(GROUP, 2005, text("测试赌局"), 30))
@@ -157,6 +165,7 @@ async def test_qq_end_to_end(bot_url: str) -> None:
         report = await qq.wait_for(is_call("send_private_msg", user_id=OFFICER), start=mark)
         assert "mute: failed" in segments(report)[0]["data"]["text"]
         qq.honest_mutes = True
+        qq.self_notices = False
 
         # nothing at all for admins and owners, even for a banned word
         mark = len(qq.calls)
