@@ -18,9 +18,11 @@ The lanes, in the order :func:`read_frame` and :func:`handle_event` try them:
   event; :func:`handle_event` (installed as ``Bot.handle_event``) passes it to
   :func:`moderate_message`.
 - **fast**: any other group message quoting nothing, while only moderation
-  listens. The adapter parses it; :func:`handle_event` passes the event to
+  listens; any notice or request while only moderation listens to notices
+  (requests). The adapter parses it; :func:`handle_event` passes the event to
   :func:`moderate` (moderation, then the followers: the commands), skipping
-  nonebot's dispatch.
+  nonebot's dispatch. In a raid these are the joins, the join requests and the
+  removals the bot made (NapCat reports each with a ``group_decrease`` notice).
 - **unread**: a notice of a type moderation does not read (``READ_NOTICES`` in
   :mod:`.events` lists the ones it does), while no other plugin listens to
   notices and every follower takes messages only. :func:`read_frame` drops it
@@ -28,15 +30,15 @@ The lanes, in the order :func:`read_frame` and :func:`handle_event` try them:
   are mostly the bot's own doing: NapCat reports every deletion the bot makes
   (``group_recall``) and every mute (``group_ban``), one notice per action, so
   in a raid they come about as fast as violations.
-- **full**: everything else (private messages, the notices moderation reads,
-  join requests, messages quoting another, any message while another plugin
-  listens). The adapter parses it; :func:`handle_event` hands it to the
-  adapter's own ``Bot.handle_event`` (which fetches a quoted message) and
-  nonebot's dispatch, where :func:`moderate` runs as a preprocessor, before any
-  matcher.
+- **full**: everything else (private messages, messages quoting another, any
+  event while another plugin listens to its kind). The adapter parses it;
+  :func:`handle_event` hands it to the adapter's own ``Bot.handle_event`` (which
+  fetches a quoted message) and nonebot's dispatch, where :func:`moderate` runs
+  as a preprocessor, before any matcher.
 
 "Only moderation listens" (:func:`.patches.only_moderation_listens`): no other
-plugin has a message matcher, a preprocessor or a postprocessor. It is asked
+plugin has a matcher for the kind of event (a message matcher for a message, a
+notice matcher for a notice...), a preprocessor or a postprocessor. It is asked
 when the frame is read and again when it is handled, so a plugin that starts
 listening in between still gets the adapter's event. A frame the raw lane
 cannot read (or whose reading fails) is parsed by the adapter as usual: nothing
@@ -67,7 +69,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nonebot.adapters.onebot.v11 import Adapter, Bot, Event, GroupMessageEvent
+from nonebot.adapters.onebot.v11 import (
+    Adapter,
+    Bot,
+    Event,
+    GroupMessageEvent,
+    NoticeEvent,
+    RequestEvent,
+)
 from nonebot.exception import IgnoredException
 
 from plugins.guard import get_runtime, request_outbox_flush_when_due
@@ -152,8 +161,7 @@ def read_frame(json_data: Any) -> Event | RawFrame | None:
             if message is not None:
                 return RawFrame(json_data, message)
         elif post_type == "notice":
-            if json_data.get("notice_type") == "group_ban":  # a mute may wait for it
-                _gateway.accounts.mute_notices.heard(json_data)
+            _gateway.accounts.own_notices.heard(json_data)  # a mute or removal may wait for it
             if _unread(json_data):
                 return None
     return _parse_frame(json_data)
@@ -177,6 +185,11 @@ async def handle_event(bot: Bot, event: Event | RawFrame) -> None:
         event.message.reduce()  # as the adapter does
         with contextlib.suppress(IgnoredException):  # stopping is all it means here
             await moderate(bot, event)
+        return
+    if isinstance(event, NoticeEvent | RequestEvent) and only_moderation_listens(
+        event.post_type
+    ):  # fast lane (the adapter does nothing more with these)
+        await moderate(bot, event)
         return
     await _full_path(bot, event)  # full lane
 

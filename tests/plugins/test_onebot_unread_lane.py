@@ -150,3 +150,58 @@ def test_the_test_client_reports_the_bots_own_actions_as_napcat_does() -> None:
     )
     assert call("delete_msg", message_id=10) is None  # a message it never sent
     assert call("send_group_msg", group_id=GROUP, message="x") is None
+
+
+# ------------------------------------------------------------------ the notices it reads
+
+
+@pytest.fixture
+def lanes(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Event]]:
+    """Which way handled events went: moderation called directly, or nonebot's dispatch."""
+    import nonebot.adapters.onebot.v11.bot as adapter_bot
+
+    from plugins.onebot_guard import intake
+
+    seen: dict[str, list[Event]] = {"fast": [], "full": []}
+
+    async def full_dispatch(bot: Bot, event: Event) -> None:
+        seen["full"].append(event)
+
+    async def moderate(bot: Bot, event: Event) -> None:
+        seen["fast"].append(event)
+
+    monkeypatch.setattr(adapter_bot, "handle_event", full_dispatch)  # what the adapter calls
+    monkeypatch.setattr(intake, "moderate", moderate)
+    return seen
+
+
+REQUEST = {
+    "time": 1_700_000_000,
+    "self_id": BOT,
+    "post_type": "request",
+    "request_type": "group",
+    "sub_type": "add",
+    "group_id": GROUP,
+    "user_id": USER,
+    "comment": "",
+    "flag": "f1",
+}
+
+
+@pytest.mark.parametrize("data", [*READ.values(), REQUEST], ids=[*READ.keys(), "join request"])
+async def test_a_notice_or_request_skips_nonebots_dispatch_while_only_moderation_listens(
+    app: App, lanes: dict[str, list[Event]], data: dict[str, Any]
+) -> None:
+    from nonebot import on_notice, on_request
+
+    async with app.test_api() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=str(BOT))
+        await bot.handle_event(received(dict(data)))
+        assert len(lanes["fast"]) == 1 and lanes["full"] == []
+        # another plugin listening to that kind: it gets nonebot's dispatch
+        matcher = (on_request if data["post_type"] == "request" else on_notice)(temp=True)
+        try:
+            await bot.handle_event(received(dict(data)))
+        finally:
+            matcher.destroy()
+        assert len(lanes["fast"]) == 1 and len(lanes["full"]) == 1
