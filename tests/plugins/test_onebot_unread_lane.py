@@ -205,3 +205,11 @@ async def test_a_notice_or_request_skips_nonebots_dispatch_while_only_moderation
         finally:
             matcher.destroy()
         assert len(lanes["fast"]) == 1 and len(lanes["full"]) == 1
+
+
+def test_in_the_bot_only_moderation_listens_to_notices_and_requests() -> None:
+    # the plugins the bot loads (conftest loads the same) register no notice or request
+    # matcher: a plugin that did would turn the unread and fast lanes off for them
+    from plugins.onebot_guard.patches import only_moderation_listens
+
+    assert only_moderation_listens("notice") and only_moderation_listens("request")
