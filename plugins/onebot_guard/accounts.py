@@ -35,7 +35,7 @@ from nonebot.adapters import Bot as BaseBot
 from nonebot.adapters.onebot.v11 import ActionFailed, Bot
 
 from plugins.onebot_guard.api_lane import ApiLane
-from plugins.onebot_guard.mute_notices import MuteNotices
+from plugins.onebot_guard.own_notices import OwnNotices
 from plugins.onebot_guard.routes import MemberInfo, Routes
 from plugins.onebot_guard.translate import parse_role
 from rules.core.model import Platform, Role, split_id
@@ -86,7 +86,7 @@ class Accounts:
     ) -> None:
         self.routes = Routes()
         self.lane: ApiLane | None = None  # set by the intake: calls that skip call_api
-        self.mute_notices = MuteNotices()  # fed by the intake: mutes verified by QQ's word
+        self.own_notices = OwnNotices()  # fed by the intake: actions verified by QQ's word
         self._bots = bots
         self.api_timeout = api_timeout
         self.reconnect_grace = reconnect_grace

@@ -8,8 +8,8 @@ that serves the group (waiting for one that is reconnecting; see
   the action is refused;
 - mutes and kicks are verified afterwards (``shut_up_timestamp``, the member
   list), because some implementations report success for calls QQ refused; a
-  mute by the implementation's own ``group_ban`` notice where it sends them
-  (:mod:`.mute_notices`), else by a read; the removals of a moment in one group
+  mute or removal by the implementation's own notice of it where it sends them
+  (:mod:`.own_notices`), else by a read; the removals of a moment in one group
   (a ban storm's sweep, a raid) share one read of the list
   (:meth:`~.accounts.Accounts.member_list`);
 - a message is deleted once: a second delete of it (a removed member's clean-up
@@ -35,6 +35,7 @@ from typing import Any
 from nonebot.adapters.onebot.v11 import ActionFailed, Bot, Message, MessageSegment
 
 from plugins.onebot_guard.accounts import Accounts, GatewayError, describe, listed, raw_id
+from plugins.onebot_guard.own_notices import MUTED, REMOVED, muted_seconds
 from plugins.onebot_guard.routes import MemberInfo
 from plugins.onebot_guard.throttle import Pacer, Throttled
 from rules.core.model import Action, ActionKind, Outcome, OutcomeStatus, Role
@@ -175,25 +176,19 @@ class Actions:
             if action.duration is None:
                 raise GatewayError("mute without a duration")
             seconds = int(min(max(action.duration, MIN_MUTE), MAX_MUTE).total_seconds())
-        notices, account = self.accounts.mute_notices, bot.self_id
-        heard = notices.expect(account, group, user)
+        notices, account = self.accounts.own_notices, bot.self_id
+        heard = notices.expect(MUTED, account, group, user)
         try:
             await self.accounts.call(
                 bot, "set_group_ban", group_id=int(group), user_id=int(user), duration=seconds
             )
-            if notices.reports(account):
-                try:
-                    reported = await asyncio.wait_for(heard, notices.wait)
-                except TimeoutError:
-                    notices.missed(account)
-                else:
-                    if (reported > 0) == (seconds > 0):
-                        verb = "muted" if seconds else "unmuted"
-                        return f"verified: QQ reported the member {verb}"
+            notice = await notices.reported(MUTED, account, heard)
+            if notice is not None and (muted_seconds(notice) > 0) == (seconds > 0):
+                return f"verified: QQ reported the member {'muted' if seconds else 'unmuted'}"
             # (a notice that comes during the read still teaches that the account sends them)
             return await self._read_mute(bot, group, user, seconds)
         finally:
-            notices.forget(account, group, user, heard)
+            notices.forget(MUTED, account, group, user, heard)
 
     async def _read_mute(self, bot: Bot, group: str, user: str, seconds: int) -> str:
         """Verify a mute (or unmute) by reading the member's ``shut_up_timestamp``."""
@@ -221,23 +216,37 @@ class Actions:
         raise GatewayError(f"set_group_ban reported success but the member is not {verb}")
 
     async def _kick(self, bot: Bot, group: str, user: str, action: Action) -> str:
+        notices, account = self.accounts.own_notices, bot.self_id
+        heard = notices.expect(REMOVED, account, group, user)
         try:
-            await self._check_target(bot, group, user)
-            await self.accounts.call(
-                bot,
-                "set_group_kick",
-                group_id=int(group),
-                user_id=int(user),
-                reject_add_request=action.block_rejoin,
-            )
-        except ActionFailed:
-            # Refused: NapCat and its kin refuse to look up or remove someone who is not
-            # in the group ("群成员…不存在"). If the list says they are not, there is
-            # nobody to remove (a second removal, a member who left meanwhile).
-            if await self._absent(bot, group, user):
+            try:
+                await self._check_target(bot, group, user)
+                await self.accounts.call(
+                    bot,
+                    "set_group_kick",
+                    group_id=int(group),
+                    user_id=int(user),
+                    reject_add_request=action.block_rejoin,
+                )
+            except ActionFailed:
+                # Refused: NapCat and its kin refuse to look up or remove someone who is
+                # not in the group ("群成员…不存在"). If the list says they are not, there
+                # is nobody to remove (a second removal, a member who left meanwhile).
+                if await self._absent(bot, group, user):
+                    self.accounts.routes.forget_member(group, user)
+                    raise AlreadyGone("not in the group (gone already)") from None
+                raise
+            blocked = "; re-joining blocked" if action.block_rejoin else ""
+            if await notices.reported(REMOVED, account, heard) is not None:
                 self.accounts.routes.forget_member(group, user)
-                raise AlreadyGone("not in the group (gone already)") from None
-            raise
+                return f"verified: QQ reported the member gone{blocked}"
+            # (a notice that comes during the read still teaches that the account sends them)
+            return await self._read_removal(bot, group, user, blocked)
+        finally:
+            notices.forget(REMOVED, account, group, user, heard)
+
+    async def _read_removal(self, bot: Bot, group: str, user: str, blocked: str) -> str:
+        """Verify a removal by reading the group's member list (shared by the moment's)."""
         for attempt in range(2):
             try:
                 members = await self.accounts.member_list(bot, group)
@@ -245,7 +254,6 @@ class Actions:
                 return f"done; not verified ({describe(exc)})"
             if not listed(members, user):
                 self.accounts.routes.forget_member(group, user)
-                blocked = "; re-joining blocked" if action.block_rejoin else ""
                 return f"verified: no longer in the group{blocked}"
             if attempt == 0:
                 await asyncio.sleep(self.verify_delay)

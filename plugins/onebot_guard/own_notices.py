@@ -1,22 +1,23 @@
-"""Mutes verified by the implementation's own report of them, where it makes one.
+"""Mutes and removals verified by the implementation's own report of them, where it
+makes one.
 
-Some implementations answer "ok" to a mute QQ refused, so every mute is verified
-(:meth:`.actions.Actions._mute`). The check was a read of the member
-(``get_group_member_info`` without the cache: a request to QQ's servers per mute).
-NapCat reports every mute in a group, the bot's own included, as a ``group_ban``
-notice made from QQ's grey tip ("X 被 Y 禁言"): QQ's word that the mute took
-effect, which is what the read asks. In a raid these notices arrive anyway, about
-one per mute.
+Some implementations answer "ok" to a call QQ refused, so every mute and removal is
+verified (:mod:`.actions`): a mute by reading the member (``get_group_member_info``
+without the cache: a request to QQ's servers per mute), a removal by reading the
+group's member list. NapCat reports every mute in a group, the bot's own included,
+as a ``group_ban`` notice made from QQ's grey tip ("X 被 Y 禁言"), and every removal
+as a ``group_decrease`` notice: QQ's word that it took effect, which is what the
+reads ask. In a raid these notices arrive anyway, about one per action.
 
-So a mute waits for its notice instead of reading, on an account that reports
-mutes: one whose last awaited notice came. On any other account (it never has,
-or the last one did not come within ``wait`` seconds) the member is read at once,
-as before, while the notice is still listened for: one that comes teaches that
-the account reports them. A notice that does not come in time, or says otherwise,
-sends the mute to the read: nothing is trusted that QQ did not say.
+So an action waits for its notice instead of reading, on an account that reports
+that kind of action: one whose last awaited notice of the kind came. On any other
+account (it never has, or the last one did not come within ``wait`` seconds) it
+reads at once, as before, while the notice is still listened for: one that comes
+teaches that the account reports them. A notice that does not come in time, or
+says otherwise, sends the action to the read: nothing is trusted that QQ did not say.
 
-The intake hands every ``group_ban`` notice to :meth:`MuteNotices.heard` as its
-frame is read, whichever lane the notice then takes.
+The intake hands every such notice to :meth:`OwnNotices.heard` as its frame is
+read, whichever lane the notice then takes.
 """
 
 from __future__ import annotations
@@ -24,62 +25,86 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-NOTICE_WAIT = 2.0  # seconds a mute waits for its notice before reading the member
+NOTICE_WAIT = 2.0  # seconds an action waits for its notice before reading
+MUTED = "group_ban"  # the notice of a mute or unmute
+REMOVED = "group_decrease"  # the notice of a member gone (removed, or left)
+KINDS = frozenset({MUTED, REMOVED})
 
-Key = tuple[str, str, str]  # (account, group, member)
+Key = tuple[str, str, str, str]  # (kind, account, group, member)
 
 
-class MuteNotices:
-    """The ``group_ban`` notices mutes wait for, and which accounts send them."""
+class OwnNotices:
+    """The notices actions wait for, and which accounts send them."""
 
     def __init__(self, wait: float = NOTICE_WAIT) -> None:
         self.wait = wait
-        self._waiting: dict[Key, list[asyncio.Future[int]]] = {}
-        self._reporting: set[str] = set()  # accounts whose last awaited notice came
+        self._waiting: dict[Key, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._reporting: set[tuple[str, str]] = set()  # (kind, account): last one came
 
-    def expect(self, account: str, group: str, member: str) -> asyncio.Future[int]:
-        """A future for the next ``group_ban`` notice about ``member`` in ``group`` on
-        ``account``: the muted seconds it reports (0: lifted). Registered before the
-        mute is asked for, so a notice faster than the call's answer is not missed."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault((account, group, member), []).append(future)
+    def expect(
+        self, kind: str, account: str, group: str, member: str
+    ) -> asyncio.Future[dict[str, Any]]:
+        """A future for the next ``kind`` notice about ``member`` in ``group`` on
+        ``account`` (the notice's frame). Registered before the action is asked for, so
+        a notice faster than the call's answer is not missed."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault((kind, account, group, member), []).append(future)
         return future
 
-    def forget(self, account: str, group: str, member: str, future: asyncio.Future[int]) -> None:
-        """Stop waiting with ``future`` (heard, given up on, or its mute failed)."""
-        key = (account, group, member)
+    def forget(
+        self, kind: str, account: str, group: str, member: str, future: asyncio.Future[Any]
+    ) -> None:
+        """Stop waiting with ``future`` (heard, given up on, or its action failed)."""
+        key = (kind, account, group, member)
         waiting = self._waiting.get(key)
-        if waiting is None:
-            return
-        if future in waiting:
-            waiting.remove(future)
-        if not waiting:
-            del self._waiting[key]
+        if waiting is not None:
+            if future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                del self._waiting[key]
         if not future.done():
             future.cancel()
 
     def heard(self, frame: dict[str, Any]) -> None:
-        """A ``group_ban`` notice as read off the account's connection."""
-        key = (str(frame.get("self_id")), str(frame.get("group_id")), str(frame.get("user_id")))
+        """A notice as read off an account's connection (any kind: others are ignored)."""
+        kind = frame.get("notice_type")
+        if kind not in KINDS:
+            return
+        account = str(frame.get("self_id"))
+        key = (kind, account, str(frame.get("group_id")), str(frame.get("user_id")))
         waiting = self._waiting.pop(key, None)
         if not waiting:
             return
-        duration = frame.get("duration")
-        seconds = 0
-        if frame.get("sub_type") == "ban" and type(duration) is int and duration > 0:
-            seconds = duration
         for future in waiting:
             if not future.done():
-                future.set_result(seconds)
-        self._reporting.add(key[0])
+                future.set_result(frame)
+        self._reporting.add((kind, account))
 
-    def reports(self, account: str) -> bool:
-        """Whether ``account`` reports mutes (its last awaited notice came)."""
-        return account in self._reporting
+    async def reported(
+        self, kind: str, account: str, future: asyncio.Future[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The notice ``future`` waits for, if ``account`` reports ``kind`` and it comes
+        within :attr:`wait`; else None at once (the account is not known to report it)
+        or after the wait (and the account is read at once from then on)."""
+        if (kind, account) not in self._reporting:
+            return None
+        try:
+            return await asyncio.wait_for(future, self.wait)
+        except TimeoutError:
+            self._reporting.discard((kind, account))
+            return None
 
-    def missed(self, account: str) -> None:
-        """A notice ``account`` was waited on for did not come: read from now on."""
-        self._reporting.discard(account)
+    def reports(self, kind: str, account: str) -> bool:
+        """Whether ``account`` reports ``kind`` (its last awaited notice of it came)."""
+        return (kind, account) in self._reporting
 
     def __len__(self) -> int:
         return len(self._waiting)
+
+
+def muted_seconds(notice: dict[str, Any]) -> int:
+    """How long a ``group_ban`` notice says the member is muted (0: lifted)."""
+    duration = notice.get("duration")
+    if notice.get("sub_type") == "ban" and type(duration) is int and duration > 0:
+        return duration
+    return 0

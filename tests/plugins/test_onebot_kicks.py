@@ -21,6 +21,9 @@ class FakeAccounts:
         self.refuse_present = refuse_present  # refuse even someone who is there
         self.calls: list[str] = []
         self.routes = SimpleNamespace(member=lambda g, u: None, forget_member=lambda g, u: None)
+        from plugins.onebot_guard.own_notices import OwnNotices
+
+        self.own_notices = OwnNotices()  # this implementation reports nothing: lists are read
 
     async def acting_bot(self, group: str) -> Any:
         return SimpleNamespace(self_id="10000")
