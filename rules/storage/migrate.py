@@ -24,7 +24,8 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
 
 
 def _upgrade(connection: Connection) -> None:
-    # "heads": migrations written side by side on branches from one revision all apply.
+    # "heads": migrations written side by side on branches from one revision all apply
+    # (0011 merged the four of wave 2; a branch written later applies before its merge).
     command.upgrade(_alembic_config(connection), "heads")
 
 

@@ -11,13 +11,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Connection
 
 from rules.core.model import Finding, Platform, Strike
 from rules.core.ports import AuditEntry
 from rules.officers.outbox import OutboxSender, retry_delay
 from rules.storage import Storage
 from rules.storage.database import resolve_url, safe_url
+from rules.storage.migrate import MIGRATIONS
 from rules.storage.tables import metadata
 from rules.text.normalize import fold
 from tests.fakes import T0, Clock, FakeGateway, message
@@ -38,6 +43,38 @@ async def test_migrations_create_every_table_on_a_fresh_database(db_url: str) ->
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
     await again.close()
     assert sorted(versions) == sorted(heads)
+
+
+def _alembic(connection: Connection | None = None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_the_migrations_have_one_head() -> None:
+    # so `alembic ... upgrade head` (the README's instruction for a new migration) works
+    # and a new migration has one parent: branches written side by side get a merge
+    assert len(ScriptDirectory.from_config(_alembic()).get_heads()) == 1
+
+
+async def test_a_database_at_the_old_branch_heads_joins_the_merge(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old_heads = ["0006", "0007", "0009", "0010"]  # where wave 2's third session left one
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for head in old_heads:
+            command.upgrade(_alembic(conn), head)
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    engine.dispose()
+    assert sorted(r[0] for r in rows) == old_heads
+    storage = await Storage.open(f"sqlite+aiosqlite:///{path}")  # migrates at start
+    try:
+        async with storage.database.engine.connect() as aconn:
+            rows = (await aconn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    finally:
+        await storage.close()
+    assert [r[0] for r in rows] == ["0011"]
 
 
 async def test_sqlite_file_gets_its_folder_and_wal(tmp_path: Path) -> None:
