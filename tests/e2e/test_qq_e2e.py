@@ -158,11 +158,12 @@ async def test_qq_end_to_end(bot_url: str) -> None:
         mark = len(qq.calls)
         await qq.send(qq.message(GROUP, 2005, text("测试赌局"), 30))
         await qq.wait_for(is_call("set_group_ban", user_id=2005), start=mark)
-        warned = await qq.wait_for(is_call("send_group_msg", group_id=GROUP), start=mark)
+        # (the notice is waited for 2 s first: give the verdict room on a busy machine)
+        warned = await qq.wait_for(is_call("send_group_msg", group_id=GROUP), 10, start=mark)
         assert "禁言" not in segments(warned)[1]["data"]["text"]
         checks = [c for c in qq.calls[mark:] if is_call("get_group_member_info", user_id=2005)(c)]
         assert len(checks) == 2  # checked, and checked again before calling it failed
-        report = await qq.wait_for(is_call("send_private_msg", user_id=OFFICER), start=mark)
+        report = await qq.wait_for(is_call("send_private_msg", user_id=OFFICER), 10, start=mark)
         assert "mute: failed" in segments(report)[0]["data"]["text"]
         qq.honest_mutes = True
         qq.self_notices = False
