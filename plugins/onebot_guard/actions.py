@@ -177,8 +177,7 @@ class Actions:
                 raise GatewayError("mute without a duration")
             seconds = int(min(max(action.duration, MIN_MUTE), MAX_MUTE).total_seconds())
         notices, account = self.accounts.own_notices, bot.self_id
-        heard = notices.expect(MUTED, account, group, user)
-        try:
+        with notices.expecting(MUTED, account, group, user) as heard:
             await self.accounts.call(
                 bot, "set_group_ban", group_id=int(group), user_id=int(user), duration=seconds
             )
@@ -187,8 +186,6 @@ class Actions:
                 return f"verified: QQ reported the member {'muted' if seconds else 'unmuted'}"
             # (a notice that comes during the read still teaches that the account sends them)
             return await self._read_mute(bot, group, user, seconds)
-        finally:
-            notices.forget(MUTED, account, group, user, heard)
 
     async def _read_mute(self, bot: Bot, group: str, user: str, seconds: int) -> str:
         """Verify a mute (or unmute) by reading the member's ``shut_up_timestamp``."""
@@ -217,8 +214,7 @@ class Actions:
 
     async def _kick(self, bot: Bot, group: str, user: str, action: Action) -> str:
         notices, account = self.accounts.own_notices, bot.self_id
-        heard = notices.expect(REMOVED, account, group, user)
-        try:
+        with notices.expecting(REMOVED, account, group, user) as heard:
             try:
                 await self._check_target(bot, group, user)
                 await self.accounts.call(
@@ -242,8 +238,6 @@ class Actions:
                 return f"verified: QQ reported the member gone{blocked}"
             # (a notice that comes during the read still teaches that the account sends them)
             return await self._read_removal(bot, group, user, blocked)
-        finally:
-            notices.forget(REMOVED, account, group, user, heard)
 
     async def _read_removal(self, bot: Bot, group: str, user: str, blocked: str) -> str:
         """Verify a removal by reading the group's member list (shared by the moment's)."""

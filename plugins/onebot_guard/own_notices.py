@@ -23,6 +23,8 @@ read, whichever lane the notice then takes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 NOTICE_WAIT = 2.0  # seconds an action waits for its notice before reading
@@ -50,6 +52,18 @@ class OwnNotices:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault((kind, account, group, member), []).append(future)
         return future
+
+    @contextlib.contextmanager
+    def expecting(
+        self, kind: str, account: str, group: str, member: str
+    ) -> Iterator[asyncio.Future[dict[str, Any]]]:
+        """:meth:`expect` for the block (around the action and its verification), and
+        :meth:`forget` after it, however it ends."""
+        future = self.expect(kind, account, group, member)
+        try:
+            yield future
+        finally:
+            self.forget(kind, account, group, member, future)
 
     def forget(
         self, kind: str, account: str, group: str, member: str, future: asyncio.Future[Any]
