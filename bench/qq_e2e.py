@@ -178,9 +178,15 @@ class Speakers:
     def payload(self, item: Item) -> str:
         if not item.group:
             return item.payload
-        if not self.enabled:
-            self.qq.senders[item.message_id] = (item.group, item.user)
+        user = self._speaker(item) if self.enabled else item.user
+        self.qq.senders[item.message_id] = (item.group, user)  # for its recall's notice
+        if user == item.user:
             return item.payload
+        event = self.qq.message(item.group, user, item.segments, item.message_id)
+        return json.dumps(event, ensure_ascii=False)
+
+    def _speaker(self, item: Item) -> int:
+        """Who posts ``item``: its member, or their stand-in once they are silenced."""
         group = self.qq.groups[item.group]
         user = self.stand_ins.get((item.group, item.user), item.user)
         member = group.members.get(user)
@@ -189,11 +195,7 @@ class Speakers:
             group.add(user, "member", f"成员+办公室{user}")
             self.stand_ins[(item.group, item.user)] = user
             self.replaced += 1
-        self.qq.senders[item.message_id] = (item.group, user)  # for its recall's notice
-        if user == item.user:
-            return item.payload
-        event = self.qq.message(item.group, user, item.segments, item.message_id)
-        return json.dumps(event, ensure_ascii=False)
+        return user
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ class FakeOneBot:
         # True: report the bot's own deletions, mutes and removals as NapCat does, with a
         # notice each (group_recall, group_ban, group_decrease) after the call's answer
         self.self_notices = False
-        self.senders: dict[int, tuple[int, int]] = {}  # message id -> (group, user)
+        # message id -> (group, user) of messages pushed raw (send() keeps its events)
+        self.senders: dict[int, tuple[int, int]] = {}
         self.own_notices = 0  # notices sent for the bot's own actions
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -237,7 +238,7 @@ class FakeOneBot:
         removal (from QQ's recall push and the group's grey tips), else None."""
         p, me = call.params, self.self_id
         if call.action == "delete_msg":
-            sender = self.senders.get(int(p.get("message_id", 0)))
+            sender = self._sender(int(p.get("message_id", 0)))
             if sender is None:
                 return None
             group, user = sender
@@ -262,14 +263,19 @@ class FakeOneBot:
             return self.notice("group_decrease", group, user, operator_id=me, sub_type="kick")
         return None
 
+    def _sender(self, message_id: int) -> tuple[int, int] | None:
+        """(group, user) of a group message this client pushed, if it knows it."""
+        event = self.sent_messages.get(message_id)
+        if event is not None and event.get("message_type") == "group":
+            return event["group_id"], event["user_id"]
+        return self.senders.get(message_id)
+
     # ------------------------------------------------------------------ events
 
     async def send(self, event: dict[str, Any]) -> float:
         """Push one event; return the perf_counter time it was sent."""
         if event.get("post_type") == "message" and isinstance(event.get("message_id"), int):
             self.sent_messages[event["message_id"]] = event
-            if event.get("message_type") == "group":
-                self.senders[event["message_id"]] = (event["group_id"], event["user_id"])
         return await self.send_raw(json.dumps(event, ensure_ascii=False))
 
     async def send_raw(self, payload: str) -> float:
