@@ -85,6 +85,7 @@ from rules.detectors.keyword_index import (
     ALLOW,
     MIXED,
     TERM,
+    FindIter,
     Key,
     Term,
     TermIndex,
@@ -216,20 +217,18 @@ class KeywordDetector(Detector[KeywordSettings]):
         forms = _prepare(text)
         _, _, _, folded, sound, runs = forms
         found = index.automaton.matches(sound)
-        single = index.single_search if runs else index.lone_search
-        has_single = single is not None and single(folded) is not None
-        if not found and not has_single and not overlay.size:
+        single = _single_finder(index, folded, runs)
+        if not found and single is None and not overlay.size:
             return []
         hits: list[_Hit] = []
         pinyin = settings.pinyin
-        if found or has_single:
-            _hits(forms, pinyin, index, found, has_single, hits)
+        if found or single is not None:
+            _hits(forms, pinyin, index, found, single, hits)
         if overlay.size:
             extra = overlay.automaton.matches(sound)
-            single = overlay.single_search if runs else overlay.lone_search
-            has_single = single is not None and single(folded) is not None
-            if extra or has_single:
-                _hits(forms, pinyin, overlay, extra, has_single, hits)
+            single = _single_finder(overlay, folded, runs)
+            if extra or single is not None:
+                _hits(forms, pinyin, overlay, extra, single, hits)
         if not hits:
             return []
         return _findings(forms, settings, event.group_id, hits)
@@ -238,12 +237,22 @@ class KeywordDetector(Detector[KeywordSettings]):
 _Forms = normalize.Forms
 
 
+def _single_finder(index: TermIndex, folded: str, runs: normalize.Runs) -> FindIter | None:
+    """How to find the one-character terms in ``folded``, if it has any: all of them when
+    it has runs of a repeated character, else only those that need no repeat."""
+    if runs:
+        search, find = index.single_search, index.single_find
+    else:
+        search, find = index.lone_search, index.lone_find
+    return find if search is not None and search(folded) is not None else None
+
+
 def _hits(
     forms: _Forms,
     pinyin: bool,
     index: TermIndex,
     found: list[tuple[int, int, int]],
-    single: bool,
+    single: FindIter | None,
     hits: list[_Hit],
 ) -> None:
     """Append the matches that pass the checks needing no original span (folded positions).
@@ -288,9 +297,8 @@ def _hits(
             hits.append((a, b, key, key.terms, _PINYIN, _WEAK, _ambiguous(key)))
         else:
             hits.append((a, b, key, key.terms, _PINYIN, _MEDIUM, ""))
-    find = index.single_find if forms[5] else index.lone_find  # as check() searched
-    if single and find is not None:
-        for m in find(folded):
+    if single is not None:  # (found by check(): see _single_finder)
+        for m in single(folded):
             key = index.single[m.group()]
             form = key.forms[m.group()]
             a = m.start()
